@@ -1,0 +1,280 @@
+//! The Chime SDK Media Pipelines calls the operator makes, with the SDK's
+//! types turned into ours and every failure classified into [`Error`].
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_chimesdkmediapipelines as chime;
+use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_chimesdkmediapipelines::types as t;
+use jiff::Timestamp;
+
+use crate::crd::{
+    MediaStreamPipelineSpec, MediaStreamSink, MediaStreamSource, MediaStreamType, SinkType,
+    SourceType, Tag,
+};
+use crate::decide::RemotePipeline;
+use crate::error::Error;
+
+#[derive(Clone)]
+pub struct Aws {
+    client: chime::Client,
+}
+
+/// Where and how to reach AWS; credentials always come from the standard
+/// provider chain (environment, profile, web identity / IRSA, Pod Identity).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    /// For the emulator, or a VPC endpoint.
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, including the first; the SDK retries throttling,
+    /// 5xx and network errors with capped exponential backoff and jitter.
+    pub max_attempts: u32,
+}
+
+impl Aws {
+    pub async fn new(opts: &AwsOptions) -> Aws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .operation_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(region) = &opts.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(url) = &opts.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let conf = loader.load().await;
+        Aws {
+            client: chime::Client::new(&conf),
+        }
+    }
+
+    /// CreateMediaStreamPipeline. The same `token` with the same input
+    /// returns the pipeline created first, so this is safe to repeat.
+    pub async fn create(
+        &self,
+        spec: &MediaStreamPipelineSpec,
+        token: &str,
+        tags: &[Tag],
+    ) -> Result<RemotePipeline, Error> {
+        let mut req = self
+            .client
+            .create_media_stream_pipeline()
+            .client_request_token(token);
+        for s in &spec.sources {
+            req = req.sources(
+                t::MediaStreamSource::builder()
+                    .source_type(t::MediaPipelineSourceType::from(source_type(s.source_type)))
+                    .source_arn(&s.source_arn)
+                    .build()
+                    .map_err(|e| Error::Unexpected(e.to_string()))?,
+            );
+        }
+        for s in &spec.sinks {
+            req = req.sinks(
+                t::MediaStreamSink::builder()
+                    .sink_arn(&s.sink_arn)
+                    .sink_type(t::MediaStreamPipelineSinkType::from(sink_type(s.sink_type)))
+                    .reserved_stream_capacity(s.reserved_stream_capacity)
+                    .media_stream_type(t::MediaStreamType::from(stream_type(s.media_stream_type)))
+                    .build()
+                    .map_err(|e| Error::Unexpected(e.to_string()))?,
+            );
+        }
+        // The model's TagList has min 1: send none rather than an empty list.
+        for tag in tags {
+            req = req.tags(sdk_tag(tag)?);
+        }
+        let out = req.send().await.map_err(classify)?;
+        let p = out
+            .media_stream_pipeline
+            .ok_or_else(|| Error::Unexpected("create answered without a pipeline".into()))?;
+        remote(p)
+    }
+
+    /// GetMediaPipeline; `None` when AWS answers NotFound.
+    pub async fn get(&self, id: &str) -> Result<Option<RemotePipeline>, Error> {
+        match self
+            .client
+            .get_media_pipeline()
+            .media_pipeline_id(id)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let p = out
+                    .media_pipeline
+                    .and_then(|m| m.media_stream_pipeline)
+                    .ok_or_else(|| {
+                        Error::Unexpected(format!("{id} is not a media stream pipeline"))
+                    })?;
+                remote(p).map(Some)
+            }
+            Err(e) => match classify(e) {
+                Error::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// DeleteMediaPipeline; a pipeline that is already gone counts as deleted.
+    pub async fn delete(&self, id: &str) -> Result<(), Error> {
+        match self
+            .client
+            .delete_media_pipeline()
+            .media_pipeline_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(e) {
+                Error::NotFound(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, Error> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect())
+    }
+
+    pub async fn tag(&self, arn: &str, tags: &[Tag]) -> Result<(), Error> {
+        let mut req = self.client.tag_resource().resource_arn(arn);
+        for tag in tags {
+            req = req.tags(sdk_tag(tag)?);
+        }
+        req.send().await.map(|_| ()).map_err(classify)
+    }
+
+    pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), Error> {
+        let mut req = self.client.untag_resource().resource_arn(arn);
+        for k in keys {
+            req = req.tag_keys(k);
+        }
+        req.send().await.map(|_| ()).map_err(classify)
+    }
+}
+
+/// Classifies an SDK failure. Only the error code and message are kept: the
+/// request (with its signature) is never part of what we log or show.
+fn classify<E, R>(err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let message = e.message().unwrap_or("no message").to_string();
+            Error::from_aws_code(e.code(), message)
+        }
+        SdkError::ConstructionFailure(_) => Error::Unexpected(format!(
+            "could not build the request: {}",
+            source_text(&err)
+        )),
+        _ => Error::from_aws_code(None, source_text(&err)),
+    }
+}
+
+fn source_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(s) = cur {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        cur = s.source();
+    }
+    text
+}
+
+fn sdk_tag(tag: &Tag) -> Result<t::Tag, Error> {
+    t::Tag::builder()
+        .key(&tag.key)
+        .value(&tag.value)
+        .build()
+        .map_err(|e| Error::Unexpected(e.to_string()))
+}
+
+fn timestamp(
+    dt: Option<&aws_sdk_chimesdkmediapipelines::primitives::DateTime>,
+) -> Option<Timestamp> {
+    dt.and_then(|d| Timestamp::new(d.secs(), d.subsec_nanos() as i32).ok())
+}
+
+fn remote(p: t::MediaStreamPipeline) -> Result<RemotePipeline, Error> {
+    let id = p
+        .media_pipeline_id
+        .ok_or_else(|| Error::Unexpected("pipeline without an ID".into()))?;
+    Ok(RemotePipeline {
+        arn: p.media_pipeline_arn.unwrap_or_default(),
+        status: p.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        created: timestamp(p.created_timestamp.as_ref()),
+        updated: timestamp(p.updated_timestamp.as_ref()),
+        sources: p
+            .sources
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| MediaStreamSource {
+                source_type: SourceType::ChimeSdkMeeting,
+                source_arn: s.source_arn,
+            })
+            .collect(),
+        sinks: p
+            .sinks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| MediaStreamSink {
+                sink_arn: s.sink_arn,
+                sink_type: SinkType::KinesisVideoStreamPool,
+                reserved_stream_capacity: s.reserved_stream_capacity,
+                media_stream_type: match s.media_stream_type {
+                    t::MediaStreamType::IndividualAudio => MediaStreamType::IndividualAudio,
+                    _ => MediaStreamType::MixedAudio,
+                },
+            })
+            .collect(),
+        id,
+    })
+}
+
+fn source_type(s: SourceType) -> &'static str {
+    match s {
+        SourceType::ChimeSdkMeeting => "ChimeSdkMeeting",
+    }
+}
+
+fn sink_type(s: SinkType) -> &'static str {
+    match s {
+        SinkType::KinesisVideoStreamPool => "KinesisVideoStreamPool",
+    }
+}
+
+fn stream_type(s: MediaStreamType) -> &'static str {
+    match s {
+        MediaStreamType::MixedAudio => "MixedAudio",
+        MediaStreamType::IndividualAudio => "IndividualAudio",
+    }
+}

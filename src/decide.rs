@@ -1,0 +1,393 @@
+//! The reconcile decision: a pure function from what was observed (the
+//! resource, and what AWS said about its pipeline) to the AWS actions to take
+//! and the status to write. No I/O here; the clock comes in as an argument.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::crd::{
+    MediaStreamPipelineSpec, MediaStreamPipelineStatus, MediaStreamSink, MediaStreamSource, Tag,
+};
+use crate::error::{Backoff, Error};
+
+pub const READY: &str = "Ready";
+pub const SYNCED: &str = "Synced";
+/// pipelineStatus once AWS no longer knows the pipeline.
+pub const GONE: &str = "Gone";
+/// Condition messages are never empty: the API server refuses a null message.
+const SYNCED_OK: &str = "The last reconcile reached AWS and succeeded.";
+
+/// Timing settings of the controller.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How often an InProgress (or Paused, NotStarted) pipeline is re-read.
+    pub refresh_interval: Duration,
+    /// Shortest and longest wait between reads while a pipeline is changing
+    /// state (Initializing, Stopping).
+    pub poll_min: Duration,
+    pub poll_max: Duration,
+    pub backoff: Backoff,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            refresh_interval: Duration::from_secs(300),
+            poll_min: Duration::from_millis(200),
+            poll_max: Duration::from_secs(15),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// The pipeline as AWS describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemotePipeline {
+    pub id: String,
+    pub arn: String,
+    pub status: String,
+    pub created: Option<Timestamp>,
+    pub updated: Option<Timestamp>,
+    pub sources: Vec<MediaStreamSource>,
+    pub sinks: Vec<MediaStreamSink>,
+}
+
+/// What a read of AWS gave.
+#[derive(Debug)]
+pub enum Remote {
+    /// Not read this time (nothing to create, refresh not due).
+    Unread,
+    Found {
+        pipeline: RemotePipeline,
+        /// Read only when the spec changed, since only then can tags differ.
+        tags: Option<Vec<Tag>>,
+    },
+    /// GetMediaPipeline answered NotFound.
+    Gone,
+    Failed(Error),
+}
+
+#[derive(Debug)]
+pub struct Observation<'a> {
+    pub generation: Option<i64>,
+    pub spec: &'a MediaStreamPipelineSpec,
+    pub status: Option<&'a MediaStreamPipelineStatus>,
+    pub remote: Remote,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// CreateMediaStreamPipeline with the resource's UID as ClientRequestToken.
+    Create,
+    Tag(Vec<Tag>),
+    Untag(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub status: MediaStreamPipelineStatus,
+    /// When to look again; None waits for the next change of the resource.
+    pub requeue: Option<Duration>,
+}
+
+/// Should the reconcile read the pipeline from AWS? Only when there is one and
+/// the spec changed or the refresh for its status is due.
+pub fn refresh_due(
+    generation: Option<i64>,
+    status: Option<&MediaStreamPipelineStatus>,
+    since_last_read: Option<Duration>,
+    settings: &Settings,
+    now: Timestamp,
+) -> bool {
+    let Some(status) = status.filter(|s| s.media_pipeline_id.is_some()) else {
+        return false;
+    };
+    if status.observed_generation != generation {
+        return true;
+    }
+    match (next_read(status, settings, now), since_last_read) {
+        (None, _) => false,
+        (Some(_), None) => true, // never read by this process: after a restart, read once
+        (Some(every), Some(since)) => since >= every,
+    }
+}
+
+/// How long until the pipeline should be read again, by its remote status.
+pub fn next_read(
+    status: &MediaStreamPipelineStatus,
+    settings: &Settings,
+    now: Timestamp,
+) -> Option<Duration> {
+    match status.pipeline_status.as_deref() {
+        Some("Stopped" | "Failed") | Some(GONE) => None,
+        Some("InProgress" | "Paused" | "NotStarted") => Some(settings.refresh_interval),
+        // Changing state: read soon, then less often the longer it takes.
+        _ => {
+            let age = status
+                .updated_timestamp
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .and_then(|t| Duration::try_from(now.duration_since(t)).ok())
+                .unwrap_or_default();
+            Some((age / 4).clamp(settings.poll_min, settings.poll_max))
+        }
+    }
+}
+
+pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
+    let mut status = obs.status.cloned().unwrap_or_default();
+    let generation = obs.generation;
+    let now = obs.now;
+
+    if status.media_pipeline_id.is_none() {
+        return Plan {
+            actions: vec![Action::Create],
+            status,
+            requeue: None,
+        };
+    }
+
+    match obs.remote {
+        Remote::Unread => {
+            let requeue = next_read(&status, settings, now);
+            Plan {
+                actions: vec![],
+                status,
+                requeue,
+            }
+        }
+        // The controller retries failures on its own backoff.
+        Remote::Failed(err) => Plan {
+            actions: vec![],
+            status: with_error(status, &err, generation, now),
+            requeue: None,
+        },
+        Remote::Gone => {
+            status.pipeline_status = Some(GONE.into());
+            status.observed_generation = generation;
+            set_condition(
+                &mut status.conditions,
+                READY,
+                false,
+                "PipelineGone",
+                "AWS no longer knows this media pipeline (its meeting may have ended); it is not \
+                 recreated. Delete this resource, or create a new one for a new pipeline.",
+                generation,
+                now,
+            );
+            set_condition(
+                &mut status.conditions,
+                SYNCED,
+                true,
+                "Synced",
+                SYNCED_OK,
+                generation,
+                now,
+            );
+            Plan {
+                actions: vec![],
+                status,
+                requeue: None,
+            }
+        }
+        Remote::Found { pipeline, tags } => {
+            status = with_remote(status, &pipeline, generation, now);
+            if let Some(msg) = immutable_change(obs.spec, &pipeline) {
+                let err = Error::ImmutableFieldChanged(msg);
+                status = with_error(status, &err, generation, now);
+                return Plan {
+                    actions: vec![],
+                    requeue: next_read(&status, settings, now),
+                    status,
+                };
+            }
+            let actions = tags
+                .map(|t| tag_actions(&obs.spec.tags, &t))
+                .unwrap_or_default();
+            let requeue = next_read(&status, settings, now);
+            Plan {
+                actions,
+                status,
+                requeue,
+            }
+        }
+    }
+}
+
+/// The status after AWS described the pipeline (a create or a read).
+pub fn with_remote(
+    mut status: MediaStreamPipelineStatus,
+    p: &RemotePipeline,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> MediaStreamPipelineStatus {
+    status.media_pipeline_id = Some(p.id.clone());
+    status.media_pipeline_arn = Some(p.arn.clone());
+    status.pipeline_status = Some(p.status.clone());
+    status.created_timestamp = p.created.map(|t| t.to_string());
+    status.updated_timestamp = p.updated.map(|t| t.to_string());
+    status.observed_generation = generation;
+    let (ready, reason, message) = match p.status.as_str() {
+        "InProgress" => (true, "InProgress", "The media pipeline is streaming."),
+        "Initializing" => (false, "Initializing", "The media pipeline is starting."),
+        "Stopping" => (false, "Stopping", "The media pipeline is stopping."),
+        "Stopped" => (
+            false,
+            "Stopped",
+            "The media pipeline has stopped (its meeting may have ended).",
+        ),
+        "Failed" => (false, "Failed", "The media pipeline failed in AWS."),
+        "Paused" => (false, "Paused", "The media pipeline is paused."),
+        "NotStarted" => (false, "NotStarted", "The media pipeline has not started."),
+        _ => (
+            false,
+            "UnknownStatus",
+            "AWS reports a status this operator does not know.",
+        ),
+    };
+    set_condition(
+        &mut status.conditions,
+        READY,
+        ready,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    set_condition(
+        &mut status.conditions,
+        SYNCED,
+        true,
+        "Synced",
+        SYNCED_OK,
+        generation,
+        now,
+    );
+    status
+}
+
+/// The status after a step failed. Ready is left alone when a pipeline exists
+/// (a failed read says nothing new about it).
+pub fn with_error(
+    mut status: MediaStreamPipelineStatus,
+    err: &Error,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> MediaStreamPipelineStatus {
+    let message = err.to_string();
+    if status.media_pipeline_id.is_none() {
+        status.observed_generation = generation;
+        set_condition(
+            &mut status.conditions,
+            READY,
+            false,
+            err.reason(),
+            &message,
+            generation,
+            now,
+        );
+    }
+    set_condition(
+        &mut status.conditions,
+        SYNCED,
+        false,
+        err.reason(),
+        &message,
+        generation,
+        now,
+    );
+    status
+}
+
+/// Did the spec's sources or sinks change since the pipeline was created?
+fn immutable_change(spec: &MediaStreamPipelineSpec, remote: &RemotePipeline) -> Option<String> {
+    fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
+        let mut v = v.to_vec();
+        v.sort();
+        v
+    }
+    let mut changed = vec![];
+    if sorted(&spec.sources) != sorted(&remote.sources) {
+        changed.push("spec.sources");
+    }
+    if sorted(&spec.sinks) != sorted(&remote.sinks) {
+        changed.push("spec.sinks");
+    }
+    (!changed.is_empty()).then(|| {
+        format!(
+            "{} cannot change once the media pipeline exists (AWS has no update for them); \
+             restore the original values, or create a new MediaStreamPipeline",
+            changed.join(" and ")
+        )
+    })
+}
+
+/// The Tag/Untag calls that bring the remote tags to the spec's.
+fn tag_actions(desired: &[Tag], remote: &[Tag]) -> Vec<Action> {
+    let want: BTreeMap<&str, &str> = desired
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    let have: BTreeMap<&str, &str> = remote
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    let add: Vec<Tag> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| Tag {
+            key: (*k).into(),
+            value: (*v).into(),
+        })
+        .collect();
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(|k| (*k).into())
+        .collect();
+    let mut actions = vec![];
+    if !remove.is_empty() {
+        actions.push(Action::Untag(remove));
+    }
+    if !add.is_empty() {
+        actions.push(Action::Tag(add));
+    }
+    actions
+}
+
+/// Sets a condition the way the API conventions ask: lastTransitionTime moves
+/// only when the status flips, so an unchanged status patches to a no-op and
+/// causes no watch event.
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let status = if ok { "True" } else { "False" };
+    let last_transition_time = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    let cond = Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        observed_generation: generation,
+        last_transition_time,
+    };
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => *c = cond,
+        None => conditions.push(cond),
+    }
+}

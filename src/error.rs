@@ -1,0 +1,236 @@
+//! The operator's errors. Every variant maps to a condition reason, and to how
+//! soon the failed step may be tried again.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// AWS throttled us (ThrottledClientException).
+    #[error("AWS throttled the request: {0}")]
+    Throttled(String),
+    /// 503 ServiceUnavailableException.
+    #[error("the service is unavailable: {0}")]
+    ServiceUnavailable(String),
+    /// 500 ServiceFailureException.
+    #[error("the service failed: {0}")]
+    ServiceFailure(String),
+    /// No answer: connection, DNS, timeout.
+    #[error("could not reach AWS: {0}")]
+    Network(String),
+    /// The region's limit of active media pipelines is reached.
+    #[error("the limit of active media pipelines is reached: {0}")]
+    ResourceLimitExceeded(String),
+    /// AWS refused the request as given (e.g. a meeting or pool it does not accept).
+    #[error("AWS refused the request: {0}")]
+    BadRequest(String),
+    /// The credentials may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The credentials are not valid.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// What the request names (the meeting, the pool) does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The resource is in a state that does not allow the operation.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An answer that we could not make sense of.
+    #[error("unexpected answer from AWS: {0}")]
+    Unexpected(String),
+    /// sources or sinks differ from those the pipeline was created with.
+    #[error("{0}")]
+    ImmutableFieldChanged(String),
+    /// Writing to the Kubernetes API failed.
+    #[error("Kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+    /// Adding or removing our finalizer, or the step it wrapped, failed.
+    #[error(transparent)]
+    Finalizer(#[from] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+/// How the controller treats an error class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Likely to pass soon: exponential backoff with jitter.
+    Transient,
+    /// Needs capacity to free up: retried at the slow limit interval.
+    Limit,
+    /// Needs a person (spec, IAM, meeting): retried rarely, or when the spec changes.
+    Permanent,
+}
+
+impl Error {
+    /// The condition reason for this error (CamelCase, as the API conventions ask).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Throttled(_) => "Throttled",
+            Error::ServiceUnavailable(_) => "ServiceUnavailable",
+            Error::ServiceFailure(_) => "ServiceFailure",
+            Error::Network(_) => "NetworkError",
+            Error::ResourceLimitExceeded(_) => "ResourceLimitExceeded",
+            Error::BadRequest(_) => "BadRequest",
+            Error::Forbidden(_) => "Forbidden",
+            Error::Unauthorized(_) => "Unauthorized",
+            Error::NotFound(_) => "NotFound",
+            Error::Conflict(_) => "Conflict",
+            Error::Unexpected(_) => "UnexpectedResponse",
+            Error::ImmutableFieldChanged(_) => "ImmutableFieldChanged",
+            Error::Kube(_) => "KubernetesError",
+            Error::Finalizer(e) => match e.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.reason(),
+                _ => "KubernetesError",
+            },
+        }
+    }
+
+    pub fn retry(&self) -> Retry {
+        match self {
+            Error::Throttled(_)
+            | Error::ServiceUnavailable(_)
+            | Error::ServiceFailure(_)
+            | Error::Network(_)
+            | Error::Conflict(_)
+            | Error::Unexpected(_)
+            | Error::Kube(_) => Retry::Transient,
+            Error::Finalizer(e) => match e.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.retry(),
+                _ => Retry::Transient,
+            },
+            Error::ResourceLimitExceeded(_) => Retry::Limit,
+            Error::BadRequest(_)
+            | Error::Forbidden(_)
+            | Error::Unauthorized(_)
+            | Error::NotFound(_)
+            | Error::ImmutableFieldChanged(_) => Retry::Permanent,
+        }
+    }
+
+    /// Maps an AWS error code (the `x-amzn-ErrorType` shape name) to a variant.
+    /// `None` means the request got no service answer at all.
+    pub fn from_aws_code(code: Option<&str>, message: String) -> Error {
+        match code {
+            Some(
+                "ThrottledClientException" | "ThrottlingException" | "TooManyRequestsException",
+            ) => Error::Throttled(message),
+            Some("ServiceUnavailableException") => Error::ServiceUnavailable(message),
+            Some("ServiceFailureException" | "InternalServerError") => {
+                Error::ServiceFailure(message)
+            }
+            Some("ResourceLimitExceededException") => Error::ResourceLimitExceeded(message),
+            Some("BadRequestException" | "ValidationException") => Error::BadRequest(message),
+            Some("ForbiddenException" | "AccessDeniedException") => Error::Forbidden(message),
+            Some("UnauthorizedClientException" | "UnrecognizedClientException") => {
+                Error::Unauthorized(message)
+            }
+            Some("NotFoundException") => Error::NotFound(message),
+            Some("ConflictException") => Error::Conflict(message),
+            Some(other) => Error::Unexpected(format!("{other}: {message}")),
+            None => Error::Network(message),
+        }
+    }
+}
+
+/// Backoff settings; the defaults suit production, tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First delay after a transient failure; doubles each time up to `max`.
+    pub base: Duration,
+    pub max: Duration,
+    /// Delay after ResourceLimitExceeded.
+    pub limit: Duration,
+    /// Delay after a permanent failure, unless the spec changes first.
+    pub permanent: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+            limit: Duration::from_secs(60),
+            permanent: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before attempt `failures + 1`, given `failures` consecutive
+    /// failures of this class. `jitter` in [0, 1) spreads retries of many
+    /// resources that failed together (full jitter over the upper half).
+    pub fn delay(&self, retry: Retry, failures: u32, jitter: f64) -> Duration {
+        let ceiling = match retry {
+            Retry::Transient => {
+                let exp = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+                self.base.saturating_mul(exp).min(self.max)
+            }
+            Retry::Limit => self.limit,
+            Retry::Permanent => self.permanent,
+        };
+        ceiling.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_codes_map_to_classes() {
+        let cases = [
+            ("ThrottledClientException", "Throttled", Retry::Transient),
+            (
+                "ServiceUnavailableException",
+                "ServiceUnavailable",
+                Retry::Transient,
+            ),
+            (
+                "ServiceFailureException",
+                "ServiceFailure",
+                Retry::Transient,
+            ),
+            (
+                "ResourceLimitExceededException",
+                "ResourceLimitExceeded",
+                Retry::Limit,
+            ),
+            ("BadRequestException", "BadRequest", Retry::Permanent),
+            ("ForbiddenException", "Forbidden", Retry::Permanent),
+            (
+                "UnauthorizedClientException",
+                "Unauthorized",
+                Retry::Permanent,
+            ),
+            ("NotFoundException", "NotFound", Retry::Permanent),
+            ("ConflictException", "Conflict", Retry::Transient),
+        ];
+        for (code, reason, retry) in cases {
+            let e = Error::from_aws_code(Some(code), "m".into());
+            assert_eq!(e.reason(), reason, "{code}");
+            assert_eq!(e.retry(), retry, "{code}");
+        }
+        let e = Error::from_aws_code(None, "connection reset".into());
+        assert_eq!((e.reason(), e.retry()), ("NetworkError", Retry::Transient));
+    }
+
+    #[test]
+    fn transient_backoff_doubles_and_caps() {
+        let b = Backoff::default();
+        let d: Vec<_> = (1..=12)
+            .map(|n| b.delay(Retry::Transient, n, 0.999_999).as_secs())
+            .collect();
+        assert_eq!(&d[..5], &[0, 1, 3, 7, 15]); // just under 1, 2, 4, 8, 16
+        assert!(d.iter().all(|s| *s < 300));
+        assert_eq!(b.delay(Retry::Transient, 40, 0.0), Duration::from_secs(150));
+    }
+
+    /// "At most a handful of calls per minute" under a permanent error.
+    #[test]
+    fn permanent_errors_retry_rarely() {
+        let b = Backoff::default();
+        assert!(b.delay(Retry::Permanent, 1, 0.0) >= Duration::from_secs(60));
+        assert!(b.delay(Retry::Limit, 1, 0.0) >= Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,13 @@
+//! A Kubernetes operator for Amazon Chime SDK media stream pipelines.
+//!
+//! - [`crd`]: the MediaStreamPipeline resource and its generated CRD.
+//! - [`decide`]: the pure reconcile decision.
+//! - [`aws`]: the Chime SDK Media Pipelines calls, errors classified.
+//! - [`controller`]: observe, decide, act; the controller loop.
+//! - [`error`]: errors, their condition reasons and retry classes.
+
+pub mod aws;
+pub mod controller;
+pub mod crd;
+pub mod decide;
+pub mod error;

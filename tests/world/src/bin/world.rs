@@ -1,0 +1,220 @@
+//! Starts the test world and keeps it up until SIGINT or SIGTERM, then tears
+//! it down.
+//!
+//! `world up`: a control plane for a test run; writes its kubeconfig where
+//! asked and touches `<kubeconfig>.ready` once the CRDs are installed.
+//!
+//! `world demo`: the local demo: control plane, emulator, the operator binary
+//! against both, the samples applied, and their status shown as it fills in.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::{ApiResource, Discovery};
+use testworld::controlplane::ControlPlane;
+use testworld::emulator::{Emulator, EmulatorConfig};
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Parser)]
+struct Cli {
+    /// Folder with the etcd and kube-apiserver binaries (tests/provision.sh prints it, plus /bin).
+    #[arg(long, env = "TESTWORLD_BIN_DIR")]
+    bin_dir: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    Up {
+        /// Where to write the admin kubeconfig.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+    },
+    Demo {
+        /// The operator binary to run.
+        #[arg(long)]
+        operator: PathBuf,
+        /// Folder of sample manifests to apply.
+        #[arg(long)]
+        samples: PathBuf,
+        /// Seconds a new pipeline stays Initializing in the emulator.
+        #[arg(long, default_value_t = 3)]
+        initializing_seconds: u64,
+    },
+}
+
+// A current-thread runtime: the servers are spawned from the main thread,
+// which outlives them, so their parent-death signal fires only when we exit.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube_client=off,kube=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut cp = ControlPlane::start(&cli.bin_dir).await?;
+    let client = testworld::client_from_kubeconfig(&cp.kubeconfig).await?;
+    let crds = testworld::install_crds(&client, &testworld::crds_dir()).await?;
+    eprintln!(
+        "world: control plane at {} with CRDs {crds:?}",
+        cp.server_url
+    );
+
+    let result = match cli.command {
+        Cmd::Up { kubeconfig } => {
+            std::fs::copy(&cp.kubeconfig, &kubeconfig)?;
+            // tests/run checks after teardown that nothing of this folder is left.
+            let dir = cp
+                .dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            std::fs::write(kubeconfig.with_extension("dir"), dir)?;
+            std::fs::write(kubeconfig.with_extension("ready"), b"")?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            Ok(())
+        }
+        Cmd::Demo {
+            operator,
+            samples,
+            initializing_seconds,
+        } => {
+            let run = demo(&cp, client, operator, samples, initializing_seconds);
+            tokio::select! {
+                r = run => r,
+                _ = tokio::signal::ctrl_c() => Ok(()),
+                _ = term.recv() => Ok(()),
+            }
+        }
+    };
+    cp.stop();
+    eprintln!("world: stopped; nothing left running");
+    result
+}
+
+async fn demo(
+    cp: &ControlPlane,
+    client: kube::Client,
+    operator: PathBuf,
+    samples: PathBuf,
+    initializing_seconds: u64,
+) -> anyhow::Result<()> {
+    let emulator = Emulator::start(EmulatorConfig {
+        initializing_delay: Duration::from_secs(initializing_seconds),
+        ..Default::default()
+    })
+    .await?;
+    eprintln!(
+        "world: Chime SDK Media Pipelines emulator at {}",
+        emulator.endpoint_url()
+    );
+
+    // The operator's log goes to a file so the status table stays readable.
+    let log_path = std::env::temp_dir().join("chime-pipeline-operator-demo.log");
+    let log = std::fs::File::create(&log_path)?;
+    eprintln!("world: operator log in {}", log_path.display());
+    // kill_on_drop: the operator goes when the demo ends, however it ends.
+    let mut op = tokio::process::Command::new(&operator)
+        .arg("run")
+        .env("KUBECONFIG", &cp.kubeconfig)
+        .env("AWS_ACCESS_KEY_ID", "demo")
+        .env("AWS_SECRET_ACCESS_KEY", "demo")
+        .env("CHIME_OPERATOR_ENDPOINT_URL", emulator.endpoint_url())
+        .env("CHIME_OPERATOR_REGION", "us-east-1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", operator.display()))?;
+
+    let discovery = Discovery::new(client.clone()).run().await?;
+    let mut applied = vec![];
+    let mut files: Vec<_> = std::fs::read_dir(&samples)?.collect::<Result<_, _>>()?;
+    files.sort_by_key(|e| e.path());
+    for entry in files {
+        let text = std::fs::read_to_string(entry.path())?;
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let obj: DynamicObject = serde::Deserialize::deserialize(doc)?;
+            let gvk = obj
+                .types
+                .as_ref()
+                .context("sample without apiVersion/kind")?
+                .try_into()?;
+            let (ar, _) = discovery
+                .resolve_gvk(&gvk)
+                .context("unknown kind in sample")?;
+            let name = obj.metadata.name.clone().context("sample without a name")?;
+            let ns = obj
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
+            api.patch(&name, &PatchParams::apply("demo"), &Patch::Apply(&obj))
+                .await?;
+            eprintln!(
+                "world: applied {}/{name} from {}",
+                ar.kind,
+                entry.path().display()
+            );
+            applied.push((api, ar, name));
+        }
+    }
+
+    let mut last = String::new();
+    loop {
+        if let Some(status) = op.try_wait()? {
+            anyhow::bail!("the operator exited with {status}");
+        }
+        let table = status_table(&applied).await;
+        if table != last {
+            println!("{table}");
+            last = table;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn status_table(applied: &[(Api<DynamicObject>, ApiResource, String)]) -> String {
+    let mut out = format!(
+        "{:<44} {:<38} {:<12} {:<6} {}\n",
+        "NAME", "PIPELINE ID", "STATUS", "READY", "ARN"
+    );
+    for (api, ar, name) in applied {
+        let obj = api.get_opt(name).await.ok().flatten();
+        let status = obj.as_ref().map(|o| &o.data["status"]);
+        let field = |f: &str| {
+            status
+                .and_then(|s| s[f].as_str())
+                .unwrap_or("-")
+                .to_string()
+        };
+        let ready = status
+            .and_then(|s| s["conditions"].as_array())
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["status"].as_str())
+            .unwrap_or("-")
+            .to_string();
+        out.push_str(&format!(
+            "{:<44} {:<38} {:<12} {:<6} {}\n",
+            format!("{}/{name}", ar.kind.to_lowercase()),
+            field("mediaPipelineId"),
+            field("pipelineStatus"),
+            ready,
+            field("mediaPipelineArn"),
+        ));
+    }
+    out
+}

@@ -1,0 +1,175 @@
+//! The administration API under `/_emulator/`, for tests that drive the
+//! standalone program over HTTP. Unauthenticated and not recorded as calls.
+//!
+//! - `GET /_emulator/pipelines`, `GET /_emulator/pools`, `GET /_emulator/calls`
+//! - `POST /_emulator/faults` with a [`FaultSpec`], `DELETE /_emulator/faults`
+//! - `POST /_emulator/meetings/end` and `/_emulator/meetings/missing` with `{"meetingArn": ".."}`
+//! - `PUT /_emulator/config` with [`ConfigPatch`]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::server::{Shared, plain};
+use super::{Fault, FaultKind, Trigger};
+
+pub(crate) const PREFIX: &str = "/_emulator/";
+
+/// Body of `POST /_emulator/faults`, e.g.
+/// `{"operation": "CreateMediaStreamPipeline", "kind": "throttle", "next": 2}` or
+/// `{"kind": "latency", "latencyMs": 300, "probability": 0.5}`.
+/// Without `next` or `probability` the fault hits the next matching call only.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultSpec {
+    pub operation: Option<String>,
+    pub kind: FaultKindSpec,
+    pub latency_ms: Option<u64>,
+    pub next: Option<u32>,
+    pub probability: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultKindSpec {
+    #[serde(alias = "Throttle")]
+    Throttle,
+    #[serde(alias = "Unavailable")]
+    Unavailable,
+    #[serde(alias = "Failure")]
+    Failure,
+    #[serde(alias = "Latency")]
+    Latency,
+    #[serde(alias = "Drop")]
+    Drop,
+}
+
+impl FaultSpec {
+    fn into_fault(self) -> Result<Fault, String> {
+        let kind = match self.kind {
+            FaultKindSpec::Throttle => FaultKind::Throttle,
+            FaultKindSpec::Unavailable => FaultKind::Unavailable,
+            FaultKindSpec::Failure => FaultKind::Failure,
+            FaultKindSpec::Drop => FaultKind::Drop,
+            FaultKindSpec::Latency => {
+                let ms = self
+                    .latency_ms
+                    .ok_or("latencyMs is required for a latency fault")?;
+                FaultKind::Latency(Duration::from_millis(ms))
+            }
+        };
+        let trigger = match (self.next, self.probability) {
+            (Some(_), Some(_)) => return Err("give either next or probability, not both".into()),
+            (Some(n), None) => Trigger::Next(n),
+            (None, Some(p)) if (0.0..=1.0).contains(&p) => Trigger::Probability(p),
+            (None, Some(_)) => return Err("probability must be between 0 and 1".into()),
+            (None, None) => Trigger::Next(1),
+        };
+        Ok(Fault {
+            operation: self.operation,
+            kind,
+            trigger,
+        })
+    }
+}
+
+/// Body of `PUT /_emulator/config`; absent members stay unchanged.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigPatch {
+    pub initializing_delay_ms: Option<u64>,
+    #[serde(default)]
+    pub region_limits: HashMap<String, usize>,
+    pub require_existing_pools: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Meeting {
+    meeting_arn: String,
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    plain(
+        StatusCode::BAD_REQUEST,
+        Some(&json!({ "message": message })),
+    )
+}
+
+async fn read<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Response<Body>> {
+    let bytes = axum::body::to_bytes(Body::new(req.into_body()), 1 << 20)
+        .await
+        .map_err(|_| bad_request("the request body could not be read"))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad_request(&e.to_string()))
+}
+
+fn listing<T: serde::Serialize>(items: &T) -> Response<Body> {
+    match serde_json::to_value(items) {
+        Ok(value) => plain(StatusCode::OK, Some(&value)),
+        Err(e) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some(&json!({ "message": e.to_string() })),
+        ),
+    }
+}
+
+pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let path = req
+        .uri()
+        .path()
+        .trim_start_matches(PREFIX)
+        .trim_end_matches('/')
+        .to_owned();
+    let method = req.method().clone();
+    let result = match (&method, path.as_str()) {
+        (&Method::GET, "pipelines") => Ok(listing(&shared.lock().pipeline_records())),
+        (&Method::GET, "pools") => Ok(listing(&shared.lock().pool_records())),
+        (&Method::GET, "calls") => Ok(listing(&shared.lock().calls())),
+        (&Method::POST, "faults") => {
+            match read::<FaultSpec>(req).await.map(FaultSpec::into_fault) {
+                Ok(Ok(fault)) => {
+                    shared.lock().inject(fault);
+                    Ok(plain(StatusCode::NO_CONTENT, None))
+                }
+                Ok(Err(message)) => Err(bad_request(&message)),
+                Err(response) => Err(response),
+            }
+        }
+        (&Method::DELETE, "faults") => {
+            shared.lock().clear_faults();
+            Ok(plain(StatusCode::NO_CONTENT, None))
+        }
+        (&Method::POST, "meetings/end") => read::<Meeting>(req).await.map(|m| {
+            let stopped = shared.lock().end_meeting(&m.meeting_arn);
+            plain(StatusCode::OK, Some(&json!({ "stopped": stopped })))
+        }),
+        (&Method::POST, "meetings/missing") => read::<Meeting>(req).await.map(|m| {
+            shared.lock().mark_meeting_missing(&m.meeting_arn);
+            plain(StatusCode::NO_CONTENT, None)
+        }),
+        (&Method::PUT, "config") => read::<ConfigPatch>(req).await.map(|patch| {
+            let mut state = shared.lock();
+            if let Some(ms) = patch.initializing_delay_ms {
+                state.set_initializing_delay(Duration::from_millis(ms));
+            }
+            for (region, limit) in &patch.region_limits {
+                state.set_region_limit(region, *limit);
+            }
+            if let Some(require) = patch.require_existing_pools {
+                state.set_require_existing_pools(require);
+            }
+            plain(StatusCode::NO_CONTENT, None)
+        }),
+        _ => Err(plain(
+            StatusCode::NOT_FOUND,
+            Some(&json!({ "message": format!("no admin route {method} {PREFIX}{path}") })),
+        )),
+    };
+    result.unwrap_or_else(|response| response)
+}

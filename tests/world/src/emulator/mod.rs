@@ -1,0 +1,268 @@
+//! An emulator of the Amazon Chime SDK Media Pipelines REST API
+//! (restJson1, 2021-07-15), enough of it for the operator: media stream
+//! pipelines, Kinesis video stream pools and tags, with the service's
+//! validation, idempotency, limits and errors, plus knobs for tests
+//! (lifecycle delay, ended or missing meetings, injected faults) and records
+//! of everything that happened.
+//!
+//! It runs in-process ([`Emulator::start`]) or as the `chime-emulator`
+//! program, whose administration API lives under `/_emulator/` (see
+//! [`admin`]). The real SDK talks to it through an endpoint override
+//! ([`sdk_client`]).
+
+pub mod admin;
+mod error;
+mod model;
+mod server;
+mod state;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_chimesdkmediapipelines::config::retry::RetryConfig;
+use aws_sdk_chimesdkmediapipelines::config::{BehaviorVersion, Credentials, Region};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use server::Shared;
+use state::State;
+
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// How long a new pipeline stays `Initializing` (and a pool `CREATING`).
+    pub initializing_delay: Duration,
+    /// Active-pipeline limits by region; unlisted regions get the service
+    /// defaults (100 in us-east-1, 10 elsewhere).
+    pub region_limits: HashMap<String, usize>,
+    pub account_id: String,
+    /// Refuse pipelines whose sink is not an existing pool of the region.
+    pub require_existing_pools: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            initializing_delay: Duration::ZERO,
+            region_limits: HashMap::new(),
+            account_id: "111122223333".to_owned(),
+            require_existing_pools: false,
+        }
+    }
+}
+
+/// A media pipeline as created, including deleted ones.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineRecord {
+    pub id: String,
+    pub arn: String,
+    pub region: String,
+    pub client_request_token: Option<String>,
+    pub source_arns: Vec<String>,
+    pub sink_arns: Vec<String>,
+    pub tags: Vec<(String, String)>,
+    pub status: String,
+    pub deleted: bool,
+    /// ISO-8601 creation time, as in `CreatedTimestamp`.
+    pub created_at: String,
+}
+
+/// A Kinesis video stream pool as created, including deleted ones.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolRecord {
+    pub id: String,
+    pub arn: String,
+    pub name: String,
+    pub region: String,
+    pub client_request_token: Option<String>,
+    pub data_retention_in_hours: Option<i32>,
+    pub status: String,
+    pub deleted: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One request to an AWS route.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRecord {
+    /// The API operation name, e.g. `CreateMediaStreamPipeline`, or `Unknown`.
+    pub operation: String,
+    /// The signing region; `None` for unsigned requests.
+    pub region: Option<String>,
+    /// The HTTP status answered; `None` when the connection was dropped.
+    pub status: Option<u16>,
+    /// When the request arrived, in milliseconds since the emulator started.
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// The operation to hit, e.g. `GetMediaPipeline`; `None` hits all.
+    pub operation: Option<String>,
+    pub kind: FaultKind,
+    pub trigger: Trigger,
+}
+
+impl Fault {
+    pub fn new(kind: FaultKind, trigger: Trigger) -> Self {
+        Self {
+            operation: None,
+            kind,
+            trigger,
+        }
+    }
+
+    /// Restricts the fault to one operation.
+    pub fn on(mut self, operation: impl Into<String>) -> Self {
+        self.operation = Some(operation.into());
+        self
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultKind {
+    /// 429 `ThrottledClientException`.
+    Throttle,
+    /// 503 `ServiceUnavailableException`.
+    Unavailable,
+    /// 500 `ServiceFailureException`.
+    Failure,
+    /// Waits, then answers normally.
+    Latency(Duration),
+    /// Closes the connection without any HTTP response.
+    Drop,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Trigger {
+    /// The next n matching calls.
+    Next(u32),
+    /// Each matching call with this probability.
+    Probability(f64),
+}
+
+/// A running emulator; dropping it stops the server.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Emulator {
+    /// Serves on an ephemeral port of 127.0.0.1.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let started = Instant::now();
+        let shared = Arc::new(Shared::new(State::new(config, started), started));
+        let (shutdown, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), stopped));
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every pipeline ever created, deleted ones included, oldest first.
+    pub fn pipelines(&self) -> Vec<PipelineRecord> {
+        self.shared.lock().pipeline_records()
+    }
+
+    /// Every pool ever created, deleted ones included, oldest first.
+    pub fn pools(&self) -> Vec<PoolRecord> {
+        self.shared.lock().pool_records()
+    }
+
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.shared.lock().calls()
+    }
+
+    pub fn call_count(&self, operation: &str) -> usize {
+        self.shared.lock().call_count(operation)
+    }
+
+    pub fn set_initializing_delay(&self, d: Duration) {
+        self.shared.lock().set_initializing_delay(d);
+    }
+
+    pub fn set_region_limit(&self, region: &str, limit: usize) {
+        self.shared.lock().set_region_limit(region, limit);
+    }
+
+    pub fn set_require_existing_pools(&self, require: bool) {
+        self.shared.lock().set_require_existing_pools(require);
+    }
+
+    /// Stops every live pipeline fed by the meeting; returns how many.
+    pub fn end_meeting(&self, meeting_arn: &str) -> usize {
+        self.shared.lock().end_meeting(meeting_arn)
+    }
+
+    /// Makes pipeline creation for this meeting fail with `NotFoundException`.
+    pub fn mark_meeting_missing(&self, meeting_arn: &str) {
+        self.shared.lock().mark_meeting_missing(meeting_arn);
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.shared.lock().inject(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.lock().clear_faults();
+    }
+
+    /// Milliseconds since start, on the clock of [`CallRecord::at_ms`].
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.shared.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // Also wakes the connection tasks, which then close their sockets.
+        let _ = self.shutdown.send(true);
+        self.task.abort();
+    }
+}
+
+/// A real SDK client for the emulator: static test credentials, the given
+/// region, endpoint override, SDK retries disabled (tests decide on retries).
+pub async fn sdk_client(
+    endpoint_url: &str,
+    region: &str,
+) -> aws_sdk_chimesdkmediapipelines::Client {
+    let config = aws_sdk_chimesdkmediapipelines::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(
+            "AKIDEMULATOR",
+            "emulator-secret",
+            None,
+            None,
+            "testworld-emulator",
+        ))
+        .endpoint_url(endpoint_url)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_chimesdkmediapipelines::Client::from_conf(config)
+}

@@ -1,0 +1,704 @@
+//! The emulated service's state and the semantics of each operation.
+//!
+//! All regions live in one store; every lookup filters on the region the
+//! request was signed for, which keeps regions independent.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiResult, ErrorKind};
+use super::model::{CreatePipelineInput, CreatePoolInput, Sink, Source, Tags};
+use super::{CallRecord, EmulatorConfig, Fault, FaultKind, PipelineRecord, PoolRecord, Trigger};
+
+/// Page size when the caller gives no `MaxResults`.
+const DEFAULT_PAGE: usize = 100;
+const US_EAST_1_LIMIT: usize = 100;
+const OTHER_REGION_LIMIT: usize = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PipelineStatus {
+    Initializing,
+    InProgress,
+    Stopped,
+}
+
+impl PipelineStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Initializing => "Initializing",
+            Self::InProgress => "InProgress",
+            Self::Stopped => "Stopped",
+        }
+    }
+
+    /// Stopped and failed pipelines no longer count against the limit.
+    fn is_active(self) -> bool {
+        self != Self::Stopped
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Pipeline {
+    id: String,
+    arn: String,
+    region: String,
+    token: Option<String>,
+    sources: Vec<Source>,
+    sinks: Vec<Sink>,
+    tags: Tags,
+    status: PipelineStatus,
+    created: Timestamp,
+    created_at: Instant,
+    updated: Timestamp,
+    deleted: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PoolStatus {
+    Creating,
+    Active,
+}
+
+impl PoolStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "CREATING",
+            Self::Active => "ACTIVE",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Pool {
+    id: String,
+    arn: String,
+    name: String,
+    region: String,
+    token: Option<String>,
+    stream_region: String,
+    data_retention_in_hours: Option<i32>,
+    tags: Tags,
+    status: PoolStatus,
+    created: Timestamp,
+    created_at: Instant,
+    updated: Timestamp,
+    deleted: bool,
+}
+
+/// An idempotency token's first request, and what it created.
+#[derive(Debug)]
+struct TokenUse {
+    fingerprint: Value,
+    index: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    started: Instant,
+    initializing_delay: Duration,
+    region_limits: HashMap<String, usize>,
+    account_id: String,
+    require_existing_pools: bool,
+    pipelines: Vec<Pipeline>,
+    pools: Vec<Pool>,
+    pipeline_tokens: HashMap<(String, String), TokenUse>,
+    pool_tokens: HashMap<(String, String), TokenUse>,
+    missing_meetings: HashSet<String>,
+    faults: Vec<Fault>,
+    calls: Vec<CallRecord>,
+}
+
+/// ISO-8601 with milliseconds, as the service sends it.
+pub(crate) fn iso(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn merge_tags(into: &mut Tags, tags: &Tags) {
+    for (key, value) in tags {
+        match into.iter_mut().find(|(k, _)| k == key) {
+            Some(existing) => existing.1.clone_from(value),
+            None => into.push((key.clone(), value.clone())),
+        }
+    }
+}
+
+fn tags_json(tags: &Tags) -> Value {
+    tags.iter()
+        .map(|(k, v)| json!({"Key": k, "Value": v}))
+        .collect()
+}
+
+/// `NextToken` is the offset of the next item; opaque to callers.
+fn page<T>(
+    items: Vec<T>,
+    next_token: Option<&str>,
+    max: Option<usize>,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let start = match next_token {
+        None => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| ApiError::bad_request("NextToken is invalid"))?,
+    };
+    let size = max.unwrap_or(DEFAULT_PAGE);
+    let total = items.len();
+    let end = start.saturating_add(size).min(total);
+    let next = (end < total).then(|| end.to_string());
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
+}
+
+impl State {
+    pub(crate) fn new(config: EmulatorConfig, started: Instant) -> Self {
+        Self {
+            started,
+            initializing_delay: config.initializing_delay,
+            region_limits: config.region_limits,
+            account_id: config.account_id,
+            require_existing_pools: config.require_existing_pools,
+            pipelines: Vec::new(),
+            pools: Vec::new(),
+            pipeline_tokens: HashMap::new(),
+            pool_tokens: HashMap::new(),
+            missing_meetings: HashSet::new(),
+            faults: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    // ----- administration -------------------------------------------------
+
+    pub(crate) fn set_initializing_delay(&mut self, delay: Duration) {
+        self.initializing_delay = delay;
+    }
+
+    pub(crate) fn set_region_limit(&mut self, region: &str, limit: usize) {
+        self.region_limits.insert(region.to_owned(), limit);
+    }
+
+    pub(crate) fn set_require_existing_pools(&mut self, require: bool) {
+        self.require_existing_pools = require;
+    }
+
+    pub(crate) fn end_meeting(&mut self, meeting_arn: &str) -> usize {
+        self.refresh();
+        let now = Timestamp::now();
+        let mut stopped = 0;
+        for p in &mut self.pipelines {
+            let uses_meeting = p.sources.iter().any(|s| s.source_arn == meeting_arn);
+            if !p.deleted && uses_meeting && p.status != PipelineStatus::Stopped {
+                p.status = PipelineStatus::Stopped;
+                p.updated = now;
+                stopped += 1;
+            }
+        }
+        stopped
+    }
+
+    pub(crate) fn mark_meeting_missing(&mut self, meeting_arn: &str) {
+        self.missing_meetings.insert(meeting_arn.to_owned());
+    }
+
+    pub(crate) fn inject(&mut self, fault: Fault) {
+        self.faults.push(fault);
+    }
+
+    pub(crate) fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// Which injected faults hit this call: the summed latency, and the first
+    /// fault that replaces the answer. `Next` budgets are only spent by faults
+    /// that actually fire.
+    pub(crate) fn take_faults(&mut self, operation: &str) -> (Duration, Option<FaultKind>) {
+        let mut latency = Duration::ZERO;
+        let mut outcome = None;
+        for fault in &mut self.faults {
+            if outcome.is_some() {
+                break;
+            }
+            if fault.operation.as_deref().is_some_and(|op| op != operation) {
+                continue;
+            }
+            let fires = match &mut fault.trigger {
+                Trigger::Next(0) => false,
+                Trigger::Next(n) => {
+                    *n -= 1;
+                    true
+                }
+                Trigger::Probability(p) => rand::random::<f64>() < *p,
+            };
+            if !fires {
+                continue;
+            }
+            match fault.kind {
+                FaultKind::Latency(d) => latency += d,
+                other => outcome = Some(other),
+            }
+        }
+        self.faults
+            .retain(|f| !matches!(f.trigger, Trigger::Next(0)));
+        (latency, outcome)
+    }
+
+    pub(crate) fn record_call(&mut self, call: CallRecord) {
+        self.calls.push(call);
+    }
+
+    pub(crate) fn elapsed_ms(&self, at: Instant) -> u64 {
+        u64::try_from(at.duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn calls(&self) -> Vec<CallRecord> {
+        self.calls.clone()
+    }
+
+    pub(crate) fn call_count(&self, operation: &str) -> usize {
+        self.calls
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+
+    pub(crate) fn pipeline_records(&mut self) -> Vec<PipelineRecord> {
+        self.refresh();
+        self.pipelines
+            .iter()
+            .map(|p| PipelineRecord {
+                id: p.id.clone(),
+                arn: p.arn.clone(),
+                region: p.region.clone(),
+                client_request_token: p.token.clone(),
+                source_arns: p.sources.iter().map(|s| s.source_arn.clone()).collect(),
+                sink_arns: p.sinks.iter().map(|s| s.sink_arn.clone()).collect(),
+                tags: p.tags.clone(),
+                status: p.status.as_str().to_owned(),
+                deleted: p.deleted,
+                created_at: iso(p.created),
+            })
+            .collect()
+    }
+
+    pub(crate) fn pool_records(&mut self) -> Vec<PoolRecord> {
+        self.refresh();
+        self.pools
+            .iter()
+            .map(|p| PoolRecord {
+                id: p.id.clone(),
+                arn: p.arn.clone(),
+                name: p.name.clone(),
+                region: p.region.clone(),
+                client_request_token: p.token.clone(),
+                data_retention_in_hours: p.data_retention_in_hours,
+                status: p.status.as_str().to_owned(),
+                deleted: p.deleted,
+                tags: p.tags.clone(),
+            })
+            .collect()
+    }
+
+    // ----- lifecycle --------------------------------------------------------
+
+    /// Applies the time-driven transitions lazily: whatever reads the state
+    /// sees what a real pipeline would have become by now.
+    fn refresh(&mut self) {
+        let now = Instant::now();
+        let delay = self.initializing_delay;
+        let ready_at = |created: Timestamp| created.checked_add(delay).unwrap_or(created);
+        for p in &mut self.pipelines {
+            if p.status == PipelineStatus::Initializing && now.duration_since(p.created_at) >= delay
+            {
+                p.status = PipelineStatus::InProgress;
+                p.updated = ready_at(p.created);
+            }
+        }
+        for p in &mut self.pools {
+            if p.status == PoolStatus::Creating && now.duration_since(p.created_at) >= delay {
+                p.status = PoolStatus::Active;
+                p.updated = ready_at(p.created);
+            }
+        }
+    }
+
+    fn limit(&self, region: &str) -> usize {
+        self.region_limits
+            .get(region)
+            .copied()
+            .unwrap_or(if region == "us-east-1" {
+                US_EAST_1_LIMIT
+            } else {
+                OTHER_REGION_LIMIT
+            })
+    }
+
+    fn live_pipeline(&mut self, region: &str, id: &str) -> ApiResult<&mut Pipeline> {
+        self.pipelines
+            .iter_mut()
+            .find(|p| !p.deleted && p.region == region && p.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| ApiError::not_found(format!("Media pipeline {id} not found")))
+    }
+
+    fn live_pool_index(&self, region: &str, identifier: &str) -> ApiResult<usize> {
+        self.pools
+            .iter()
+            .position(|p| {
+                !p.deleted
+                    && p.region == region
+                    && (p.name == identifier || p.id == identifier || p.arn == identifier)
+            })
+            .ok_or_else(|| {
+                ApiError::not_found(format!("Kinesis video stream pool {identifier} not found"))
+            })
+    }
+
+    // ----- pipelines --------------------------------------------------------
+
+    fn pipeline_json(p: &Pipeline) -> Value {
+        json!({
+            "MediaPipelineId": p.id,
+            "MediaPipelineArn": p.arn,
+            "CreatedTimestamp": iso(p.created),
+            "UpdatedTimestamp": iso(p.updated),
+            "Status": p.status.as_str(),
+            "Sources": p.sources.iter().map(|s| json!({
+                "SourceType": s.source_type,
+                "SourceArn": s.source_arn,
+            })).collect::<Vec<_>>(),
+            "Sinks": p.sinks.iter().map(|s| json!({
+                "SinkArn": s.sink_arn,
+                "SinkType": s.sink_type,
+                "ReservedStreamCapacity": s.reserved_stream_capacity,
+                "MediaStreamType": s.media_stream_type,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    pub(crate) fn create_pipeline(
+        &mut self,
+        region: &str,
+        input: CreatePipelineInput,
+    ) -> ApiResult<Value> {
+        self.refresh();
+        if let Some(token) = &input.token
+            && let Some(used) = self
+                .pipeline_tokens
+                .get(&(region.to_owned(), token.clone()))
+        {
+            if used.fingerprint != input.fingerprint {
+                return Err(ApiError::bad_request(format!(
+                    "ClientRequestToken {token} was already used with different parameters"
+                )));
+            }
+            // A replay answers with the pipeline's latest state, even if deleted since.
+            return self
+                .pipelines
+                .get(used.index)
+                .map(|p| json!({ "MediaStreamPipeline": Self::pipeline_json(p) }))
+                .ok_or_else(|| {
+                    ApiError::new(ErrorKind::ServiceFailure, "idempotency record lost")
+                });
+        }
+
+        if let Some(missing) = input
+            .sources
+            .iter()
+            .find(|s| self.missing_meetings.contains(&s.source_arn))
+        {
+            return Err(ApiError::not_found(format!(
+                "Meeting {} not found",
+                missing.source_arn
+            )));
+        }
+
+        if self.require_existing_pools {
+            for (i, sink) in input.sinks.iter().enumerate() {
+                let exists = self
+                    .pools
+                    .iter()
+                    .any(|p| !p.deleted && p.region == region && p.arn == sink.sink_arn);
+                if !exists {
+                    return Err(ApiError::bad_request(format!(
+                        "Sinks[{i}].SinkArn {} is not an existing Kinesis video stream pool",
+                        sink.sink_arn
+                    )));
+                }
+            }
+        }
+
+        let limit = self.limit(region);
+        let active = self
+            .pipelines
+            .iter()
+            .filter(|p| !p.deleted && p.region == region && p.status.is_active())
+            .count();
+        if active >= limit {
+            return Err(ApiError::new(
+                ErrorKind::ResourceLimitExceeded,
+                format!("The limit of {limit} active media pipelines in {region} has been reached"),
+            ));
+        }
+
+        let id = Uuid::new_v4().to_string();
+        let now = Timestamp::now();
+        let pipeline = Pipeline {
+            arn: format!(
+                "arn:aws:chime:{region}:{}:media-pipeline/{id}",
+                self.account_id
+            ),
+            id,
+            region: region.to_owned(),
+            token: input.token.clone(),
+            sources: input.sources,
+            sinks: input.sinks,
+            tags: input.tags,
+            status: PipelineStatus::Initializing,
+            created: now,
+            created_at: Instant::now(),
+            updated: now,
+            deleted: false,
+        };
+        let body = json!({ "MediaStreamPipeline": Self::pipeline_json(&pipeline) });
+        if let Some(token) = input.token {
+            let used = TokenUse {
+                fingerprint: input.fingerprint,
+                index: self.pipelines.len(),
+            };
+            self.pipeline_tokens
+                .insert((region.to_owned(), token), used);
+        }
+        self.pipelines.push(pipeline);
+        Ok(body)
+    }
+
+    pub(crate) fn get_pipeline(&mut self, region: &str, id: &str) -> ApiResult<Value> {
+        self.refresh();
+        let p = self.live_pipeline(region, id)?;
+        Ok(json!({ "MediaPipeline": { "MediaStreamPipeline": Self::pipeline_json(p) } }))
+    }
+
+    pub(crate) fn delete_pipeline(&mut self, region: &str, id: &str) -> ApiResult<()> {
+        self.refresh();
+        let p = self.live_pipeline(region, id)?;
+        p.deleted = true;
+        p.updated = Timestamp::now();
+        Ok(())
+    }
+
+    pub(crate) fn list_pipelines(
+        &self,
+        region: &str,
+        next: Option<&str>,
+        max: Option<usize>,
+    ) -> ApiResult<Value> {
+        let live: Vec<Value> = self
+            .pipelines
+            .iter()
+            .filter(|p| !p.deleted && p.region == region)
+            .map(|p| json!({"MediaPipelineId": p.id, "MediaPipelineArn": p.arn}))
+            .collect();
+        let (items, next) = page(live, next, max)?;
+        let mut body = json!({ "MediaPipelines": items });
+        if let (Some(next), Some(map)) = (next, body.as_object_mut()) {
+            map.insert("NextToken".into(), next.into());
+        }
+        Ok(body)
+    }
+
+    // ----- tags -------------------------------------------------------------
+
+    fn tags_of(&mut self, region: &str, arn: &str) -> ApiResult<&mut Tags> {
+        if let Some(p) = self
+            .pipelines
+            .iter_mut()
+            .find(|p| !p.deleted && p.region == region && p.arn == arn)
+        {
+            return Ok(&mut p.tags);
+        }
+        if let Some(p) = self
+            .pools
+            .iter_mut()
+            .find(|p| !p.deleted && p.region == region && p.arn == arn)
+        {
+            return Ok(&mut p.tags);
+        }
+        Err(ApiError::not_found(format!("Resource {arn} not found")))
+    }
+
+    pub(crate) fn tag_resource(&mut self, region: &str, arn: &str, tags: &Tags) -> ApiResult<()> {
+        merge_tags(self.tags_of(region, arn)?, tags);
+        Ok(())
+    }
+
+    pub(crate) fn untag_resource(
+        &mut self,
+        region: &str,
+        arn: &str,
+        keys: &[String],
+    ) -> ApiResult<()> {
+        self.tags_of(region, arn)?
+            .retain(|(k, _)| !keys.contains(k));
+        Ok(())
+    }
+
+    pub(crate) fn list_tags(&mut self, region: &str, arn: &str) -> ApiResult<Value> {
+        let tags = self.tags_of(region, arn)?;
+        Ok(json!({ "Tags": tags_json(tags) }))
+    }
+
+    // ----- Kinesis video stream pools ---------------------------------------
+
+    fn pool_json(p: &Pool) -> Value {
+        let mut stream = json!({ "Region": p.stream_region });
+        if let (Some(hours), Some(map)) = (p.data_retention_in_hours, stream.as_object_mut()) {
+            map.insert("DataRetentionInHours".into(), hours.into());
+        }
+        json!({ "KinesisVideoStreamPoolConfiguration": {
+            "PoolArn": p.arn,
+            "PoolName": p.name,
+            "PoolId": p.id,
+            "PoolStatus": p.status.as_str(),
+            "PoolSize": 0,
+            "StreamConfiguration": stream,
+            "CreatedTimestamp": iso(p.created),
+            "UpdatedTimestamp": iso(p.updated),
+        }})
+    }
+
+    pub(crate) fn create_pool(&mut self, region: &str, input: CreatePoolInput) -> ApiResult<Value> {
+        self.refresh();
+        if let Some(token) = &input.token
+            && let Some(used) = self.pool_tokens.get(&(region.to_owned(), token.clone()))
+        {
+            if used.fingerprint != input.fingerprint {
+                return Err(ApiError::bad_request(format!(
+                    "ClientRequestToken {token} was already used with different parameters"
+                )));
+            }
+            return self
+                .pools
+                .get(used.index)
+                .map(Self::pool_json)
+                .ok_or_else(|| {
+                    ApiError::new(ErrorKind::ServiceFailure, "idempotency record lost")
+                });
+        }
+        if self
+            .pools
+            .iter()
+            .any(|p| !p.deleted && p.region == region && p.name == input.name)
+        {
+            return Err(ApiError::conflict(format!(
+                "A Kinesis video stream pool named {} already exists",
+                input.name
+            )));
+        }
+
+        let now = Timestamp::now();
+        let pool = Pool {
+            id: Uuid::new_v4().to_string(),
+            arn: format!(
+                "arn:aws:chime:{region}:{}:media-pipeline-kinesis-video-stream-pool/{}",
+                self.account_id, input.name
+            ),
+            name: input.name,
+            region: region.to_owned(),
+            token: input.token.clone(),
+            stream_region: input.stream_region,
+            data_retention_in_hours: input.data_retention_in_hours,
+            tags: input.tags,
+            status: PoolStatus::Creating,
+            created: now,
+            created_at: Instant::now(),
+            updated: now,
+            deleted: false,
+        };
+        let body = Self::pool_json(&pool);
+        if let Some(token) = input.token {
+            let used = TokenUse {
+                fingerprint: input.fingerprint,
+                index: self.pools.len(),
+            };
+            self.pool_tokens.insert((region.to_owned(), token), used);
+        }
+        self.pools.push(pool);
+        Ok(body)
+    }
+
+    pub(crate) fn get_pool(&mut self, region: &str, identifier: &str) -> ApiResult<Value> {
+        self.refresh();
+        let index = self.live_pool_index(region, identifier)?;
+        self.pools.get(index).map(Self::pool_json).ok_or_else(|| {
+            ApiError::not_found(format!("Kinesis video stream pool {identifier} not found"))
+        })
+    }
+
+    pub(crate) fn update_pool(
+        &mut self,
+        region: &str,
+        identifier: &str,
+        retention: Option<i32>,
+    ) -> ApiResult<Value> {
+        self.refresh();
+        let index = self.live_pool_index(region, identifier)?;
+        let pool = self.pools.get_mut(index).ok_or_else(|| {
+            ApiError::not_found(format!("Kinesis video stream pool {identifier} not found"))
+        })?;
+        if retention.is_some() {
+            pool.data_retention_in_hours = retention;
+        }
+        pool.updated = Timestamp::now();
+        Ok(Self::pool_json(pool))
+    }
+
+    pub(crate) fn delete_pool(&mut self, region: &str, identifier: &str) -> ApiResult<()> {
+        self.refresh();
+        let index = self.live_pool_index(region, identifier)?;
+        let Some(arn) = self.pools.get(index).map(|p| p.arn.clone()) else {
+            return Err(ApiError::not_found(format!(
+                "Kinesis video stream pool {identifier} not found"
+            )));
+        };
+        let in_use = self
+            .pipelines
+            .iter()
+            .any(|p| !p.deleted && p.region == region && p.sinks.iter().any(|s| s.sink_arn == arn));
+        if in_use {
+            return Err(ApiError::conflict(format!(
+                "Kinesis video stream pool {identifier} is in use by a media pipeline"
+            )));
+        }
+        if let Some(pool) = self.pools.get_mut(index) {
+            pool.deleted = true;
+            pool.updated = Timestamp::now();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn list_pools(
+        &self,
+        region: &str,
+        next: Option<&str>,
+        max: Option<usize>,
+    ) -> ApiResult<Value> {
+        let live: Vec<Value> = self
+            .pools
+            .iter()
+            .filter(|p| !p.deleted && p.region == region)
+            .map(|p| json!({"PoolName": p.name, "PoolId": p.id, "PoolArn": p.arn}))
+            .collect();
+        let (items, next) = page(live, next, max)?;
+        let mut body = json!({ "KinesisVideoStreamPools": items });
+        if let (Some(next), Some(map)) = (next, body.as_object_mut()) {
+            map.insert("NextToken".into(), next.into());
+        }
+        Ok(body)
+    }
+}

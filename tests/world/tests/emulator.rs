@@ -1,0 +1,1309 @@
+//! The Chime SDK Media Pipelines emulator, driven through the real SDK client
+//! (and through raw HTTP where the SDK would refuse to send the request).
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_chimesdkmediapipelines::Client;
+use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_chimesdkmediapipelines::operation::create_media_pipeline_kinesis_video_stream_pool::CreateMediaPipelineKinesisVideoStreamPoolError as CreatePoolError;
+use aws_sdk_chimesdkmediapipelines::operation::create_media_stream_pipeline::CreateMediaStreamPipelineError as CreateError;
+use aws_sdk_chimesdkmediapipelines::operation::create_media_stream_pipeline::builders::CreateMediaStreamPipelineFluentBuilder;
+use aws_sdk_chimesdkmediapipelines::operation::delete_media_pipeline::DeleteMediaPipelineError;
+use aws_sdk_chimesdkmediapipelines::operation::delete_media_pipeline_kinesis_video_stream_pool::DeleteMediaPipelineKinesisVideoStreamPoolError as DeletePoolError;
+use aws_sdk_chimesdkmediapipelines::operation::get_media_pipeline::GetMediaPipelineError;
+use aws_sdk_chimesdkmediapipelines::operation::get_media_pipeline_kinesis_video_stream_pool::GetMediaPipelineKinesisVideoStreamPoolError as GetPoolError;
+use aws_sdk_chimesdkmediapipelines::operation::list_media_pipelines::ListMediaPipelinesError;
+use aws_sdk_chimesdkmediapipelines::operation::list_tags_for_resource::ListTagsForResourceError;
+use aws_sdk_chimesdkmediapipelines::types::{
+    ErrorCode, KinesisVideoStreamConfiguration, KinesisVideoStreamConfigurationUpdate,
+    KinesisVideoStreamPoolStatus, MediaPipelineSourceType, MediaPipelineStatus,
+    MediaStreamPipelineSinkType, MediaStreamSink, MediaStreamSource, MediaStreamType, Tag,
+};
+use serde_json::{Value, json};
+use testworld::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger, sdk_client};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ACCOUNT: &str = "111122223333";
+
+fn meeting(n: u32) -> String {
+    format!("arn:aws:chime:us-east-1:{ACCOUNT}:meeting/5b2a0d3e-0000-4000-8000-{n:012}")
+}
+
+fn pool_arn(region: &str, name: &str) -> String {
+    format!("arn:aws:chime:{region}:{ACCOUNT}:media-pipeline-kinesis-video-stream-pool/{name}")
+}
+
+fn source(arn: &str) -> MediaStreamSource {
+    MediaStreamSource::builder()
+        .source_type(MediaPipelineSourceType::ChimeSdkMeeting)
+        .source_arn(arn)
+        .build()
+        .unwrap()
+}
+
+fn sink(arn: &str, capacity: i32) -> MediaStreamSink {
+    MediaStreamSink::builder()
+        .sink_arn(arn)
+        .sink_type(MediaStreamPipelineSinkType::KinesisVideoStreamPool)
+        .reserved_stream_capacity(capacity)
+        .media_stream_type(MediaStreamType::MixedAudio)
+        .build()
+        .unwrap()
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().unwrap()
+}
+
+fn create(client: &Client, meeting_arn: &str) -> CreateMediaStreamPipelineFluentBuilder {
+    client
+        .create_media_stream_pipeline()
+        .sources(source(meeting_arn))
+        .sinks(sink(&pool_arn("us-east-1", "pool"), 1))
+}
+
+async fn start() -> (Emulator, Client) {
+    start_with(EmulatorConfig::default()).await
+}
+
+async fn start_with(config: EmulatorConfig) -> (Emulator, Client) {
+    let emulator = Emulator::start(config).await.unwrap();
+    let client = sdk_client(&emulator.endpoint_url(), "us-east-1").await;
+    (emulator, client)
+}
+
+async fn create_id(client: &Client, meeting_arn: &str) -> String {
+    let out = create(client, meeting_arn).send().await.unwrap();
+    out.media_stream_pipeline()
+        .unwrap()
+        .media_pipeline_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// The message of a `BadRequestException` from CreateMediaStreamPipeline.
+async fn create_rejected(builder: CreateMediaStreamPipelineFluentBuilder) -> String {
+    match builder.send().await.map_err(SdkError::into_service_error) {
+        Err(CreateError::BadRequestException(e)) => {
+            assert_eq!(e.code(), Some(&ErrorCode::BadRequest));
+            assert!(e.request_id().is_some());
+            e.message().unwrap().to_owned()
+        }
+        other => panic!("expected BadRequestException, got {other:?}"),
+    }
+}
+
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+}
+
+const FAKE_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261125/us-east-1/chime/aws4_request, \
+                         SignedHeaders=host;x-amz-date, Signature=0000";
+
+/// One HTTP/1.1 exchange over a fresh connection, to check the wire itself.
+async fn raw(
+    emulator: &Emulator,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> RawResponse {
+    let mut stream = tokio::net::TcpStream::connect(emulator.local_addr())
+        .await
+        .unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n{auth}\r\n{body}",
+        emulator.local_addr(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn raw_sink() -> Value {
+    json!({"SinkArn": pool_arn("us-east-1", "pool"), "SinkType": "KinesisVideoStreamPool",
+           "ReservedStreamCapacity": 1, "MediaStreamType": "MixedAudio"})
+}
+
+#[tokio::test]
+async fn pipeline_round_trip() {
+    let (emulator, client) = start().await;
+    let created = create(&client, &meeting(1))
+        .tags(tag("team", "a"))
+        .send()
+        .await
+        .unwrap();
+    let pipeline = created.media_stream_pipeline().unwrap();
+    assert_eq!(pipeline.status(), Some(&MediaPipelineStatus::Initializing));
+    let id = pipeline.media_pipeline_id().unwrap().to_owned();
+    let arn = pipeline.media_pipeline_arn().unwrap().to_owned();
+    assert_eq!(id.len(), 36);
+    assert_eq!(id, id.to_lowercase());
+    assert_eq!(
+        arn,
+        format!("arn:aws:chime:us-east-1:{ACCOUNT}:media-pipeline/{id}")
+    );
+    assert_eq!(pipeline.sinks()[0].reserved_stream_capacity(), 1);
+    assert!(pipeline.created_timestamp().is_some());
+
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let got = got
+        .media_pipeline()
+        .unwrap()
+        .media_stream_pipeline()
+        .unwrap();
+    assert_eq!(got.status(), Some(&MediaPipelineStatus::InProgress));
+    assert_eq!(got.sources()[0].source_arn(), meeting(1));
+
+    let listed = client.list_media_pipelines().send().await.unwrap();
+    assert_eq!(listed.media_pipelines().len(), 1);
+    assert_eq!(
+        listed.media_pipelines()[0].media_pipeline_arn(),
+        Some(arn.as_str())
+    );
+    assert!(listed.next_token().is_none());
+
+    // Tags from the create are stored; tagging merges by key.
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("team", "b"))
+        .tags(tag("env", "test"))
+        .send()
+        .await
+        .unwrap();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "b"), ("env", "test")]);
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 1);
+
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let err = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetMediaPipelineError::NotFoundException(_)
+    ));
+    let err = client
+        .delete_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        DeleteMediaPipelineError::NotFoundException(_)
+    ));
+    let err = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        ListTagsForResourceError::NotFoundException(_)
+    ));
+    assert!(
+        client
+            .list_media_pipelines()
+            .send()
+            .await
+            .unwrap()
+            .media_pipelines()
+            .is_empty()
+    );
+
+    let records = emulator.pipelines();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].deleted);
+    assert_eq!(records[0].source_arns, [meeting(1)]);
+    assert_eq!(records[0].sink_arns, [pool_arn("us-east-1", "pool")]);
+    // The SDK fills in an idempotency token when the caller gives none.
+    assert_eq!(
+        records[0].client_request_token.as_deref().map(str::len),
+        Some(36)
+    );
+    assert_eq!(emulator.call_count("CreateMediaStreamPipeline"), 1);
+    assert_eq!(emulator.call_count("GetMediaPipeline"), 2);
+}
+
+#[tokio::test]
+async fn list_paginates() {
+    let (_emulator, client) = start().await;
+    for n in 0..3 {
+        create_id(&client, &meeting(n)).await;
+    }
+    let first = client
+        .list_media_pipelines()
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.media_pipelines().len(), 2);
+    let token = first.next_token().unwrap();
+    let second = client
+        .list_media_pipelines()
+        .max_results(2)
+        .next_token(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.media_pipelines().len(), 1);
+    assert!(second.next_token().is_none());
+    for max in [0, 101] {
+        let err = client
+            .list_media_pipelines()
+            .max_results(max)
+            .send()
+            .await
+            .unwrap_err();
+        match err.into_service_error() {
+            ListMediaPipelinesError::BadRequestException(e) => {
+                assert_eq!(e.message(), Some("MaxResults must be between 1 and 100"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn initializing_delay_is_applied_lazily() {
+    let (emulator, client) = start_with(EmulatorConfig {
+        initializing_delay: Duration::from_millis(120),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let id = create_id(&client, &meeting(1)).await;
+    let status = |out: aws_sdk_chimesdkmediapipelines::operation::get_media_pipeline::GetMediaPipelineOutput| {
+        out.media_pipeline().unwrap().media_stream_pipeline().unwrap().status().cloned()
+    };
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(got), Some(MediaPipelineStatus::Initializing));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(got), Some(MediaPipelineStatus::InProgress));
+
+    emulator.set_initializing_delay(Duration::from_secs(60));
+    let id = create_id(&client, &meeting(2)).await;
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(got), Some(MediaPipelineStatus::Initializing));
+}
+
+#[tokio::test]
+async fn validation_names_the_member() {
+    let (emulator, client) = start().await;
+    let pool = pool_arn("us-east-1", "pool");
+    let cases: Vec<(CreateMediaStreamPipelineFluentBuilder, &str)> = vec![
+        (
+            client
+                .create_media_stream_pipeline()
+                .sources(
+                    MediaStreamSource::builder()
+                        .source_type(MediaPipelineSourceType::from("Zoom"))
+                        .source_arn(meeting(1))
+                        .build()
+                        .unwrap(),
+                )
+                .sinks(sink(&pool, 1)),
+            "Sources[0].SourceType must be one of: ChimeSdkMeeting",
+        ),
+        (
+            client
+                .create_media_stream_pipeline()
+                .set_sources(Some(vec![]))
+                .sinks(sink(&pool, 1)),
+            "Sources must contain at least 1 item(s)",
+        ),
+        (
+            create(&client, &meeting(1))
+                .sinks(sink(&pool, 1))
+                .sinks(sink(&pool, 1)),
+            "Sinks must contain between 1 and 2 items",
+        ),
+        (
+            create(&client, &meeting(1)).sinks(sink(&pool, 11)),
+            "Sinks[1].ReservedStreamCapacity must be between 1 and 10",
+        ),
+        (
+            client
+                .create_media_stream_pipeline()
+                .sources(source(&meeting(1)))
+                .sinks(sink(&pool, 0)),
+            "Sinks[0].ReservedStreamCapacity must be between 1 and 10",
+        ),
+        (
+            client
+                .create_media_stream_pipeline()
+                .sources(source("not-an-arn"))
+                .sinks(sink(&pool, 1)),
+            "Sources[0].SourceArn must match the pattern ^arn[\\/\\:\\-\\_\\.a-zA-Z0-9]+$",
+        ),
+        (
+            client
+                .create_media_stream_pipeline()
+                .sources(source(&format!("arn:{}", "a".repeat(1021))))
+                .sinks(sink(&pool, 1)),
+            "Sources[0].SourceArn must be between 1 and 1024 characters long",
+        ),
+        (
+            create(&client, &meeting(1)).client_request_token("x"),
+            "ClientRequestToken must be between 2 and 64 characters long",
+        ),
+        (
+            create(&client, &meeting(1)).client_request_token("no spaces"),
+            "ClientRequestToken must match the pattern ^[-_a-zA-Z0-9]*$",
+        ),
+        (
+            create(&client, &meeting(1)).tags(tag(&"k".repeat(129), "v")),
+            "Tags[0].Key must be between 1 and 128 characters long",
+        ),
+        (
+            create(&client, &meeting(1))
+                .tags(tag("k", ""))
+                .tags(tag("k2", &"v".repeat(257))),
+            "Tags[1].Value must be between 0 and 256 characters long",
+        ),
+        (
+            create(&client, &meeting(1))
+                .set_tags(Some((0..201).map(|i| tag(&format!("k{i}"), "v")).collect())),
+            "Tags must contain between 1 and 200 items",
+        ),
+    ];
+    for (builder, expected) in cases {
+        assert_eq!(create_rejected(builder).await, expected);
+    }
+    assert!(emulator.pipelines().is_empty());
+
+    let err = client
+        .get_media_pipeline()
+        .media_pipeline_id("not-a-guid")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetMediaPipelineError::BadRequestException(_)
+    ));
+
+    let err = client
+        .untag_resource()
+        .resource_arn("arn:x")
+        .set_tag_keys(Some(vec![]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().message(),
+        Some("TagKeys must contain between 1 and 200 items")
+    );
+    let err = client
+        .tag_resource()
+        .resource_arn("bad")
+        .tags(tag("k", "v"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.into_service_error()
+            .message()
+            .unwrap()
+            .starts_with("ResourceARN must match the pattern")
+    );
+
+    let pool_cases = [
+        (
+            "bad/name",
+            "us-east-1",
+            1,
+            "PoolName must match the pattern ^[0-9a-zA-Z._-]+$",
+        ),
+        (
+            "ok",
+            "useast1",
+            1,
+            "StreamConfiguration.Region must match the pattern ^([a-z]+-){2,}\\d+$",
+        ),
+        (
+            "ok",
+            "us-east-1",
+            -1,
+            "StreamConfiguration.DataRetentionInHours must be at least 0",
+        ),
+    ];
+    for (name, region, hours, expected) in pool_cases {
+        let config = KinesisVideoStreamConfiguration::builder()
+            .region(region)
+            .data_retention_in_hours(hours)
+            .build()
+            .unwrap();
+        let err = client
+            .create_media_pipeline_kinesis_video_stream_pool()
+            .pool_name(name)
+            .stream_configuration(config)
+            .send()
+            .await
+            .unwrap_err();
+        match err.into_service_error() {
+            CreatePoolError::BadRequestException(e) => assert_eq!(e.message(), Some(expected)),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn raw_wire_checks() {
+    let (emulator, _client) = start().await;
+    let auth = Some(FAKE_AUTH);
+
+    // Required members: the SDK would refuse to send these.
+    let body = json!({"Sinks": [raw_sink()]}).to_string();
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-stream-pipelines",
+        auth,
+        &body,
+    )
+    .await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.header("x-amzn-ErrorType"),
+        Some("BadRequestException")
+    );
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let request_id = response.header("x-amzn-RequestId").unwrap().to_owned();
+    let error = response.json();
+    assert_eq!(error["Code"], "BadRequest");
+    assert_eq!(error["Message"], "Sources is required");
+    assert_eq!(error["RequestId"], request_id.as_str());
+
+    let mut sink = raw_sink();
+    sink.as_object_mut()
+        .unwrap()
+        .remove("ReservedStreamCapacity");
+    let body = json!({"Sources": [{"SourceType": "ChimeSdkMeeting", "SourceArn": meeting(1)}], "Sinks": [sink]});
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-stream-pipelines",
+        auth,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(
+        response.json()["Message"],
+        "Sinks[0].ReservedStreamCapacity is required"
+    );
+
+    let response = raw(
+        &emulator,
+        "POST",
+        "/tags?operation=tag-resource",
+        auth,
+        r#"{"ResourceARN": "arn:a"}"#,
+    )
+    .await;
+    assert_eq!(response.json()["Message"], "Tags is required");
+
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-stream-pipelines",
+        auth,
+        "{not json",
+    )
+    .await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.header("x-amzn-ErrorType"),
+        Some("BadRequestException")
+    );
+
+    // A successful create on the wire: 201 and ISO-8601 timestamps with millis.
+    let body = json!({"Sources": [{"SourceType": "ChimeSdkMeeting", "SourceArn": meeting(1)}], "Sinks": [raw_sink()]});
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-stream-pipelines",
+        auth,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(response.status, 201);
+    let created = response.json()["MediaStreamPipeline"]["CreatedTimestamp"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            .unwrap()
+            .is_match(&created),
+        "{created}"
+    );
+
+    // Unsigned requests are refused.
+    let response = raw(&emulator, "GET", "/sdk-media-pipelines", None, "").await;
+    assert_eq!(response.status, 403);
+    assert_eq!(
+        response.header("x-amzn-ErrorType"),
+        Some("ForbiddenException")
+    );
+    assert_eq!(response.json()["Code"], "Forbidden");
+    let response = raw(
+        &emulator,
+        "GET",
+        "/sdk-media-pipelines",
+        Some("AWS4-HMAC-SHA256 Signature=1"),
+        "",
+    )
+    .await;
+    assert_eq!(response.status, 403);
+
+    let calls = emulator.calls();
+    let last = calls.last().unwrap();
+    assert_eq!(
+        (last.operation.as_str(), last.region.as_deref(), last.status),
+        ("ListMediaPipelines", None, Some(403))
+    );
+    assert_eq!(calls[0].region.as_deref(), Some("us-east-1"));
+}
+
+#[tokio::test]
+async fn idempotent_creates() {
+    let (emulator, client) = start().await;
+    let first = create(&client, &meeting(1))
+        .client_request_token("token-1")
+        .send()
+        .await
+        .unwrap();
+    let second = create(&client, &meeting(1))
+        .client_request_token("token-1")
+        .send()
+        .await
+        .unwrap();
+    let id = first
+        .media_stream_pipeline()
+        .unwrap()
+        .media_pipeline_id()
+        .unwrap();
+    assert_eq!(
+        second.media_stream_pipeline().unwrap().media_pipeline_id(),
+        Some(id)
+    );
+    assert_eq!(emulator.pipelines().len(), 1);
+
+    let message =
+        create_rejected(create(&client, &meeting(2)).client_request_token("token-1")).await;
+    assert!(message.contains("different parameters"), "{message}");
+
+    // A replay after deletion still answers with the same pipeline.
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(id)
+        .send()
+        .await
+        .unwrap();
+    let third = create(&client, &meeting(1))
+        .client_request_token("token-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        third.media_stream_pipeline().unwrap().media_pipeline_id(),
+        Some(id)
+    );
+    assert_eq!(emulator.pipelines().len(), 1);
+
+    // Tokens are per region.
+    let west = sdk_client(&emulator.endpoint_url(), "us-west-2").await;
+    let other = create(&west, &meeting(1))
+        .client_request_token("token-1")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        other.media_stream_pipeline().unwrap().media_pipeline_id(),
+        Some(id)
+    );
+    assert_eq!(emulator.pipelines().len(), 2);
+}
+
+#[tokio::test]
+async fn active_pipeline_limit_per_region() {
+    let (emulator, client) = start().await;
+    emulator.set_region_limit("us-east-1", 2);
+    let first = create(&client, &meeting(1))
+        .client_request_token("t1")
+        .send()
+        .await
+        .unwrap();
+    let a = first
+        .media_stream_pipeline()
+        .unwrap()
+        .media_pipeline_id()
+        .unwrap()
+        .to_owned();
+    create_id(&client, &meeting(2)).await;
+    match create(&client, &meeting(3))
+        .send()
+        .await
+        .map_err(SdkError::into_service_error)
+    {
+        Err(CreateError::ResourceLimitExceededException(e)) => {
+            assert_eq!(e.code(), Some(&ErrorCode::ResourceLimitExceeded));
+        }
+        other => panic!("{other:?}"),
+    }
+    // An idempotent replay is not a new pipeline.
+    let replayed = create(&client, &meeting(1))
+        .client_request_token("t1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replayed
+            .media_stream_pipeline()
+            .unwrap()
+            .media_pipeline_id(),
+        Some(a.as_str())
+    );
+    assert_eq!(emulator.pipelines().len(), 2);
+
+    // Other regions have their own limits: 10 by default outside us-east-1.
+    let west = sdk_client(&emulator.endpoint_url(), "us-west-2").await;
+    for n in 0..10 {
+        create_id(&west, &meeting(n)).await;
+    }
+    assert!(create(&west, &meeting(11)).send().await.is_err());
+
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&a)
+        .send()
+        .await
+        .unwrap();
+    create_id(&client, &meeting(40)).await;
+    // Stopped pipelines no longer count.
+    assert_eq!(emulator.end_meeting(&meeting(40)), 1);
+    create_id(&client, &meeting(50)).await;
+}
+
+#[tokio::test]
+async fn not_found_and_ended_meetings() {
+    let (emulator, client) = start().await;
+    let err = client
+        .get_media_pipeline()
+        .media_pipeline_id("0b7c8a4e-1d2f-4c3b-9a8e-7f6d5c4b3a21")
+        .send()
+        .await
+        .unwrap_err();
+    match err.into_service_error() {
+        GetMediaPipelineError::NotFoundException(e) => {
+            assert_eq!(e.code(), Some(&ErrorCode::NotFound))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    emulator.mark_meeting_missing(&meeting(9));
+    match create(&client, &meeting(9))
+        .send()
+        .await
+        .map_err(SdkError::into_service_error)
+    {
+        Err(CreateError::NotFoundException(e)) => {
+            assert!(e.message().unwrap().contains(&meeting(9)))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let a = create_id(&client, &meeting(1)).await;
+    let b = create_id(&client, &meeting(1)).await;
+    let c = create_id(&client, &meeting(2)).await;
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(emulator.end_meeting(&meeting(1)), 1);
+    let status = |id: String| {
+        let client = client.clone();
+        async move {
+            let out = client
+                .get_media_pipeline()
+                .media_pipeline_id(id)
+                .send()
+                .await
+                .unwrap();
+            out.media_pipeline()
+                .unwrap()
+                .media_stream_pipeline()
+                .unwrap()
+                .status()
+                .cloned()
+        }
+    };
+    assert_eq!(status(a).await, Some(MediaPipelineStatus::Stopped));
+    assert_eq!(status(c).await, Some(MediaPipelineStatus::InProgress));
+    let statuses: Vec<(String, bool)> = emulator
+        .pipelines()
+        .into_iter()
+        .map(|p| (p.status, p.deleted))
+        .collect();
+    assert_eq!(statuses[0], ("Stopped".to_owned(), false));
+    assert!(statuses[1].1);
+}
+
+#[tokio::test]
+async fn injected_faults_reach_the_sdk() {
+    let (emulator, client) = start().await;
+    let list = || client.list_media_pipelines().send();
+
+    emulator.inject(Fault::new(FaultKind::Throttle, Trigger::Next(2)).on("ListMediaPipelines"));
+    for _ in 0..2 {
+        let err = list().await.unwrap_err().into_service_error();
+        assert!(
+            matches!(err, ListMediaPipelinesError::ThrottledClientException(_)),
+            "{err:?}"
+        );
+    }
+    list().await.unwrap();
+
+    // A fault on another operation leaves this one alone.
+    emulator.inject(Fault::new(FaultKind::Failure, Trigger::Next(1)).on("GetMediaPipeline"));
+    list().await.unwrap();
+    emulator.clear_faults();
+
+    emulator.inject(Fault::new(
+        FaultKind::Unavailable,
+        Trigger::Probability(1.0),
+    ));
+    for _ in 0..2 {
+        let err = list().await.unwrap_err().into_service_error();
+        assert!(
+            matches!(err, ListMediaPipelinesError::ServiceUnavailableException(_)),
+            "{err:?}"
+        );
+    }
+    emulator.clear_faults();
+
+    emulator.inject(Fault::new(FaultKind::Failure, Trigger::Next(1)));
+    match create(&client, &meeting(1))
+        .send()
+        .await
+        .map_err(SdkError::into_service_error)
+    {
+        Err(CreateError::ServiceFailureException(e)) => {
+            assert_eq!(e.code(), Some(&ErrorCode::ServiceFailure))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(emulator.pipelines().is_empty());
+
+    emulator.inject(Fault::new(
+        FaultKind::Latency(Duration::from_millis(150)),
+        Trigger::Next(1),
+    ));
+    let began = Instant::now();
+    list().await.unwrap();
+    assert!(began.elapsed() >= Duration::from_millis(150));
+
+    emulator.inject(
+        Fault::new(FaultKind::Drop, Trigger::Probability(1.0)).on("CreateMediaStreamPipeline"),
+    );
+    let err = create(&client, &meeting(1)).send().await.unwrap_err();
+    assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    assert!(emulator.pipelines().is_empty());
+    emulator.clear_faults();
+    create_id(&client, &meeting(1)).await;
+
+    let calls = emulator.calls();
+    let statuses: Vec<Option<u16>> = calls.iter().map(|c| c.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Some(429),
+            Some(429),
+            Some(200),
+            Some(200),
+            Some(503),
+            Some(503),
+            Some(500),
+            Some(200),
+            None,
+            Some(201)
+        ]
+    );
+    assert!(calls.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert!(calls.last().unwrap().at_ms <= emulator.elapsed_ms());
+}
+
+#[tokio::test]
+async fn pool_lifecycle() {
+    let (emulator, client) = start().await;
+    emulator.set_initializing_delay(Duration::from_millis(100));
+    let config = KinesisVideoStreamConfiguration::builder()
+        .region("us-east-1")
+        .data_retention_in_hours(24)
+        .build()
+        .unwrap();
+    let create_pool = |name: &str| {
+        client
+            .create_media_pipeline_kinesis_video_stream_pool()
+            .pool_name(name)
+            .stream_configuration(config.clone())
+    };
+    let created = create_pool("pool")
+        .client_request_token("pool-token")
+        .tags(tag("a", "b"))
+        .send()
+        .await
+        .unwrap();
+    let pool = created.kinesis_video_stream_pool_configuration().unwrap();
+    assert_eq!(
+        pool.pool_status(),
+        Some(&KinesisVideoStreamPoolStatus::Creating)
+    );
+    assert_eq!(pool.pool_size(), Some(0));
+    assert_eq!(
+        pool.pool_arn(),
+        Some(pool_arn("us-east-1", "pool").as_str())
+    );
+    let pool_id = pool.pool_id().unwrap().to_owned();
+
+    // Replays answer with the same pool; another token for the same name conflicts.
+    let replay = create_pool("pool")
+        .client_request_token("pool-token")
+        .tags(tag("a", "b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replay
+            .kinesis_video_stream_pool_configuration()
+            .unwrap()
+            .pool_id(),
+        Some(pool_id.as_str())
+    );
+    let err = create_pool("pool")
+        .client_request_token("other")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        CreatePoolError::ConflictException(_)
+    ));
+
+    tokio::time::sleep(Duration::from_millis(110)).await;
+    for identifier in [
+        "pool".to_owned(),
+        pool_id.clone(),
+        pool_arn("us-east-1", "pool"),
+    ] {
+        let got = client
+            .get_media_pipeline_kinesis_video_stream_pool()
+            .identifier(identifier)
+            .send()
+            .await
+            .unwrap();
+        let got = got.kinesis_video_stream_pool_configuration().unwrap();
+        assert_eq!(
+            got.pool_status(),
+            Some(&KinesisVideoStreamPoolStatus::Active)
+        );
+        assert_eq!(
+            got.stream_configuration()
+                .unwrap()
+                .data_retention_in_hours(),
+            Some(24)
+        );
+    }
+
+    let updated = client
+        .update_media_pipeline_kinesis_video_stream_pool()
+        .identifier("pool")
+        .stream_configuration(
+            KinesisVideoStreamConfigurationUpdate::builder()
+                .data_retention_in_hours(48)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let updated = updated.kinesis_video_stream_pool_configuration().unwrap();
+    assert_eq!(
+        updated
+            .stream_configuration()
+            .unwrap()
+            .data_retention_in_hours(),
+        Some(48)
+    );
+    assert!(updated.updated_timestamp() > updated.created_timestamp());
+    let err = client
+        .update_media_pipeline_kinesis_video_stream_pool()
+        .identifier("pool")
+        .stream_configuration(
+            KinesisVideoStreamConfigurationUpdate::builder()
+                .data_retention_in_hours(0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().message(),
+        Some("StreamConfiguration.DataRetentionInHours must be at least 1")
+    );
+
+    create_pool("second").send().await.unwrap();
+    let listed = client
+        .list_media_pipeline_kinesis_video_stream_pools()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.kinesis_video_stream_pools().len(), 1);
+    assert!(listed.next_token().is_some());
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(pool_arn("us-east-1", "pool"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 1);
+
+    // In use by a pipeline: deleting conflicts until the pipeline is gone.
+    let pipeline = create_id(&client, &meeting(1)).await;
+    let delete = || {
+        client
+            .delete_media_pipeline_kinesis_video_stream_pool()
+            .identifier(&pool_id)
+            .send()
+    };
+    let err = delete().await.unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        DeletePoolError::ConflictException(_)
+    ));
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&pipeline)
+        .send()
+        .await
+        .unwrap();
+    delete().await.unwrap();
+    let err = client
+        .get_media_pipeline_kinesis_video_stream_pool()
+        .identifier("pool")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetPoolError::NotFoundException(_)
+    ));
+
+    let records = emulator.pools();
+    assert_eq!(records.len(), 2);
+    assert!(records[0].deleted);
+    assert_eq!(records[0].data_retention_in_hours, Some(48));
+    assert_eq!(
+        records[0].client_request_token.as_deref(),
+        Some("pool-token")
+    );
+}
+
+#[tokio::test]
+async fn existing_pools_can_be_required() {
+    let (_emulator, client) = start_with(EmulatorConfig {
+        require_existing_pools: true,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let message = create_rejected(create(&client, &meeting(1))).await;
+    assert!(message.starts_with("Sinks[0].SinkArn"), "{message}");
+    client
+        .create_media_pipeline_kinesis_video_stream_pool()
+        .pool_name("pool")
+        .stream_configuration(
+            KinesisVideoStreamConfiguration::builder()
+                .region("us-east-1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    create_id(&client, &meeting(1)).await;
+}
+
+#[tokio::test]
+async fn regions_are_independent() {
+    let (emulator, client) = start().await;
+    let id = create_id(&client, &meeting(1)).await;
+    let west = sdk_client(&emulator.endpoint_url(), "us-west-2").await;
+    let err = west
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetMediaPipelineError::NotFoundException(_)
+    ));
+    assert!(
+        west.list_media_pipelines()
+            .send()
+            .await
+            .unwrap()
+            .media_pipelines()
+            .is_empty()
+    );
+    let west_id = create_id(&west, &meeting(1)).await;
+    let arn = emulator
+        .pipelines()
+        .into_iter()
+        .find(|p| p.id == west_id)
+        .unwrap()
+        .arn;
+    assert!(arn.starts_with(&format!(
+        "arn:aws:chime:us-west-2:{ACCOUNT}:media-pipeline/"
+    )));
+}
+
+#[tokio::test]
+async fn admin_http_api() {
+    let (emulator, client) = start().await;
+    let admin = |method: &'static str, path: &'static str, body: Value| {
+        let emulator = &emulator;
+        async move { raw(emulator, method, path, None, &body.to_string()).await }
+    };
+
+    let response = admin(
+        "PUT",
+        "/_emulator/config",
+        json!({"initializingDelayMs": 0, "regionLimits": {"us-east-1": 1}}),
+    )
+    .await;
+    assert_eq!(response.status, 204);
+    let id = create_id(&client, &meeting(1)).await;
+    assert!(create(&client, &meeting(2)).send().await.is_err());
+
+    let response = admin(
+        "POST",
+        "/_emulator/meetings/end",
+        json!({"meetingArn": meeting(1)}),
+    )
+    .await;
+    assert_eq!(response.json(), json!({"stopped": 1}));
+    admin(
+        "POST",
+        "/_emulator/meetings/missing",
+        json!({"meetingArn": meeting(3)}),
+    )
+    .await;
+    let err = create(&client, &meeting(3))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(matches!(err, CreateError::NotFoundException(_)));
+
+    let spec = json!({"operation": "GetMediaPipeline", "kind": "throttle", "next": 1});
+    assert_eq!(admin("POST", "/_emulator/faults", spec).await.status, 204);
+    let err = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        GetMediaPipelineError::ThrottledClientException(_)
+    ));
+    admin(
+        "POST",
+        "/_emulator/faults",
+        json!({"kind": "Unavailable", "probability": 1.0}),
+    )
+    .await;
+    assert_eq!(
+        admin("DELETE", "/_emulator/faults", Value::Null)
+            .await
+            .status,
+        204
+    );
+    client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        admin("POST", "/_emulator/faults", json!({"kind": "latency"}))
+            .await
+            .status,
+        400
+    );
+
+    let pipelines = admin("GET", "/_emulator/pipelines", Value::Null)
+        .await
+        .json();
+    assert_eq!(pipelines[0]["id"], id.as_str());
+    assert_eq!(pipelines[0]["status"], "Stopped");
+    assert_eq!(
+        admin("GET", "/_emulator/pools", Value::Null).await.json(),
+        json!([])
+    );
+    let calls = admin("GET", "/_emulator/calls", Value::Null).await.json();
+    let operations: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "CreateMediaStreamPipeline",
+            "CreateMediaStreamPipeline",
+            "CreateMediaStreamPipeline",
+            "GetMediaPipeline",
+            "GetMediaPipeline"
+        ]
+    );
+    assert_eq!(calls[0]["region"], "us-east-1");
+    assert_eq!(
+        admin("GET", "/_emulator/nothing", Value::Null).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn standalone_program() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chime-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--initializing-delay-ms",
+            "0",
+            "--limit",
+            "eu-west-1=1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    let endpoint = line.trim();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+
+    let client = sdk_client(endpoint, "eu-west-1").await;
+    create_id(&client, &meeting(1)).await;
+    let err = create(&client, &meeting(2))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(err, CreateError::ResourceLimitExceededException(_)),
+        "{err:?}"
+    );
+    child.kill().await.unwrap();
+}
