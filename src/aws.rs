@@ -37,23 +37,14 @@ pub struct AwsOptions {
 
 impl Aws {
     pub async fn new(opts: &AwsOptions) -> Aws {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .operation_timeout(Duration::from_secs(30))
-                    .build(),
-            );
-        if let Some(region) = &opts.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &opts.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let conf = loader.load().await;
+        Aws::from_loader(loader(opts)).await
+    }
+
+    /// From a loader made by [`loader`], perhaps with more settings (tests
+    /// give it static credentials).
+    pub async fn from_loader(loader: aws_config::ConfigLoader) -> Aws {
         Aws {
-            client: chime::Client::new(&conf),
+            client: chime::Client::new(&loader.load().await),
         }
     }
 
@@ -176,6 +167,26 @@ impl Aws {
         }
         req.send().await.map(|_| ()).map_err(classify)
     }
+}
+
+/// The SDK configuration for `opts`: the standard credential chain, bounded
+/// retries and timeouts so that no call hangs a reconcile.
+pub fn loader(opts: &AwsOptions) -> aws_config::ConfigLoader {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        );
+    if let Some(region) = &opts.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader
 }
 
 /// Classifies an SDK failure. Only the error code and message are kept: the

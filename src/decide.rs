@@ -391,3 +391,320 @@ pub fn set_condition(
         None => conditions.push(cond),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{MediaStreamType, SinkType, SourceType};
+
+    fn spec(tags: &[(&str, &str)]) -> MediaStreamPipelineSpec {
+        MediaStreamPipelineSpec {
+            sources: vec![MediaStreamSource {
+                source_type: SourceType::ChimeSdkMeeting,
+                source_arn: "arn:aws:chime:us-east-1:1:meeting/m".into(),
+            }],
+            sinks: vec![MediaStreamSink {
+                sink_arn: "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/p"
+                    .into(),
+                sink_type: SinkType::KinesisVideoStreamPool,
+                reserved_stream_capacity: 1,
+                media_stream_type: MediaStreamType::MixedAudio,
+            }],
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            deletion_policy: None,
+        }
+    }
+
+    fn remote(spec: &MediaStreamPipelineSpec, status: &str) -> RemotePipeline {
+        RemotePipeline {
+            id: "6d5caf81-8c83-487c-bf9a-a2fb52822d93".into(),
+            arn: "arn:aws:chime:us-east-1:1:media-pipeline/6d5caf81".into(),
+            status: status.into(),
+            created: Some(Timestamp::UNIX_EPOCH),
+            updated: Some(Timestamp::UNIX_EPOCH),
+            sources: spec.sources.clone(),
+            sinks: spec.sinks.clone(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-25T12:00:00Z".parse().unwrap()
+    }
+
+    fn cond<'a>(s: &'a MediaStreamPipelineStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    fn existing(
+        spec: &MediaStreamPipelineSpec,
+        status: &str,
+        generation: i64,
+    ) -> MediaStreamPipelineStatus {
+        with_remote(
+            Default::default(),
+            &remote(spec, status),
+            Some(generation),
+            now(),
+        )
+    }
+
+    #[test]
+    fn no_pipeline_id_means_create() {
+        let spec = spec(&[]);
+        let plan = decide(
+            Observation {
+                generation: Some(1),
+                spec: &spec,
+                status: None,
+                remote: Remote::Unread,
+                now: now(),
+            },
+            &Settings::default(),
+        );
+        assert_eq!(plan.actions, vec![Action::Create]);
+    }
+
+    #[test]
+    fn a_known_pipeline_is_never_created_again() {
+        let spec = spec(&[]);
+        for status in ["InProgress", "Stopped", "Failed", "Initializing"] {
+            let st = existing(&spec, status, 1);
+            for remote_seen in [
+                Remote::Unread,
+                Remote::Gone,
+                Remote::Failed(Error::Throttled("t".into())),
+            ] {
+                let plan = decide(
+                    Observation {
+                        generation: Some(1),
+                        spec: &spec,
+                        status: Some(&st),
+                        remote: remote_seen,
+                        now: now(),
+                    },
+                    &Settings::default(),
+                );
+                assert!(!plan.actions.contains(&Action::Create), "{status}");
+            }
+        }
+    }
+
+    #[test]
+    fn ready_follows_the_remote_status() {
+        let spec = spec(&[]);
+        let st = existing(&spec, "InProgress", 1);
+        assert_eq!(cond(&st, READY).status, "True");
+        assert_eq!(cond(&st, SYNCED).status, "True");
+        let st = existing(&spec, "Stopped", 1);
+        assert_eq!(
+            (
+                cond(&st, READY).status.as_str(),
+                cond(&st, READY).reason.as_str()
+            ),
+            ("False", "Stopped")
+        );
+        assert_eq!(st.pipeline_status.as_deref(), Some("Stopped"));
+        assert_eq!(st.observed_generation, Some(1));
+    }
+
+    #[test]
+    fn a_pipeline_gone_is_reported_not_recreated() {
+        let spec = spec(&[]);
+        let st = existing(&spec, "InProgress", 1);
+        let plan = decide(
+            Observation {
+                generation: Some(1),
+                spec: &spec,
+                status: Some(&st),
+                remote: Remote::Gone,
+                now: now(),
+            },
+            &Settings::default(),
+        );
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.requeue, None);
+        assert_eq!(plan.status.pipeline_status.as_deref(), Some(GONE));
+        assert_eq!(cond(&plan.status, READY).reason, "PipelineGone");
+    }
+
+    #[test]
+    fn changed_sinks_are_refused_without_aws_calls() {
+        let old = spec(&[]);
+        let st = existing(&old, "InProgress", 1);
+        let mut new = old.clone();
+        new.sinks[0].reserved_stream_capacity = 5;
+        new.tags = vec![Tag {
+            key: "a".into(),
+            value: "b".into(),
+        }];
+        let plan = decide(
+            Observation {
+                generation: Some(2),
+                spec: &new,
+                status: Some(&st),
+                remote: Remote::Found {
+                    pipeline: remote(&old, "InProgress"),
+                    tags: Some(vec![]),
+                },
+                now: now(),
+            },
+            &Settings::default(),
+        );
+        assert!(plan.actions.is_empty());
+        let synced = cond(&plan.status, SYNCED);
+        assert_eq!(
+            (synced.status.as_str(), synced.reason.as_str()),
+            ("False", "ImmutableFieldChanged")
+        );
+        assert!(synced.message.contains("spec.sinks"), "{}", synced.message);
+        // The pipeline itself is still fine.
+        assert_eq!(cond(&plan.status, READY).status, "True");
+    }
+
+    #[test]
+    fn tags_are_brought_to_the_spec() {
+        let s = spec(&[("keep", "1"), ("change", "new"), ("add", "x")]);
+        let st = existing(&s, "InProgress", 1);
+        let remote_tags = vec![
+            Tag {
+                key: "keep".into(),
+                value: "1".into(),
+            },
+            Tag {
+                key: "change".into(),
+                value: "old".into(),
+            },
+            Tag {
+                key: "drop".into(),
+                value: "z".into(),
+            },
+        ];
+        let plan = decide(
+            Observation {
+                generation: Some(2),
+                spec: &s,
+                status: Some(&st),
+                remote: Remote::Found {
+                    pipeline: remote(&s, "InProgress"),
+                    tags: Some(remote_tags),
+                },
+                now: now(),
+            },
+            &Settings::default(),
+        );
+        assert_eq!(
+            plan.actions,
+            vec![
+                Action::Untag(vec!["drop".into()]),
+                Action::Tag(vec![
+                    Tag {
+                        key: "add".into(),
+                        value: "x".into()
+                    },
+                    Tag {
+                        key: "change".into(),
+                        value: "new".into()
+                    },
+                ]),
+            ]
+        );
+        assert_eq!(plan.status.observed_generation, Some(2));
+    }
+
+    #[test]
+    fn refresh_cadence_follows_the_remote_status() {
+        let s = spec(&[]);
+        let settings = Settings::default();
+        let at = |status: &str, since: Option<u64>| {
+            let st = existing(&s, status, 1);
+            refresh_due(
+                Some(1),
+                Some(&st),
+                since.map(Duration::from_secs),
+                &settings,
+                now(),
+            )
+        };
+        // Never read by this process (a restart): read once.
+        assert!(at("InProgress", None));
+        assert!(!at("InProgress", Some(60)));
+        assert!(at("InProgress", Some(301)));
+        // Changing state: soon.
+        assert!(at("Initializing", Some(16)));
+        // Terminal: never, whatever the time.
+        assert!(!at("Stopped", Some(100_000)));
+        assert!(!at("Failed", None));
+        // A spec change always reads.
+        let st = existing(&s, "Stopped", 1);
+        assert!(refresh_due(
+            Some(2),
+            Some(&st),
+            Some(Duration::ZERO),
+            &settings,
+            now()
+        ));
+        // Nothing to read without a pipeline.
+        assert!(!refresh_due(Some(1), None, None, &settings, now()));
+    }
+
+    #[test]
+    fn terminal_pipelines_are_not_requeued() {
+        let s = spec(&[]);
+        for (status, requeue) in [
+            ("Stopped", None),
+            ("Failed", None),
+            ("InProgress", Some(Duration::from_secs(300))),
+        ] {
+            let st = existing(&s, status, 1);
+            let plan = decide(
+                Observation {
+                    generation: Some(1),
+                    spec: &s,
+                    status: Some(&st),
+                    remote: Remote::Unread,
+                    now: now(),
+                },
+                &Settings::default(),
+            );
+            assert_eq!(plan.requeue, requeue, "{status}");
+        }
+    }
+
+    #[test]
+    fn an_unchanged_condition_keeps_its_transition_time() {
+        let mut conds = vec![];
+        let t0 = now();
+        let t1: Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
+        set_condition(&mut conds, READY, false, "Initializing", "m", Some(1), t0);
+        set_condition(&mut conds, READY, false, "Initializing", "m", Some(1), t1);
+        assert_eq!(conds[0].last_transition_time.0, t0);
+        set_condition(&mut conds, READY, true, "InProgress", "m", Some(1), t1);
+        assert_eq!(conds[0].last_transition_time.0, t1);
+        assert_eq!(conds.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_create_says_why_in_both_conditions() {
+        let st = with_error(
+            Default::default(),
+            &Error::BadRequest("meeting not accepted".into()),
+            Some(3),
+            now(),
+        );
+        for t in [READY, SYNCED] {
+            let c = cond(&st, t);
+            assert_eq!(
+                (c.status.as_str(), c.reason.as_str()),
+                ("False", "BadRequest")
+            );
+            assert!(c.message.contains("meeting not accepted"));
+        }
+        assert_eq!(st.observed_generation, Some(3));
+    }
+}

@@ -46,7 +46,8 @@ pub async fn install_crds(client: &Client, dir: &Path) -> anyhow::Result<Vec<Str
         let text = std::fs::read_to_string(entry.path())?;
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
             let value = serde_json::Value::deserialize(doc)?;
-            if value.is_null() {
+            // crds/ also holds a kustomization listing the CRDs.
+            if value["kind"] != "CustomResourceDefinition" {
                 continue;
             }
             let mut crd: CustomResourceDefinition = serde_json::from_value(value)?;
@@ -54,18 +55,23 @@ pub async fn install_crds(client: &Client, dir: &Path) -> anyhow::Result<Vec<Str
             // Create or replace, not server-side apply: a 1.20 server's apply
             // refuses x-kubernetes-validations, while create and update drop
             // it silently (CEL runs only from 1.25 on).
-            match api.get_opt(&name).await? {
-                Some(existing) => {
-                    crd.metadata.resource_version = existing.metadata.resource_version;
-                    api.replace(&name, &PostParams::default(), &crd).await?;
-                }
-                None => {
-                    match api.create(&PostParams::default(), &crd).await {
-                        Ok(_) => {}
-                        // Another test process created it first.
-                        Err(kube::Error::Api(e)) if e.code == 409 => {}
-                        Err(e) => return Err(e.into()),
+            // Test processes install concurrently: retry on a conflict.
+            for attempt in 0.. {
+                let result = match api.get_opt(&name).await? {
+                    Some(existing) => {
+                        crd.metadata.resource_version = existing.metadata.resource_version;
+                        api.replace(&name, &PostParams::default(), &crd)
+                            .await
+                            .map(|_| ())
                     }
+                    None => api.create(&PostParams::default(), &crd).await.map(|_| ()),
+                };
+                match result {
+                    Ok(()) => break,
+                    Err(kube::Error::Api(e)) if e.code == 409 && attempt < 10 => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
             }
             names.push(name);

@@ -1,0 +1,251 @@
+//! What the operator's integration tests share: a namespace on the shared
+//! control plane, an emulator of their own, and the operator running against
+//! both (in-process, watching only that namespace).
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use aws_sdk_chimesdkmediapipelines::config::Credentials;
+use chime_pipeline_operator::aws::{self, Aws, AwsOptions};
+use chime_pipeline_operator::controller::{self, Config};
+use chime_pipeline_operator::crd::{MediaStreamPipeline, MediaStreamPipelineSpec};
+use chime_pipeline_operator::decide::Settings;
+use chime_pipeline_operator::error::Backoff;
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::{Client, ResourceExt};
+use testworld::TestEnv;
+use testworld::emulator::{Emulator, EmulatorConfig};
+use tokio::sync::oneshot;
+
+pub const REGION: &str = "us-east-1";
+pub const POOL_ARN: &str =
+    "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/pool-a";
+
+/// Timings short enough for tests; the behaviour is the production one.
+pub fn test_config(namespace: &str) -> Config {
+    Config {
+        namespace: Some(namespace.into()),
+        settings: Settings {
+            refresh_interval: Duration::from_secs(1),
+            poll_min: Duration::from_millis(100),
+            poll_max: Duration::from_secs(1),
+            backoff: Backoff {
+                base: Duration::from_millis(500),
+                max: Duration::from_secs(4),
+                limit: Duration::from_secs(1),
+                permanent: Duration::from_secs(600),
+            },
+        },
+        ..Config::default()
+    }
+}
+
+pub async fn test_aws(endpoint: &str) -> Aws {
+    let opts = AwsOptions {
+        region: Some(REGION.into()),
+        endpoint_url: Some(endpoint.into()),
+        max_attempts: 1,
+    };
+    Aws::from_loader(
+        aws::loader(&opts)
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests")),
+    )
+    .await
+}
+
+pub struct Harness {
+    pub env: TestEnv,
+    pub emulator: Emulator,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Harness {
+    pub async fn start(prefix: &str) -> anyhow::Result<Harness> {
+        Harness::start_with(prefix, EmulatorConfig::default(), |_| {}).await
+    }
+
+    /// Starts the world; `tweak` adjusts the operator's config.
+    pub async fn start_with(
+        prefix: &str,
+        emulator: EmulatorConfig,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Harness> {
+        let env = TestEnv::new(prefix).await?;
+        let emulator = Emulator::start(emulator).await?;
+        let mut h = Harness {
+            env,
+            emulator,
+            stop: None,
+            task: None,
+        };
+        let client = h.env.client.clone();
+        let mut config = test_config(&h.env.namespace);
+        tweak(&mut config);
+        h.run_operator(client, config).await;
+        Ok(h)
+    }
+
+    /// Starts a Harness without an operator (for tests of the API alone).
+    pub async fn without_operator(prefix: &str) -> anyhow::Result<Harness> {
+        Ok(Harness {
+            env: TestEnv::new(prefix).await?,
+            emulator: Emulator::start(EmulatorConfig::default()).await?,
+            stop: None,
+            task: None,
+        })
+    }
+
+    pub async fn run_operator(&mut self, client: Client, config: Config) {
+        let aws = test_aws(&self.emulator.endpoint_url()).await;
+        let (tx, rx) = oneshot::channel();
+        self.stop = Some(tx);
+        self.task = Some(tokio::spawn(controller::run(client, aws, config, async {
+            let _ = rx.await;
+        })));
+    }
+
+    pub async fn stop_operator(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    pub fn api(&self) -> Api<MediaStreamPipeline> {
+        self.env.api()
+    }
+
+    pub async fn create(
+        &self,
+        name: &str,
+        spec: MediaStreamPipelineSpec,
+    ) -> anyhow::Result<MediaStreamPipeline> {
+        let obj = MediaStreamPipeline {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            spec,
+            status: None,
+        };
+        Ok(self.api().create(&PostParams::default(), &obj).await?)
+    }
+
+    pub async fn delete(&self, name: &str) -> anyhow::Result<()> {
+        self.api().delete(name, &DeleteParams::default()).await?;
+        Ok(())
+    }
+
+    /// Waits until the resource satisfies `pred`; on timeout, the error
+    /// carries what the resource looked like.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&MediaStreamPipeline) -> bool,
+    ) -> anyhow::Result<MediaStreamPipeline> {
+        wait_for(&self.api(), name, what, Duration::from_secs(60), pred).await
+    }
+
+    pub async fn wait_ready(&self, name: &str) -> anyhow::Result<MediaStreamPipeline> {
+        self.wait_for(name, "Ready=True", |o| {
+            condition(o, "Ready").map(|c| c.0) == Some("True".into())
+        })
+        .await
+    }
+
+    pub async fn wait_gone(&self, name: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.api().get_opt(name).await?.is_some() {
+            if tokio::time::Instant::now() > deadline {
+                bail!("{name} still exists after 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// The promise of the operator: at most one pipeline per resource UID,
+    /// ever, and exactly one for each of `uids`.
+    pub fn assert_one_pipeline_per_uid(&self, uids: &[String]) {
+        let mut per_token: HashMap<String, usize> = HashMap::new();
+        for p in self.emulator.pipelines() {
+            *per_token
+                .entry(p.client_request_token.unwrap_or_default())
+                .or_default() += 1;
+        }
+        for (token, n) in &per_token {
+            assert_eq!(*n, 1, "{n} pipelines were created with token {token}");
+        }
+        for uid in uids {
+            assert_eq!(per_token.get(uid), Some(&1), "no pipeline for UID {uid}");
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+pub async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&K) -> bool,
+) -> anyhow::Result<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let obj = api.get_opt(name).await?;
+        match obj {
+            Some(o) if pred(&o) => return Ok(o),
+            _ if tokio::time::Instant::now() > deadline => {
+                bail!("{name} not {what} within {timeout:?}; last seen: {obj:#?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// (status, reason, message) of a condition.
+pub fn condition(o: &MediaStreamPipeline, type_: &str) -> Option<(String, String, String)> {
+    o.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+pub fn uid(o: &MediaStreamPipeline) -> anyhow::Result<String> {
+    o.uid().context("object without a UID")
+}
+
+pub fn spec_json(meeting: &str, extra: serde_json::Value) -> MediaStreamPipelineSpec {
+    let mut v = serde_json::json!({
+        "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": format!("arn:aws:chime:us-east-1:111122223333:meeting/{meeting}")}],
+        "sinks": [{"sinkType": "KinesisVideoStreamPool", "sinkArn": POOL_ARN, "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"}],
+    });
+    if let (Some(map), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, val) in extra {
+            map.insert(k.clone(), val.clone());
+        }
+    }
+    serde_json::from_value(v).expect("test spec")
+}
+
+pub fn meeting_arn(meeting: &str) -> String {
+    format!("arn:aws:chime:us-east-1:111122223333:meeting/{meeting}")
+}
