@@ -439,3 +439,42 @@ async fn ended_meetings_and_vanished_pipelines_are_reported_not_recreated() -> a
     h.assert_one_pipeline_per_uid(&[uid(&a)?, uid(&b)?]);
     Ok(())
 }
+
+/// An IAM deny or bad credentials: shown with AWS's words and an Event,
+/// held back like any error that needs a person.
+#[tokio::test]
+async fn forbidden_and_unauthorized_are_shown() -> anyhow::Result<()> {
+    let h = Harness::start("iam").await?;
+    for (name, kind, reason) in [
+        ("denied", FaultKind::Forbidden, "Forbidden"),
+        ("badcreds", FaultKind::Unauthorized, "Unauthorized"),
+    ] {
+        h.emulator.clear_faults();
+        h.emulator.inject(Fault {
+            operation: Some("CreateMediaStreamPipeline".into()),
+            kind,
+            trigger: Trigger::Probability(1.0),
+        });
+        h.create(name, spec_json(&format!("m-{name}"), json!({})))
+            .await?;
+        let o = h
+            .wait_for(name, reason, |o| {
+                synced_reason(o).as_deref() == Some(reason)
+            })
+            .await?;
+        let message = condition(&o, "Synced").map(|c| c.2).unwrap_or_default();
+        assert!(
+            message.len() > reason.len(),
+            "AWS's message is shown: {message}"
+        );
+    }
+    let creates = h.emulator.call_count("CreateMediaStreamPipeline");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.emulator.call_count("CreateMediaStreamPipeline"),
+        creates,
+        "retried too soon"
+    );
+    assert!(h.emulator.pipelines().is_empty());
+    Ok(())
+}

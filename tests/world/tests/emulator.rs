@@ -887,6 +887,19 @@ async fn injected_faults_reach_the_sdk() {
     }
     assert!(emulator.pipelines().is_empty());
 
+    emulator.inject(Fault::new(FaultKind::Forbidden, Trigger::Next(1)));
+    let err = list().await.unwrap_err().into_service_error();
+    assert!(
+        matches!(err, ListMediaPipelinesError::ForbiddenException(_)),
+        "{err:?}"
+    );
+    emulator.inject(Fault::new(FaultKind::Unauthorized, Trigger::Next(1)));
+    let err = list().await.unwrap_err().into_service_error();
+    assert!(
+        matches!(err, ListMediaPipelinesError::UnauthorizedClientException(_)),
+        "{err:?}"
+    );
+
     emulator.inject(Fault::new(
         FaultKind::Latency(Duration::from_millis(150)),
         Trigger::Next(1),
@@ -916,6 +929,8 @@ async fn injected_faults_reach_the_sdk() {
             Some(503),
             Some(503),
             Some(500),
+            Some(403),
+            Some(401),
             Some(200),
             None,
             Some(201)

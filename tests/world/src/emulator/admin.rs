@@ -48,6 +48,10 @@ pub enum FaultKindSpec {
     Latency,
     #[serde(alias = "Drop")]
     Drop,
+    #[serde(alias = "Forbidden")]
+    Forbidden,
+    #[serde(alias = "Unauthorized")]
+    Unauthorized,
 }
 
 impl FaultSpec {
@@ -57,6 +61,8 @@ impl FaultSpec {
             FaultKindSpec::Unavailable => FaultKind::Unavailable,
             FaultKindSpec::Failure => FaultKind::Failure,
             FaultKindSpec::Drop => FaultKind::Drop,
+            FaultKindSpec::Forbidden => FaultKind::Forbidden,
+            FaultKindSpec::Unauthorized => FaultKind::Unauthorized,
             FaultKindSpec::Latency => {
                 let ms = self
                     .latency_ms

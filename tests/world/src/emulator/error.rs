@@ -13,6 +13,7 @@ pub(crate) enum ErrorKind {
     Throttled,
     ServiceUnavailable,
     ServiceFailure,
+    Unauthorized,
 }
 
 impl ErrorKind {
@@ -20,6 +21,7 @@ impl ErrorKind {
         match self {
             Self::BadRequest | Self::ResourceLimitExceeded => 400,
             Self::Forbidden => 403,
+            Self::Unauthorized => 401,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::Throttled => 429,
@@ -39,6 +41,7 @@ impl ErrorKind {
             Self::Throttled => "ThrottledClientException",
             Self::ServiceUnavailable => "ServiceUnavailableException",
             Self::ServiceFailure => "ServiceFailureException",
+            Self::Unauthorized => "UnauthorizedClientException",
         }
     }
 
@@ -48,7 +51,7 @@ impl ErrorKind {
             Self::BadRequest => Some("BadRequest"),
             Self::Forbidden => Some("Forbidden"),
             Self::NotFound => Some("NotFound"),
-            Self::Conflict => None,
+            Self::Conflict | Self::Unauthorized => None,
             Self::ResourceLimitExceeded => Some("ResourceLimitExceeded"),
             Self::Throttled => Some("Throttling"),
             Self::ServiceUnavailable => Some("ServiceUnavailable"),

@@ -136,6 +136,10 @@ pub enum FaultKind {
     Latency(Duration),
     /// Closes the connection without any HTTP response.
     Drop,
+    /// 403 `ForbiddenException`: the caller's IAM policy denies the call.
+    Forbidden,
+    /// 401 `UnauthorizedClientException`: the caller's credentials are not valid.
+    Unauthorized,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -163,6 +163,14 @@ async fn answer(
             ErrorKind::ServiceFailure,
             "The service encountered an error",
         )),
+        Some(FaultKind::Forbidden) => Some(ApiError::new(
+            ErrorKind::Forbidden,
+            "User is not authorized to perform this action (explicit deny in an identity-based policy)",
+        )),
+        Some(FaultKind::Unauthorized) => Some(ApiError::new(
+            ErrorKind::Unauthorized,
+            "The security token included in the request is invalid",
+        )),
     };
     if let Some(error) = injected {
         return Outcome::Done(Err(error));
