@@ -1,7 +1,10 @@
 //! The Chime SDK Media Pipelines calls the operator makes, with the SDK's
 //! types turned into ours and every failure classified into [`Error`].
 
-use std::time::Duration;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -9,6 +12,13 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_chimesdkmediapipelines as chime;
 use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_chimesdkmediapipelines::types as t;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
+    http_client_fn,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 
 use crate::crd::{
@@ -17,6 +27,7 @@ use crate::crd::{
 };
 use crate::decide::RemotePipeline;
 use crate::error::Error;
+use crate::metrics;
 
 #[derive(Clone)]
 pub struct Aws {
@@ -33,19 +44,64 @@ pub struct AwsOptions {
     /// Attempts per call, including the first; the SDK retries throttling,
     /// 5xx and network errors with capped exponential backoff and jitter.
     pub max_attempts: u32,
+    /// Client-side limit on HTTP requests to AWS (retries included): a token
+    /// bucket refilled at `per_second`, holding up to `burst`. None: no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: NonZeroU32,
+    pub burst: NonZeroU32,
 }
 
 impl Aws {
     pub async fn new(opts: &AwsOptions) -> Aws {
-        Aws::from_loader(loader(opts)).await
+        Aws::from_loader(loader(opts), opts.rate_limit).await
     }
 
     /// From a loader made by [`loader`], perhaps with more settings (tests
     /// give it static credentials).
-    pub async fn from_loader(loader: aws_config::ConfigLoader) -> Aws {
-        Aws {
-            client: chime::Client::new(&loader.load().await),
+    pub async fn from_loader(
+        loader: aws_config::ConfigLoader,
+        rate_limit: Option<RateLimit>,
+    ) -> Aws {
+        let sdk = loader.load().await;
+        let mut conf = chime::config::Builder::from(&sdk);
+        if let Some(limit) = rate_limit {
+            // The SDK's own HTTPS client, with every request waiting for a
+            // token first: the limit then holds for SDK retries too.
+            let inner = sdk.http_client().unwrap_or_else(|| {
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .build_https()
+            });
+            conf = conf.http_client(rate_limited(inner, limit));
         }
+        Aws {
+            client: chime::Client::from_conf(conf.build()),
+        }
+    }
+
+    /// Sends a request, and counts and times it by operation and outcome.
+    async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        send: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, Error>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let start = Instant::now();
+        let result = send.await.map_err(classify);
+        let outcome = match &result {
+            Ok(_) => "Success",
+            Err(e) => e.reason(),
+        };
+        metrics::global().aws_call(operation, outcome, start.elapsed());
+        result
     }
 
     /// CreateMediaStreamPipeline. The same `token` with the same input
@@ -84,7 +140,7 @@ impl Aws {
         for tag in tags {
             req = req.tags(sdk_tag(tag)?);
         }
-        let out = req.send().await.map_err(classify)?;
+        let out = self.call("CreateMediaStreamPipeline", req.send()).await?;
         let p = out
             .media_stream_pipeline
             .ok_or_else(|| Error::Unexpected("create answered without a pipeline".into()))?;
@@ -93,13 +149,12 @@ impl Aws {
 
     /// GetMediaPipeline; `None` when AWS answers NotFound.
     pub async fn get(&self, id: &str) -> Result<Option<RemotePipeline>, Error> {
-        match self
+        let send = self
             .client
             .get_media_pipeline()
             .media_pipeline_id(id)
-            .send()
-            .await
-        {
+            .send();
+        match self.call("GetMediaPipeline", send).await {
             Ok(out) => {
                 let p = out
                     .media_pipeline
@@ -109,38 +164,31 @@ impl Aws {
                     })?;
                 remote(p).map(Some)
             }
-            Err(e) => match classify(e) {
-                Error::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     /// DeleteMediaPipeline; a pipeline that is already gone counts as deleted.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
-        match self
+        let send = self
             .client
             .delete_media_pipeline()
             .media_pipeline_id(id)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match classify(e) {
-                Error::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
+            .send();
+        match self.call("DeleteMediaPipeline", send).await {
+            Ok(_) | Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, Error> {
-        let out = self
+        let send = self
             .client
             .list_tags_for_resource()
             .resource_arn(arn)
-            .send()
-            .await
-            .map_err(classify)?;
+            .send();
+        let out = self.call("ListTagsForResource", send).await?;
         Ok(out
             .tags
             .unwrap_or_default()
@@ -157,7 +205,7 @@ impl Aws {
         for tag in tags {
             req = req.tags(sdk_tag(tag)?);
         }
-        req.send().await.map(|_| ()).map_err(classify)
+        self.call("TagResource", req.send()).await.map(|_| ())
     }
 
     pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), Error> {
@@ -165,7 +213,7 @@ impl Aws {
         for k in keys {
             req = req.tag_keys(k);
         }
-        req.send().await.map(|_| ()).map_err(classify)
+        self.call("UntagResource", req.send()).await.map(|_| ())
     }
 }
 
@@ -191,10 +239,9 @@ pub fn loader(opts: &AwsOptions) -> aws_config::ConfigLoader {
 
 /// Classifies an SDK failure. Only the error code and message are kept: the
 /// request (with its signature) is never part of what we log or show.
-fn classify<E, R>(err: SdkError<E, R>) -> Error
+fn classify<E>(err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match &err {
         SdkError::ServiceError(se) => {
@@ -207,6 +254,41 @@ where
             source_text(&err)
         )),
         _ => Error::from_aws_code(None, source_text(&err)),
+    }
+}
+
+/// Wraps an HTTP client so that every request first takes a token.
+fn rate_limited(inner: SharedHttpClient, limit: RateLimit) -> SharedHttpClient {
+    let quota = Quota::per_second(limit.per_second).allow_burst(limit.burst);
+    let limiter = Arc::new(RateLimiter::direct(quota));
+    http_client_fn(move |settings, components| {
+        SharedHttpConnector::new(Limited {
+            inner: inner.http_connector(settings, components),
+            limiter: limiter.clone(),
+        })
+    })
+}
+
+struct Limited {
+    inner: SharedHttpConnector,
+    limiter: Arc<DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for Limited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limited")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl HttpConnector for Limited {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (inner, limiter) = (self.inner.clone(), self.limiter.clone());
+        HttpConnectorFuture::new(async move {
+            limiter.until_ready().await;
+            inner.call(request).await
+        })
     }
 }
 

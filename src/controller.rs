@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
@@ -18,30 +18,35 @@ use kube::{Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::aws::Aws;
-use crate::crd::{DeletionPolicy, FINALIZER, MediaStreamPipeline, MediaStreamPipelineStatus};
+use crate::crd::{DeletionPolicy, FINALIZER, MediaStreamPipeline, MediaStreamPipelineStatus, Tag};
 use crate::decide::{self, Action as Step, Observation, Remote, Settings};
 use crate::error::{Error, Retry};
+use crate::metrics;
 
 /// The field manager of every status write; the operator never writes spec.
 pub const MANAGER: &str = "chime-pipeline-operator";
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Watch only this namespace (all when None).
-    pub namespace: Option<String>,
+    /// Namespaces to watch; empty watches all.
+    pub namespaces: Vec<String>,
     pub label_selector: Option<String>,
+    /// Most reconciles at once (per watched namespace).
     pub max_concurrent_reconciles: u16,
     pub default_deletion_policy: DeletionPolicy,
+    /// Tag every pipeline with its resource's namespace, name and UID.
+    pub identity_tags: bool,
     pub settings: Settings,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            namespace: None,
+            namespaces: vec![],
             label_selector: None,
             max_concurrent_reconciles: 16,
             default_deletion_policy: DeletionPolicy::Delete,
+            identity_tags: true,
             settings: Settings::default(),
         }
     }
@@ -120,6 +125,21 @@ impl Context {
         if let Ok(mut map) = self.last_read.lock() {
             map.remove(uid);
         }
+        metrics::global().pipeline_status(uid, None);
+    }
+
+    /// The tags sent with the create; they depend only on the resource's
+    /// identity and its user tags' keys, so a replay sends the same.
+    fn create_tags(&self, obj: &MediaStreamPipeline) -> Vec<Tag> {
+        if !self.config.identity_tags {
+            return vec![];
+        }
+        let own = decide::identity_tags(
+            &obj.namespace().unwrap_or_default(),
+            &obj.name_any(),
+            &obj.uid().unwrap_or_default(),
+        );
+        decide::create_tags(&obj.spec.tags, &own)
     }
 
     async fn event(&self, obj: &MediaStreamPipeline, warning: bool, reason: &str, note: String) {
@@ -140,16 +160,22 @@ impl Context {
     }
 }
 
-/// Runs the controller until `shutdown` completes.
+/// Runs the controller until `shutdown` completes. Readiness (for /readyz)
+/// is set once every watch has listed its resources.
 pub async fn run(
     client: Client,
     aws: Aws,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<MediaStreamPipeline> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
+    let apis: Vec<Api<MediaStreamPipeline>> = if config.namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
     };
     let mut wc = watcher::Config::default().any_semantic();
     if let Some(sel) = &config.label_selector {
@@ -167,23 +193,45 @@ pub async fn run(
         last_read: Mutex::default(),
         config: config.clone(),
     });
-    Controller::new(api, wc)
-        .with_config(controller::Config::default().concurrency(config.max_concurrent_reconciles))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                warn!(error = %e, "reconcile failed");
-            }
+    let shutdown = shutdown.shared();
+    // One controller per namespace: a watch (and its cache) covers one
+    // namespace or all of them.
+    let mut stores = vec![];
+    let controllers: Vec<_> = apis
+        .into_iter()
+        .map(|api| {
+            let c = Controller::new(api, wc.clone()).with_config(
+                controller::Config::default().concurrency(config.max_concurrent_reconciles),
+            );
+            stores.push(c.store());
+            c.graceful_shutdown_on(shutdown.clone())
+                .run(reconcile, error_policy, ctx.clone())
+                .for_each(|res| async move {
+                    if let Err(e) = res {
+                        warn!(error = %e, "reconcile failed");
+                    }
+                })
         })
-        .await;
+        .collect();
+    let ready = tokio::spawn(async move {
+        for store in stores {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+        }
+        metrics::global().set_ready(true);
+    });
+    futures::future::join_all(controllers).await;
+    ready.abort();
+    metrics::global().set_ready(false);
 }
 
 async fn reconcile(obj: Arc<MediaStreamPipeline>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let start = Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let span = info_span!("reconcile", namespace = %ns, name = %obj.name_any(), uid = %obj.uid().unwrap_or_default());
     let api: Api<MediaStreamPipeline> = Api::namespaced(ctx.client.clone(), &ns);
-    finalizer(&api, FINALIZER, obj, |event| async {
+    let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(o) => apply(&o, &api, &ctx).await,
             Finalizer::Cleanup(o) => cleanup(&o, &api, &ctx).await,
@@ -191,9 +239,17 @@ async fn reconcile(obj: Arc<MediaStreamPipeline>, ctx: Arc<Context>) -> Result<A
     })
     .instrument(span)
     .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    let (outcome, reason) = match &result {
+        Ok(_) => ("success", "Synced"),
+        Err(e) => ("error", e.reason()),
+    };
+    metrics::global().reconciled(outcome, reason, start.elapsed());
+    result
 }
 
+/// Every failure comes through here: the resource waits for its backoff,
+/// and `apply` refuses AWS calls until then, whatever event wakes it.
 fn error_policy(obj: Arc<MediaStreamPipeline>, err: &Error, ctx: Arc<Context>) -> Action {
     let uid = obj.uid().unwrap_or_default();
     Action::requeue(ctx.failed(&uid, obj.meta().generation, err.retry()))
@@ -214,7 +270,6 @@ async fn apply(
     let now = Timestamp::now();
 
     // Observe.
-    let mut read_failure = None;
     let remote = match status.and_then(|s| s.media_pipeline_id.as_deref()) {
         Some(id)
             if decide::refresh_due(
@@ -247,10 +302,8 @@ async fn apply(
         }
         _ => Remote::Unread,
     };
-    if let Remote::Failed(e) = &remote {
-        read_failure = Some(e.retry());
-    }
     let was_gone = status.and_then(|s| s.pipeline_status.as_deref()) == Some(decide::GONE);
+    let create_tags = ctx.create_tags(obj);
 
     // Decide.
     let plan = decide::decide(
@@ -258,7 +311,8 @@ async fn apply(
             generation,
             spec: &obj.spec,
             status,
-            remote,
+            create_tags: &create_tags,
+            remote: &remote,
             now,
         },
         settings,
@@ -267,11 +321,14 @@ async fn apply(
     // Act.
     let mut new_status = plan.status;
     let mut requeue = plan.requeue;
-    let mut failure: Option<Retry> = read_failure;
+    let mut failure = match remote {
+        Remote::Failed(e) => Some(e),
+        _ => None,
+    };
     for step in plan.actions {
         let arn = new_status.media_pipeline_arn.clone().unwrap_or_default();
         let result = match &step {
-            Step::Create => match ctx.aws.create(&obj.spec, &uid, &obj.spec.tags).await {
+            Step::Create => match ctx.aws.create(&obj.spec, &uid, &create_tags).await {
                 Ok(p) => {
                     info!(pipeline = %p.id, "created media pipeline");
                     ctx.mark_read(&uid);
@@ -295,14 +352,13 @@ async fn apply(
             Step::Untag(keys) => ctx.aws.untag(&arn, keys).await,
         };
         if let Err(e) = result {
-            warn!(error = %e, reason = e.reason(), "AWS call failed");
             new_status = decide::with_error(new_status, &e, generation, now);
             if new_status.media_pipeline_id.is_some() {
                 // The spec is not fully applied: keep the old generation so
                 // that the next attempt re-reads and retries.
                 new_status.observed_generation = status.and_then(|s| s.observed_generation);
             }
-            failure = Some(e.retry());
+            failure = Some(e);
             break;
         }
     }
@@ -317,13 +373,14 @@ async fn apply(
     }
 
     write_status(api, obj, &new_status).await?;
-    Ok(match failure {
-        Some(retry) => Action::requeue(ctx.failed(&uid, generation, retry)),
+    metrics::global().pipeline_status(&uid, new_status.pipeline_status.as_deref());
+    match failure {
+        Some(e) => Err(e),
         None => {
             ctx.succeeded(&uid);
-            requeue.map_or_else(Action::await_change, Action::requeue)
+            Ok(requeue.map_or_else(Action::await_change, Action::requeue))
         }
-    })
+    }
 }
 
 async fn cleanup(
@@ -359,7 +416,7 @@ async fn cleanup(
             // No ID recorded: a create may still have succeeded (a crash or a
             // failed status write right after it). Replaying the create with
             // the same token returns that pipeline, so it is not orphaned.
-            None => match ctx.aws.create(&obj.spec, &uid, &obj.spec.tags).await {
+            None => match ctx.aws.create(&obj.spec, &uid, &ctx.create_tags(obj)).await {
                 Ok(p) => p.id,
                 Err(e) if matches!(e.retry(), Retry::Permanent | Retry::Limit) => return Ok(None),
                 Err(e) => return Err(e),

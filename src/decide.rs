@@ -75,7 +75,9 @@ pub struct Observation<'a> {
     pub generation: Option<i64>,
     pub spec: &'a MediaStreamPipelineSpec,
     pub status: Option<&'a MediaStreamPipelineStatus>,
-    pub remote: Remote,
+    /// The tags sent with the create (see [`create_tags`]).
+    pub create_tags: &'a [Tag],
+    pub remote: &'a Remote,
     pub now: Timestamp,
 }
 
@@ -144,9 +146,15 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
     let generation = obs.generation;
     let now = obs.now;
 
+    let desired = desired_tags(&obs.spec.tags, obs.create_tags);
     if status.media_pipeline_id.is_none() {
+        // User tags go on after the create: the create's input is then fixed
+        // by immutable fields alone, so a replay with the same token always
+        // matches, however the tags were edited meanwhile.
+        let mut actions = vec![Action::Create];
+        actions.extend(tag_actions(&desired, obs.create_tags));
         return Plan {
-            actions: vec![Action::Create],
+            actions,
             status,
             requeue: None,
         };
@@ -164,7 +172,7 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
         // The controller retries failures on its own backoff.
         Remote::Failed(err) => Plan {
             actions: vec![],
-            status: with_error(status, &err, generation, now),
+            status: with_error(status, err, generation, now),
             requeue: None,
         },
         Remote::Gone => {
@@ -196,8 +204,8 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
             }
         }
         Remote::Found { pipeline, tags } => {
-            status = with_remote(status, &pipeline, generation, now);
-            if let Some(msg) = immutable_change(obs.spec, &pipeline) {
+            status = with_remote(status, pipeline, generation, now);
+            if let Some(msg) = immutable_change(obs.spec, pipeline) {
                 let err = Error::ImmutableFieldChanged(msg);
                 status = with_error(status, &err, generation, now);
                 return Plan {
@@ -207,7 +215,8 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
                 };
             }
             let actions = tags
-                .map(|t| tag_actions(&obs.spec.tags, &t))
+                .as_ref()
+                .map(|t| tag_actions(&desired, t))
                 .unwrap_or_default();
             let requeue = next_read(&status, settings, now);
             Plan {
@@ -327,7 +336,47 @@ fn immutable_change(spec: &MediaStreamPipelineSpec, remote: &RemotePipeline) -> 
     })
 }
 
-/// The Tag/Untag calls that bring the remote tags to the spec's.
+/// Tags the operator puts on every pipeline so that it can be traced back to
+/// its resource.
+pub fn identity_tags(namespace: &str, name: &str, uid: &str) -> Vec<Tag> {
+    [("namespace", namespace), ("name", name), ("uid", uid)]
+        .into_iter()
+        .map(|(k, v)| Tag {
+            key: format!("chimeoperator.dev/{k}"),
+            value: v.into(),
+        })
+        .collect()
+}
+
+/// The tags sent with CreateMediaStreamPipeline: the operator's own, minus
+/// any key the user sets (user tags win), and none at all if they would
+/// push the pipeline past the model's 200 tags.
+pub fn create_tags(user: &[Tag], operator: &[Tag]) -> Vec<Tag> {
+    let own: Vec<Tag> = operator
+        .iter()
+        .filter(|t| !user.iter().any(|u| u.key == t.key))
+        .cloned()
+        .collect();
+    if user.len() + own.len() > 200 {
+        return vec![];
+    }
+    own
+}
+
+/// The tags the pipeline should carry: the user's, plus the operator's
+/// that were sent at create.
+fn desired_tags(user: &[Tag], create_tags: &[Tag]) -> Vec<Tag> {
+    let mut all = user.to_vec();
+    all.extend(
+        create_tags
+            .iter()
+            .filter(|t| !user.iter().any(|u| u.key == t.key))
+            .cloned(),
+    );
+    all
+}
+
+/// The Tag/Untag calls that bring the remote tags to the desired ones.
 fn tag_actions(desired: &[Tag], remote: &[Tag]) -> Vec<Action> {
     let want: BTreeMap<&str, &str> = desired
         .iter()
@@ -462,7 +511,8 @@ mod tests {
                 generation: Some(1),
                 spec: &spec,
                 status: None,
-                remote: Remote::Unread,
+                create_tags: &[],
+                remote: &Remote::Unread,
                 now: now(),
             },
             &Settings::default(),
@@ -485,7 +535,8 @@ mod tests {
                         generation: Some(1),
                         spec: &spec,
                         status: Some(&st),
-                        remote: remote_seen,
+                        create_tags: &[],
+                        remote: &remote_seen,
                         now: now(),
                     },
                     &Settings::default(),
@@ -522,7 +573,8 @@ mod tests {
                 generation: Some(1),
                 spec: &spec,
                 status: Some(&st),
-                remote: Remote::Gone,
+                create_tags: &[],
+                remote: &Remote::Gone,
                 now: now(),
             },
             &Settings::default(),
@@ -548,7 +600,8 @@ mod tests {
                 generation: Some(2),
                 spec: &new,
                 status: Some(&st),
-                remote: Remote::Found {
+                create_tags: &[],
+                remote: &Remote::Found {
                     pipeline: remote(&old, "InProgress"),
                     tags: Some(vec![]),
                 },
@@ -590,7 +643,8 @@ mod tests {
                 generation: Some(2),
                 spec: &s,
                 status: Some(&st),
-                remote: Remote::Found {
+                create_tags: &[],
+                remote: &Remote::Found {
                     pipeline: remote(&s, "InProgress"),
                     tags: Some(remote_tags),
                 },
@@ -667,7 +721,8 @@ mod tests {
                     generation: Some(1),
                     spec: &s,
                     status: Some(&st),
-                    remote: Remote::Unread,
+                    create_tags: &[],
+                    remote: &Remote::Unread,
                     now: now(),
                 },
                 &Settings::default(),
@@ -706,5 +761,64 @@ mod tests {
             assert!(c.message.contains("meeting not accepted"));
         }
         assert_eq!(st.observed_generation, Some(3));
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    fn tag(k: &str, v: &str) -> Tag {
+        Tag {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn user_tags_win_over_the_operators() {
+        let own = identity_tags("ns", "n", "u");
+        let user = vec![tag("chimeoperator.dev/name", "mine"), tag("team", "a")];
+        let at_create = create_tags(&user, &own);
+        assert_eq!(at_create, vec![own[0].clone(), own[2].clone()]);
+        let desired = desired_tags(&user, &at_create);
+        assert_eq!(desired.len(), 4);
+        assert!(desired.contains(&tag("chimeoperator.dev/name", "mine")));
+    }
+
+    #[test]
+    fn the_operators_tags_never_push_past_200() {
+        let own = identity_tags("ns", "n", "u");
+        let user: Vec<Tag> = (0..199).map(|i| tag(&format!("k{i}"), "v")).collect();
+        assert!(create_tags(&user, &own).is_empty());
+        assert_eq!(create_tags(&user[..197], &own).len(), 3);
+    }
+
+    /// User tags are applied after the create, so the create's input never
+    /// depends on them.
+    #[test]
+    fn a_new_pipeline_gets_user_tags_after_the_create() {
+        let spec: MediaStreamPipelineSpec = serde_json::from_value(serde_json::json!({
+            "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": "arn:aws:chime:us-east-1:1:meeting/m"}],
+            "sinks": [{"sinkType": "KinesisVideoStreamPool", "sinkArn": "arn:aws:chime:us-east-1:1:p/x", "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"}],
+            "tags": [{"key": "team", "value": "a"}],
+        }))
+        .unwrap();
+        let own = identity_tags("ns", "n", "u");
+        let plan = decide(
+            Observation {
+                generation: Some(1),
+                spec: &spec,
+                status: None,
+                create_tags: &own,
+                remote: &Remote::Unread,
+                now: Timestamp::UNIX_EPOCH,
+            },
+            &Settings::default(),
+        );
+        assert_eq!(
+            plan.actions,
+            vec![Action::Create, Action::Tag(vec![tag("team", "a")])]
+        );
     }
 }

@@ -5,9 +5,11 @@
 //! - [`aws`]: the Chime SDK Media Pipelines calls, errors classified.
 //! - [`controller`]: observe, decide, act; the controller loop.
 //! - [`error`]: errors, their condition reasons and retry classes.
+//! - [`metrics`]: Prometheus metrics and the health endpoints.
 
 pub mod aws;
 pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod error;
+pub mod metrics;

@@ -1,12 +1,17 @@
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use futures::FutureExt;
+use kube_lease_manager::LeaseManagerBuilder;
 
-use chime_pipeline_operator::aws::{Aws, AwsOptions};
+use chime_pipeline_operator::aws::{Aws, AwsOptions, RateLimit};
 use chime_pipeline_operator::controller::{self, Config};
 use chime_pipeline_operator::crd::{self, DeletionPolicy};
 use chime_pipeline_operator::decide::Settings;
 use chime_pipeline_operator::error::Backoff;
+use chime_pipeline_operator::metrics;
 
 /// Kubernetes operator for Amazon Chime SDK media stream pipelines.
 #[derive(Parser)]
@@ -19,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller (uses the in-cluster config or KUBECONFIG).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
 }
@@ -34,9 +39,13 @@ enum Policy {
 /// prefixed with CHIME_OPERATOR_.
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "CHIME_OPERATOR_NAMESPACE")]
-    namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (default: all namespaces).
+    #[arg(
+        long = "namespace",
+        env = "CHIME_OPERATOR_NAMESPACE",
+        value_delimiter = ','
+    )]
+    namespaces: Vec<String>,
     /// Manage only resources matching this label selector.
     #[arg(long, env = "CHIME_OPERATOR_LABEL_SELECTOR")]
     label_selector: Option<String>,
@@ -78,6 +87,35 @@ struct RunArgs {
     /// Attempts per AWS call (the SDK retries throttling, 5xx and network errors).
     #[arg(long, env = "CHIME_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
     aws_max_attempts: u32,
+    /// Client-side limit on AWS requests per second (retries included); 0 is no limit.
+    #[arg(long, env = "CHIME_OPERATOR_AWS_RATE_LIMIT", default_value_t = 10)]
+    aws_rate_limit: u32,
+    /// Requests the AWS rate limit lets through at once after a quiet spell.
+    #[arg(long, env = "CHIME_OPERATOR_AWS_BURST", default_value_t = 20)]
+    aws_burst: u32,
+    /// Tag every pipeline with chimeoperator.dev/namespace, /name and /uid
+    /// (user tags win on a clash).
+    #[arg(long, env = "CHIME_OPERATOR_IDENTITY_TAGS", default_value_t = true, action = clap::ArgAction::Set)]
+    identity_tags: bool,
+    /// Where to serve /healthz, /readyz and /metrics.
+    #[arg(long, env = "CHIME_OPERATOR_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Reconcile only while holding a Lease, so that one of several replicas
+    /// works at a time.
+    #[arg(long, env = "CHIME_OPERATOR_LEADER_ELECTION")]
+    leader_election: bool,
+    /// Namespace of the Lease (default: POD_NAMESPACE, else "default").
+    #[arg(long, env = "CHIME_OPERATOR_LEASE_NAMESPACE")]
+    lease_namespace: Option<String>,
+    #[arg(
+        long,
+        env = "CHIME_OPERATOR_LEASE_NAME",
+        default_value = "chime-pipeline-operator"
+    )]
+    lease_name: String,
+    /// How long a Lease holds without renewal; a standby takes over after it.
+    #[arg(long, env = "CHIME_OPERATOR_LEASE_DURATION", value_parser = duration, default_value = "15s")]
+    lease_duration: Duration,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "CHIME_OPERATOR_LOG_JSON")]
     log_json: bool,
@@ -99,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", crd::crds_yaml()?);
             Ok(())
         }
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
     }
 }
 
@@ -114,20 +152,26 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
 
     let client = kube::Client::try_default().await?;
+    let rate_limit = NonZeroU32::new(args.aws_rate_limit).map(|per_second| RateLimit {
+        per_second,
+        burst: NonZeroU32::new(args.aws_burst).unwrap_or(per_second),
+    });
     let aws = Aws::new(&AwsOptions {
         region: args.region,
         endpoint_url: args.endpoint_url,
         max_attempts: args.aws_max_attempts,
+        rate_limit,
     })
     .await;
     let config = Config {
-        namespace: args.namespace,
+        namespaces: args.namespaces,
         label_selector: args.label_selector,
         max_concurrent_reconciles: args.max_concurrent_reconciles,
         default_deletion_policy: match args.default_deletion_policy {
             Policy::Delete => DeletionPolicy::Delete,
             Policy::Retain => DeletionPolicy::Retain,
         },
+        identity_tags: args.identity_tags,
         settings: Settings {
             refresh_interval: args.refresh_interval,
             poll_min: args.poll_min,
@@ -139,8 +183,68 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             ..Settings::default()
         },
     };
-    tracing::info!(namespace = ?config.namespace, "starting controller");
-    controller::run(client, aws, config, shutdown_signal()).await;
+    let listener = tokio::net::TcpListener::bind(args.http_addr).await?;
+    tokio::spawn(async move {
+        if let Err(e) = metrics::serve(listener).await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    let shutdown = shutdown_signal().boxed().shared();
+    tracing::info!(namespaces = ?config.namespaces, "starting");
+    if !args.leader_election {
+        metrics::global().set_leader(true);
+        controller::run(client, aws, config, shutdown).await;
+        tracing::info!("stopped");
+        return Ok(());
+    }
+
+    let namespace = args
+        .lease_namespace
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "default".into());
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("chime-pipeline-operator-{}", rand::random::<u32>()));
+    let secs = args.lease_duration.as_secs().max(2);
+    let lease = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
+        .with_namespace(&namespace)
+        .with_identity(&identity)
+        .with_duration(secs)
+        .with_grace(secs / 3)
+        .build()
+        .await?;
+    let (mut leading, lease_task) = lease.watch().await;
+    // A standby is ready: it can take over at once.
+    metrics::global().set_ready(true);
+    tracing::info!(%identity, lease = %args.lease_name, %namespace, "standing by for the lease");
+    loop {
+        tokio::select! {
+            r = leading.wait_for(|l| *l) => if r.is_err() { break },
+            _ = shutdown.clone() => break,
+        }
+        tracing::info!(%identity, "leading: reconciling");
+        metrics::global().set_leader(true);
+        // Dropping the controller on lease loss stops it at once, mid-call
+        // if need be: every AWS call it makes is safe to repeat.
+        let mut lost = leading.clone();
+        tokio::select! {
+            _ = controller::run(client.clone(), aws.clone(), config.clone(), futures::future::pending()) => {}
+            _ = lost.wait_for(|l| !*l) => tracing::warn!("lost the lease: stopped reconciling"),
+            _ = shutdown.clone() => {
+                metrics::global().set_leader(false);
+                break;
+            }
+        }
+        metrics::global().set_leader(false);
+        metrics::global().set_ready(true);
+    }
+    // Closing the channel ends the lease task; releasing lets a standby
+    // take over without waiting for the lease to expire.
+    drop(leading);
+    if let Ok(Ok(manager)) = lease_task.await
+        && let Err(e) = manager.release().await
+    {
+        tracing::warn!(error = %e, "could not release the lease");
+    }
     tracing::info!("stopped");
     Ok(())
 }

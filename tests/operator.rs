@@ -101,7 +101,22 @@ async fn create_ready_and_delete() -> anyhow::Result<()> {
         .find(|p| p.id == id)
         .expect("remote pipeline");
     assert_eq!(record.client_request_token.as_deref(), Some(uid.as_str()));
-    assert_eq!(record.tags, vec![("team".to_string(), "a".to_string())]);
+    assert_eq!(
+        user_tags(&record.tags),
+        vec![("team".to_string(), "a".to_string())]
+    );
+    for (k, v) in [
+        ("namespace", h.env.namespace.as_str()),
+        ("name", "p"),
+        ("uid", uid.as_str()),
+    ] {
+        let key = format!("chimeoperator.dev/{k}");
+        assert!(
+            record.tags.contains(&(key, v.to_string())),
+            "identity tag {k} missing: {:?}",
+            record.tags
+        );
+    }
 
     h.delete("p").await?;
     h.wait_gone("p").await?;
@@ -353,8 +368,7 @@ async fn sinks_are_immutable_and_tags_follow_the_spec() -> anyhow::Result<()> {
     ];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let mut tags = h.emulator.pipelines()[0].tags.clone();
-        tags.sort();
+        let tags = user_tags(&h.emulator.pipelines()[0].tags);
         if tags == want {
             break;
         }

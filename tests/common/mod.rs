@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use aws_sdk_chimesdkmediapipelines::config::Credentials;
-use chime_pipeline_operator::aws::{self, Aws, AwsOptions};
+use chime_pipeline_operator::aws::{self, Aws, AwsOptions, RateLimit};
 use chime_pipeline_operator::controller::{self, Config};
 use chime_pipeline_operator::crd::{MediaStreamPipeline, MediaStreamPipelineSpec};
 use chime_pipeline_operator::decide::Settings;
@@ -26,7 +26,7 @@ pub const POOL_ARN: &str =
 /// Timings short enough for tests; the behaviour is the production one.
 pub fn test_config(namespace: &str) -> Config {
     Config {
-        namespace: Some(namespace.into()),
+        namespaces: vec![namespace.into()],
         settings: Settings {
             refresh_interval: Duration::from_secs(1),
             poll_min: Duration::from_millis(100),
@@ -42,17 +42,15 @@ pub fn test_config(namespace: &str) -> Config {
     }
 }
 
-pub async fn test_aws(endpoint: &str) -> Aws {
+pub async fn test_aws(endpoint: &str, rate_limit: Option<RateLimit>) -> Aws {
     let opts = AwsOptions {
         region: Some(REGION.into()),
         endpoint_url: Some(endpoint.into()),
         max_attempts: 1,
+        rate_limit,
     };
-    Aws::from_loader(
-        aws::loader(&opts)
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests")),
-    )
-    .await
+    let creds = Credentials::new("AKIDTEST", "secret", None, None, "tests");
+    Aws::from_loader(aws::loader(&opts).credentials_provider(creds), rate_limit).await
 }
 
 pub struct Harness {
@@ -99,7 +97,7 @@ impl Harness {
     }
 
     pub async fn run_operator(&mut self, client: Client, config: Config) {
-        let aws = test_aws(&self.emulator.endpoint_url()).await;
+        let aws = test_aws(&self.emulator.endpoint_url(), None).await;
         let (tx, rx) = oneshot::channel();
         self.stop = Some(tx);
         self.task = Some(tokio::spawn(controller::run(client, aws, config, async {
@@ -244,6 +242,17 @@ pub fn spec_json(meeting: &str, extra: serde_json::Value) -> MediaStreamPipeline
         }
     }
     serde_json::from_value(v).expect("test spec")
+}
+
+/// A pipeline's tags without the operator's identity tags.
+pub fn user_tags(tags: &[(String, String)]) -> Vec<(String, String)> {
+    let mut t: Vec<_> = tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with("chimeoperator.dev/"))
+        .cloned()
+        .collect();
+    t.sort();
+    t
 }
 
 pub fn meeting_arn(meeting: &str) -> String {

@@ -54,8 +54,9 @@ enum Cmd {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube_client=off,kube=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,kube_client=off,kube=warn,testworld::emulator=warn".into()
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -131,6 +132,10 @@ async fn demo(
         emulator.endpoint_url()
     );
 
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    eprintln!("world: operator metrics at http://127.0.0.1:{http_port}/metrics");
     // The operator's log goes to a file so the status table stays readable.
     let log_path = std::env::temp_dir().join("chime-pipeline-operator-demo.log");
     let log = std::fs::File::create(&log_path)?;
@@ -143,6 +148,7 @@ async fn demo(
         .env("AWS_SECRET_ACCESS_KEY", "demo")
         .env("CHIME_OPERATOR_ENDPOINT_URL", emulator.endpoint_url())
         .env("CHIME_OPERATOR_REGION", "us-east-1")
+        .env("CHIME_OPERATOR_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)

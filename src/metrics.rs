@@ -1,0 +1,254 @@
+//! Prometheus metrics, and the HTTP endpoints a kubelet and a Prometheus
+//! scrape: /healthz, /readyz and /metrics.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    outcome: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AwsLabels {
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ReconcileLabels, Counter>,
+    reconcile_seconds: Histogram,
+    aws_calls: Family<AwsLabels, Counter>,
+    aws_seconds: Family<OperationLabel, Histogram>,
+    pipelines: Family<StatusLabel, Gauge>,
+    leader: Gauge,
+    /// Remote status of each managed resource, by UID; the pipelines gauge
+    /// is recounted from it at every scrape.
+    statuses: Mutex<HashMap<String, String>>,
+    /// Set once every watch has listed its resources (or while standing by
+    /// for leadership, which is ready too: it can take over at once).
+    ready: AtomicBool,
+}
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("chime_operator");
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        registry.register(
+            "reconciles",
+            "Reconciles by outcome and reason",
+            reconciles.clone(),
+        );
+        let reconcile_seconds = seconds_histogram();
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time one reconcile takes",
+            reconcile_seconds.clone(),
+        );
+        let aws_calls = Family::<AwsLabels, Counter>::default();
+        registry.register(
+            "aws_calls",
+            "AWS API calls by operation and outcome",
+            aws_calls.clone(),
+        );
+        let aws_seconds = Family::<OperationLabel, Histogram>::new_with_constructor(
+            seconds_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "aws_call_duration_seconds",
+            "AWS API call latency",
+            aws_seconds.clone(),
+        );
+        let pipelines = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "managed_pipelines",
+            "Managed media pipelines by remote status",
+            pipelines.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader lease",
+            leader.clone(),
+        );
+        Metrics {
+            registry,
+            reconciles,
+            reconcile_seconds,
+            aws_calls,
+            aws_seconds,
+            pipelines,
+            leader,
+            statuses: Mutex::default(),
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn reconciled(&self, outcome: &str, reason: &str, took: Duration) {
+        self.reconciles
+            .get_or_create(&ReconcileLabels {
+                outcome: outcome.into(),
+                reason: reason.into(),
+            })
+            .inc();
+        self.reconcile_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn aws_call(&self, operation: &str, outcome: &str, took: Duration) {
+        self.aws_calls
+            .get_or_create(&AwsLabels {
+                operation: operation.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        self.aws_seconds
+            .get_or_create(&OperationLabel {
+                operation: operation.into(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Records a resource's remote status; None forgets the resource.
+    pub fn pipeline_status(&self, uid: &str, status: Option<&str>) {
+        if let Ok(mut map) = self.statuses.lock() {
+            match status {
+                Some(s) => map.insert(uid.to_string(), s.to_string()),
+                None => map.remove(uid),
+            };
+        }
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(i64::from(leader));
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        if let Ok(map) = self.statuses.lock() {
+            let mut counts: HashMap<&str, i64> = HashMap::new();
+            for s in map.values() {
+                *counts.entry(s.as_str()).or_default() += 1;
+            }
+            self.pipelines.clear();
+            for (status, n) in counts {
+                self.pipelines
+                    .get_or_create(&StatusLabel {
+                        status: status.into(),
+                    })
+                    .set(n);
+            }
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The process-wide metrics. One controller runs per process, so a global
+/// keeps the AWS client and the controller from passing it around.
+pub fn global() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::default)
+}
+
+/// Serves /healthz, /readyz and /metrics until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
+    axum::serve(listener, app).await
+}
+
+async fn readyz() -> impl IntoResponse {
+    if global().is_ready() {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        global().encode(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_carries_every_family() {
+        let m = Metrics::default();
+        m.reconciled("success", "Synced", Duration::from_millis(3));
+        m.aws_call(
+            "CreateMediaStreamPipeline",
+            "success",
+            Duration::from_millis(20),
+        );
+        m.pipeline_status("u1", Some("InProgress"));
+        m.pipeline_status("u2", Some("InProgress"));
+        m.pipeline_status("u3", Some("Stopped"));
+        m.pipeline_status("u3", None);
+        m.set_leader(true);
+        let text = m.encode();
+        for needle in [
+            r#"chime_operator_reconciles_total{outcome="success",reason="Synced"} 1"#,
+            r#"chime_operator_aws_calls_total{operation="CreateMediaStreamPipeline",outcome="success"} 1"#,
+            r#"chime_operator_managed_pipelines{status="InProgress"} 2"#,
+            "chime_operator_leader 1",
+            "chime_operator_reconcile_duration_seconds_bucket",
+            "chime_operator_aws_call_duration_seconds_bucket",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+        assert!(!text.contains(r#"status="Stopped""#));
+    }
+}
