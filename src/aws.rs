@@ -10,14 +10,9 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_chimesdkmediapipelines as chime;
+use aws_sdk_chimesdkmediapipelines::config::http::HttpResponse;
 use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_chimesdkmediapipelines::types as t;
-use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
-    http_client_fn,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 
@@ -32,6 +27,7 @@ use crate::metrics;
 #[derive(Clone)]
 pub struct Aws {
     client: chime::Client,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 /// Where and how to reach AWS; credentials always come from the standard
@@ -41,11 +37,8 @@ pub struct AwsOptions {
     pub region: Option<String>,
     /// For the emulator, or a VPC endpoint.
     pub endpoint_url: Option<String>,
-    /// Attempts per call, including the first; the SDK retries throttling,
-    /// 5xx and network errors with capped exponential backoff and jitter.
-    pub max_attempts: u32,
-    /// Client-side limit on HTTP requests to AWS (retries included): a token
-    /// bucket refilled at `per_second`, holding up to `burst`. None: no limit.
+    /// Client-side limit on requests to AWS: a token bucket refilled at
+    /// `per_second`, holding up to `burst`. None: no limit.
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -66,22 +59,14 @@ impl Aws {
         loader: aws_config::ConfigLoader,
         rate_limit: Option<RateLimit>,
     ) -> Aws {
-        let sdk = loader.load().await;
-        let mut conf = chime::config::Builder::from(&sdk);
-        if let Some(limit) = rate_limit {
-            // The SDK's own HTTPS client, with every request waiting for a
-            // token first: the limit then holds for SDK retries too.
-            let inner = sdk.http_client().unwrap_or_else(|| {
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    .build_https()
-            });
-            conf = conf.http_client(rate_limited(inner, limit));
-        }
+        let limiter = rate_limit.map(|l| {
+            Arc::new(RateLimiter::direct(
+                Quota::per_second(l.per_second).allow_burst(l.burst),
+            ))
+        });
         Aws {
-            client: chime::Client::from_conf(conf.build()),
+            client: chime::Client::new(&loader.load().await),
+            limiter,
         }
     }
 
@@ -94,6 +79,9 @@ impl Aws {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
         let start = Instant::now();
         let result = send.await.map_err(classify);
         let outcome = match &result {
@@ -217,11 +205,13 @@ impl Aws {
     }
 }
 
-/// The SDK configuration for `opts`: the standard credential chain, bounded
-/// retries and timeouts so that no call hangs a reconcile.
+/// The SDK configuration for `opts`: the standard credential chain, one
+/// attempt per call (the controller retries, with backoff and jitter, and
+/// every request passes the rate limit), and timeouts so that no call hangs
+/// a reconcile.
 pub fn loader(opts: &AwsOptions) -> aws_config::ConfigLoader {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.max(1)))
+        .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(Duration::from_secs(10))
@@ -254,41 +244,6 @@ where
             source_text(&err)
         )),
         _ => Error::from_aws_code(None, source_text(&err)),
-    }
-}
-
-/// Wraps an HTTP client so that every request first takes a token.
-fn rate_limited(inner: SharedHttpClient, limit: RateLimit) -> SharedHttpClient {
-    let quota = Quota::per_second(limit.per_second).allow_burst(limit.burst);
-    let limiter = Arc::new(RateLimiter::direct(quota));
-    http_client_fn(move |settings, components| {
-        SharedHttpConnector::new(Limited {
-            inner: inner.http_connector(settings, components),
-            limiter: limiter.clone(),
-        })
-    })
-}
-
-struct Limited {
-    inner: SharedHttpConnector,
-    limiter: Arc<DefaultDirectRateLimiter>,
-}
-
-impl std::fmt::Debug for Limited {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Limited")
-            .field("inner", &self.inner)
-            .finish()
-    }
-}
-
-impl HttpConnector for Limited {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, limiter) = (self.inner.clone(), self.limiter.clone());
-        HttpConnectorFuture::new(async move {
-            limiter.until_ready().await;
-            inner.call(request).await
-        })
     }
 }
 

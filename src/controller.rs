@@ -215,10 +215,19 @@ pub async fn run(
         .collect();
     let ready = tokio::spawn(async move {
         for store in stores {
-            if store.wait_until_ready().await.is_err() {
-                return;
+            // The store's readiness signal wakes one waiter only, and the
+            // controller itself waits on it: poll with a timeout instead.
+            loop {
+                match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready())
+                    .await
+                {
+                    Ok(Ok(())) => break,
+                    Ok(Err(_)) => return,
+                    Err(_) => continue,
+                }
             }
         }
+        info!("caches synced: ready");
         metrics::global().set_ready(true);
     });
     futures::future::join_all(controllers).await;

@@ -84,10 +84,7 @@ struct RunArgs {
         default_value_t = 16
     )]
     max_concurrent_reconciles: u16,
-    /// Attempts per AWS call (the SDK retries throttling, 5xx and network errors).
-    #[arg(long, env = "CHIME_OPERATOR_AWS_MAX_ATTEMPTS", default_value_t = 3)]
-    aws_max_attempts: u32,
-    /// Client-side limit on AWS requests per second (retries included); 0 is no limit.
+    /// Client-side limit on AWS requests per second; 0 is no limit.
     #[arg(long, env = "CHIME_OPERATOR_AWS_RATE_LIMIT", default_value_t = 10)]
     aws_rate_limit: u32,
     /// Requests the AWS rate limit lets through at once after a quiet spell.
@@ -159,7 +156,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let aws = Aws::new(&AwsOptions {
         region: args.region,
         endpoint_url: args.endpoint_url,
-        max_attempts: args.aws_max_attempts,
         rate_limit,
     })
     .await;

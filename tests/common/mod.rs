@@ -46,7 +46,6 @@ pub async fn test_aws(endpoint: &str, rate_limit: Option<RateLimit>) -> Aws {
     let opts = AwsOptions {
         region: Some(REGION.into()),
         endpoint_url: Some(endpoint.into()),
-        max_attempts: 1,
         rate_limit,
     };
     let creds = Credentials::new("AKIDTEST", "secret", None, None, "tests");
@@ -98,6 +97,10 @@ impl Harness {
 
     pub async fn run_operator(&mut self, client: Client, config: Config) {
         let aws = test_aws(&self.emulator.endpoint_url(), None).await;
+        self.run_operator_with(client, aws, config).await;
+    }
+
+    pub async fn run_operator_with(&mut self, client: Client, aws: Aws, config: Config) {
         let (tx, rx) = oneshot::channel();
         self.stop = Some(tx);
         self.task = Some(tokio::spawn(controller::run(client, aws, config, async {

@@ -95,6 +95,8 @@ pub struct TestEnv {
     pub client: Client,
     pub kubeconfig: PathBuf,
     pub namespace: String,
+    /// Files a test writes (kubeconfigs); removed with the TestEnv.
+    pub files: tempfile::TempDir,
 }
 
 impl TestEnv {
@@ -128,6 +130,7 @@ impl TestEnv {
             client,
             kubeconfig,
             namespace,
+            files: tempfile::Builder::new().prefix("testenv-").tempdir()?,
         })
     }
 
@@ -143,6 +146,37 @@ impl TestEnv {
     /// namespace bound to `cluster_role`, with a token from the TokenRequest
     /// API: what a pod of the operator would get.
     pub async fn client_bound_to_cluster_role(&self, cluster_role: &str) -> anyhow::Result<Client> {
+        let token = self.token_for_cluster_role(cluster_role).await?;
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let mut config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(token.into()),
+            ..Default::default()
+        };
+        Ok(Client::try_from(config)?)
+    }
+
+    /// The same as a kubeconfig file, for an operator run as its own process.
+    pub async fn kubeconfig_bound_to_cluster_role(
+        &self,
+        cluster_role: &str,
+    ) -> anyhow::Result<PathBuf> {
+        let token = self.token_for_cluster_role(cluster_role).await?;
+        let mut kubeconfig: serde_json::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&self.kubeconfig)?)?;
+        if let Some(users) = kubeconfig["users"].as_array_mut() {
+            for user in users {
+                user["user"] = serde_json::json!({ "token": token });
+            }
+        }
+        let path = self.files.path().join(format!("{cluster_role}.kubeconfig"));
+        std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig)?)?;
+        Ok(path)
+    }
+
+    /// A token of a new service account bound to `cluster_role`.
+    pub async fn token_for_cluster_role(&self, cluster_role: &str) -> anyhow::Result<String> {
         let sa_name = format!("sa-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let sas: Api<ServiceAccount> = self.api();
         let sa = ServiceAccount {
@@ -181,19 +215,11 @@ impl TestEnv {
             },
             ..Default::default()
         };
-        let token = sas
+        Ok(sas
             .create_token_request(&sa_name, &PostParams::default(), &tr)
             .await?
             .status
             .context("TokenRequest answered without a token")?
-            .token;
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
-        let mut config =
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-        config.auth_info = kube::config::AuthInfo {
-            token: Some(token.into()),
-            ..Default::default()
-        };
-        Ok(Client::try_from(config)?)
+            .token)
     }
 }

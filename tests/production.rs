@@ -1,0 +1,420 @@
+//! Running it for real: the deploy/ manifests, the shipped RBAC, two
+//! replicas with leader election, the HTTP endpoints, the AWS rate limit.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chime_pipeline_operator::aws::RateLimit;
+use common::*;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::api::{Api, ObjectMeta, PostParams};
+use serde_json::json;
+use testworld::emulator::Emulator;
+use tokio::process::{Child, Command};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running kubectl")?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!("kubectl {args:?} failed:\n{text}");
+    }
+    Ok(text)
+}
+
+async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every manifest under deploy/ passes a server-side dry run.
+#[tokio::test]
+async fn deploy_manifests_pass_a_server_dry_run() -> anyhow::Result<()> {
+    let h = Harness::without_operator("deploy").await?;
+    let kc = h.env.kubeconfig.clone();
+    // A dry run creates nothing, so the namespaces the objects go to must exist.
+    for ns in ["chime-pipeline-operator", "meetings"] {
+        ensure_namespace(&h.env.client, ns).await?;
+    }
+    let served = kubectl(&kc, &["api-versions"], None)?;
+    let mut checked = 0;
+    for dir in ["deploy/base", "deploy/overlays/namespaced"] {
+        let rendered = kubectl(&kc, &["kustomize", &format!("{REPO}/{dir}")], None)?;
+        let (crds, mut rest): (Vec<&str>, Vec<&str>) = rendered
+            .split("\n---\n")
+            .partition(|doc| doc.contains("kind: CustomResourceDefinition"));
+        // A 1.20 server's OpenAPI predates x-kubernetes-validations, so
+        // kubectl's own schema check refuses it; the server takes the CRD.
+        let crds = crds.join("\n---\n");
+        let out = kubectl(
+            &kc,
+            &["apply", "--dry-run=server", "--validate=false", "-f", "-"],
+            Some(&crds),
+        )?;
+        assert!(out.contains("(server dry run)"), "{out}");
+        // policy/v1 PodDisruptionBudget exists from 1.21; on an older test
+        // server its identical policy/v1beta1 form is checked instead.
+        let pdb_v1beta1;
+        if !served.lines().any(|l| l == "policy/v1")
+            && let Some(i) = rest
+                .iter()
+                .position(|d| d.contains("kind: PodDisruptionBudget"))
+        {
+            pdb_v1beta1 =
+                rest[i].replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
+            rest[i] = &pdb_v1beta1;
+            eprintln!(
+                "{dir}: PodDisruptionBudget checked as policy/v1beta1 (server has no policy/v1)"
+            );
+        }
+        let rest = rest.join("\n---\n");
+        let out = kubectl(&kc, &["apply", "--dry-run=server", "-f", "-"], Some(&rest))?;
+        let n = out.matches("(server dry run)").count();
+        assert!(n >= 5, "{out}");
+        checked += n + 1;
+    }
+    let out = kubectl(
+        &kc,
+        &[
+            "apply",
+            "--dry-run=server",
+            "-f",
+            &format!("{REPO}/deploy/samples"),
+        ],
+        None,
+    )?;
+    checked += out.matches("(server dry run)").count();
+    eprintln!("deploy/: {checked} objects passed a server-side dry run");
+    Ok(())
+}
+
+/// The ClusterRole of deploy/ is all the operator needs, and no more: it
+/// carries a resource through create, refresh and delete, and may not read
+/// Secrets.
+#[tokio::test]
+async fn the_shipped_cluster_role_is_enough() -> anyhow::Result<()> {
+    let mut h = Harness::without_operator("rbac").await?;
+    let mut role: ClusterRole = serde_yaml_ng::from_str(&std::fs::read_to_string(format!(
+        "{REPO}/deploy/base/clusterrole.yaml"
+    ))?)?;
+    let role_name = format!("{}-shipped", h.env.namespace);
+    role.metadata.name = Some(role_name.clone());
+    Api::<ClusterRole>::all(h.env.client.clone())
+        .create(&PostParams::default(), &role)
+        .await?;
+    let client = h.env.client_bound_to_cluster_role(&role_name).await?;
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &h.env.namespace);
+    match secrets.list(&Default::default()).await {
+        Err(kube::Error::Api(e)) if e.code == 403 => {}
+        other => bail!("reading Secrets was not refused: {other:?}"),
+    }
+
+    h.run_operator(client, test_config(&h.env.namespace)).await;
+    let o = h.create("p", spec_json("m-rbac", json!({}))).await?;
+    h.wait_ready("p").await?;
+    // Refresh: the pipeline is read again on its own (every 1 s here).
+    let gets = h.emulator.call_count("GetMediaPipeline");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.emulator.call_count("GetMediaPipeline") < gets + 2 {
+        assert!(Instant::now() < deadline, "no refresh");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.delete("p").await?;
+    h.wait_gone("p").await?;
+    assert!(h.emulator.pipelines()[0].deleted);
+    h.assert_one_pipeline_per_uid(&[uid(&o)?]);
+    Ok(())
+}
+
+/// An operator process, killed when dropped.
+struct Operator {
+    child: Child,
+    http: String,
+}
+
+impl Operator {
+    fn spawn(
+        kubeconfig: &Path,
+        emulator: &Emulator,
+        namespace: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Operator> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(env!("CARGO_BIN_EXE_chime-pipeline-operator"))
+            .arg("run")
+            .args(["--namespace", namespace, "--region", REGION])
+            .args(["--endpoint-url", &emulator.endpoint_url()])
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(["--refresh-interval", "1s"])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        Ok(Operator {
+            child,
+            http: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// GET a path of the operator's HTTP server: (status, body).
+    async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.http.trim_start_matches("http://");
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).await?;
+        let status = buf
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+        Ok((status, body))
+    }
+
+    /// A metric's value summed over its label sets; 0 when absent.
+    async fn metric(&self, name: &str, labels_contain: &str) -> f64 {
+        let Ok((_, text)) = self.get("/metrics").await else {
+            return 0.0;
+        };
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#') && l.contains(labels_contain))
+            .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    async fn wait_http(&self, path: &str, status: u16) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if matches!(self.get(path).await, Ok((s, _)) if s == status) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{path} never answered {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn metrics_move_and_readyz_turns_ready() -> anyhow::Result<()> {
+    let h = Harness::without_operator("metrics").await?;
+    let op = Operator::spawn(&h.env.kubeconfig, &h.emulator, &h.env.namespace, &[])?;
+    op.wait_http("/healthz", 200).await?;
+    op.wait_http("/readyz", 200).await?;
+    let creates = "chime_operator_aws_calls_total";
+    assert_eq!(op.metric(creates, "CreateMediaStreamPipeline").await, 0.0);
+    let o = h.create("p", spec_json("m-metrics", json!({}))).await?;
+    h.wait_ready("p").await?;
+    assert_eq!(
+        op.metric(
+            creates,
+            r#"operation="CreateMediaStreamPipeline",outcome="Success""#
+        )
+        .await,
+        1.0
+    );
+    assert!(
+        op.metric("chime_operator_reconciles_total", r#"outcome="success""#)
+            .await
+            >= 1.0
+    );
+    assert_eq!(
+        op.metric("chime_operator_managed_pipelines", "InProgress")
+            .await,
+        1.0
+    );
+    assert!(
+        op.metric(
+            "chime_operator_aws_call_duration_seconds_count",
+            "CreateMediaStreamPipeline"
+        )
+        .await
+            >= 1.0
+    );
+    assert_eq!(op.metric("chime_operator_leader", "").await, 1.0);
+    h.assert_one_pipeline_per_uid(&[uid(&o)?]);
+    Ok(())
+}
+
+/// Two replicas with the shipped RBAC: one reconciles; when it is killed
+/// the other takes over; nothing is created twice.
+#[tokio::test]
+async fn two_replicas_one_leader_and_a_handover() -> anyhow::Result<()> {
+    let h = Harness::without_operator("leader").await?;
+    let mut role: ClusterRole = serde_yaml_ng::from_str(&std::fs::read_to_string(format!(
+        "{REPO}/deploy/base/clusterrole.yaml"
+    ))?)?;
+    let role_name = format!("{}-shipped", h.env.namespace);
+    role.metadata.name = Some(role_name.clone());
+    Api::<ClusterRole>::all(h.env.client.clone())
+        .create(&PostParams::default(), &role)
+        .await?;
+    let kc: PathBuf = h.env.kubeconfig_bound_to_cluster_role(&role_name).await?;
+    let lease = [
+        "--leader-election",
+        "--lease-namespace",
+        &h.env.namespace,
+        "--lease-duration",
+        "4s",
+    ];
+    let mut ops = vec![
+        Operator::spawn(&kc, &h.emulator, &h.env.namespace, &lease)?,
+        Operator::spawn(&kc, &h.emulator, &h.env.namespace, &lease)?,
+    ];
+    for op in &ops {
+        op.wait_http("/readyz", 200).await?;
+    }
+    let mut uids = vec![];
+    for i in 0..3 {
+        uids.push(uid(&h
+            .create(&format!("p{i}"), spec_json(&format!("m-l{i}"), json!({})))
+            .await?)?);
+    }
+    for i in 0..3 {
+        h.wait_ready(&format!("p{i}")).await?;
+    }
+    let mut leaders = vec![];
+    for op in &ops {
+        leaders.push(op.metric("chime_operator_leader", "").await);
+    }
+    let leader = leaders
+        .iter()
+        .position(|l| *l == 1.0)
+        .context("no leader")?;
+    let standby = 1 - leader;
+    assert_eq!(leaders[standby], 0.0, "two leaders");
+    assert_eq!(
+        ops[standby]
+            .metric("chime_operator_reconciles_total", "")
+            .await,
+        0.0
+    );
+    assert!(
+        ops[leader]
+            .metric("chime_operator_reconciles_total", "")
+            .await
+            >= 3.0
+    );
+
+    let killed = Instant::now();
+    ops[leader].child.start_kill()?;
+    ops[leader].child.wait().await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ops[standby].metric("chime_operator_leader", "").await != 1.0 {
+        assert!(Instant::now() < deadline, "the standby never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let handover = killed.elapsed();
+    uids.push(uid(&h
+        .create("after", spec_json("m-after", json!({})))
+        .await?)?);
+    h.wait_ready("after").await?;
+    eprintln!(
+        "leader election: handover {:.1} s after SIGKILL (lease 4 s)",
+        handover.as_secs_f64()
+    );
+    // Generous: the figure is printed; the bound only catches a hang.
+    assert!(
+        handover < Duration::from_secs(20),
+        "handover took {handover:?}"
+    );
+    h.assert_one_pipeline_per_uid(&uids);
+    drop(ops.pop());
+    Ok(())
+}
+
+/// With a limit of N requests per second, no second ever sees more than the
+/// bucket allows (N, plus the burst once), and every resource gets Ready.
+#[tokio::test]
+async fn the_aws_rate_limit_holds_under_a_burst() -> anyhow::Result<()> {
+    const RATE: u32 = 20;
+    const BURST: u32 = 5;
+    const N: usize = 200;
+    let mut h = Harness::without_operator("ratelimit").await?;
+    h.emulator.set_region_limit(REGION, 1000);
+    let limit = RateLimit {
+        per_second: RATE.try_into()?,
+        burst: BURST.try_into()?,
+    };
+    let mut config = test_config(&h.env.namespace);
+    config.settings.refresh_interval = Duration::from_secs(600);
+    let aws = test_aws(&h.emulator.endpoint_url(), Some(limit)).await;
+    h.run_operator_with(h.env.client.clone(), aws, config).await;
+    let start = Instant::now();
+    let mut uids = vec![];
+    for i in 0..N {
+        uids.push(uid(&h
+            .create(&format!("r{i}"), spec_json(&format!("m-r{i}"), json!({})))
+            .await?)?);
+    }
+    for i in 0..N {
+        h.wait_ready(&format!("r{i}")).await?;
+    }
+    let took = start.elapsed();
+    let at: Vec<u64> = h.emulator.calls().iter().map(|c| c.at_ms).collect();
+    let max_in_a_second = (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| **t < at[i] + 1000).count())
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "rate limit {RATE}/s burst {BURST}: {} calls for {N} resources in {:.1} s, at most {max_in_a_second} in any second",
+        at.len(),
+        took.as_secs_f64()
+    );
+    assert!(
+        max_in_a_second <= (RATE + BURST) as usize,
+        "{max_in_a_second} calls in one second"
+    );
+    h.assert_one_pipeline_per_uid(&uids);
+    Ok(())
+}
