@@ -125,12 +125,8 @@ async fn deploy_manifests_pass_a_server_dry_run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The ClusterRole of deploy/ is all the operator needs, and no more: it
-/// carries a resource through create, refresh and delete, and may not read
-/// Secrets.
-#[tokio::test]
-async fn the_shipped_cluster_role_is_enough() -> anyhow::Result<()> {
-    let mut h = Harness::without_operator("rbac").await?;
+/// Installs the ClusterRole of deploy/base under a name of this test's.
+async fn install_shipped_cluster_role(h: &Harness) -> anyhow::Result<String> {
     let mut role: ClusterRole = serde_yaml_ng::from_str(&std::fs::read_to_string(format!(
         "{REPO}/deploy/base/clusterrole.yaml"
     ))?)?;
@@ -139,6 +135,16 @@ async fn the_shipped_cluster_role_is_enough() -> anyhow::Result<()> {
     Api::<ClusterRole>::all(h.env.client.clone())
         .create(&PostParams::default(), &role)
         .await?;
+    Ok(role_name)
+}
+
+/// The ClusterRole of deploy/ is all the operator needs, and no more: it
+/// carries a resource through create, refresh and delete, and may not read
+/// Secrets.
+#[tokio::test]
+async fn the_shipped_cluster_role_is_enough() -> anyhow::Result<()> {
+    let mut h = Harness::without_operator("rbac").await?;
+    let role_name = install_shipped_cluster_role(&h).await?;
     let client = h.env.client_bound_to_cluster_role(&role_name).await?;
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &h.env.namespace);
@@ -291,14 +297,7 @@ async fn metrics_move_and_readyz_turns_ready() -> anyhow::Result<()> {
 #[tokio::test]
 async fn two_replicas_one_leader_and_a_handover() -> anyhow::Result<()> {
     let h = Harness::without_operator("leader").await?;
-    let mut role: ClusterRole = serde_yaml_ng::from_str(&std::fs::read_to_string(format!(
-        "{REPO}/deploy/base/clusterrole.yaml"
-    ))?)?;
-    let role_name = format!("{}-shipped", h.env.namespace);
-    role.metadata.name = Some(role_name.clone());
-    Api::<ClusterRole>::all(h.env.client.clone())
-        .create(&PostParams::default(), &role)
-        .await?;
+    let role_name = install_shipped_cluster_role(&h).await?;
     let kc: PathBuf = h.env.kubeconfig_bound_to_cluster_role(&role_name).await?;
     let lease = [
         "--leader-election",
