@@ -118,6 +118,10 @@ struct RunArgs {
     log_json: bool,
 }
 
+/// Log targets that print credentials or signatures at debug or trace level.
+const SECRET_BEARING_TARGETS: [&str; 3] =
+    ["aws_sigv4", "aws_smithy_runtime", "aws_smithy_http_client"];
+
 /// Durations like 300ms, 30s, 5m, 1h.
 fn duration(s: &str) -> Result<Duration, String> {
     let d: jiff::SignedDuration = s
@@ -139,8 +143,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,kube=warn,aws_config=warn".into());
+    // Below info, these write out signed requests (session token, signature);
+    // whatever RUST_LOG asks, they stay at info.
+    for target in SECRET_BEARING_TARGETS {
+        filter = filter.add_directive(format!("{target}=info").parse()?);
+    }
     let fmt = tracing_subscriber::fmt().with_env_filter(filter);
     if args.log_json {
         fmt.json().init();

@@ -183,6 +183,24 @@ impl Operator {
         namespace: &str,
         extra: &[&str],
     ) -> anyhow::Result<Operator> {
+        Operator::spawn_with(
+            kubeconfig,
+            emulator,
+            namespace,
+            extra,
+            &[],
+            Stdio::inherit(),
+        )
+    }
+
+    fn spawn_with(
+        kubeconfig: &Path,
+        emulator: &Emulator,
+        namespace: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Stdio,
+    ) -> anyhow::Result<Operator> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new(env!("CARGO_BIN_EXE_chime-pipeline-operator"))
             .arg("run")
@@ -196,7 +214,9 @@ impl Operator {
             .env("AWS_SECRET_ACCESS_KEY", "secret")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
+            .stdout(log)
             .kill_on_drop(true)
             .spawn()?;
         Ok(Operator {
@@ -288,6 +308,72 @@ async fn metrics_move_and_readyz_turns_ready() -> anyhow::Result<()> {
             >= 1.0
     );
     assert_eq!(op.metric("chime_operator_leader", "").await, 1.0);
+    h.assert_one_pipeline_per_uid(&[uid(&o)?]);
+    Ok(())
+}
+
+/// Even at trace level, no credential, token or request signature reaches
+/// the log.
+#[tokio::test]
+async fn no_secret_in_the_log_even_at_trace_level() -> anyhow::Result<()> {
+    let h = Harness::without_operator("logs").await?;
+    let role_name = install_shipped_cluster_role(&h).await?;
+    let token = h.env.token_for_cluster_role(&role_name).await?;
+    let kc = h.env.kubeconfig_with_token(&token)?;
+    let log_path = h.env.files.path().join("operator.log");
+    let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY";
+    let session = "FwoGZXIvYXdzSESSIONTOKENmustneverappear";
+    let op = Operator::spawn_with(
+        &kc,
+        &h.emulator,
+        &h.env.namespace,
+        &["--log-json"],
+        &[
+            ("RUST_LOG", "trace"),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_SESSION_TOKEN", session),
+        ],
+        Stdio::from(std::fs::File::create(&log_path)?),
+    )?;
+    op.wait_http("/readyz", 200).await?;
+    let o = h
+        .create(
+            "p",
+            spec_json("m-logs", json!({"tags": [{"key": "a", "value": "b"}]})),
+        )
+        .await?;
+    h.wait_ready("p").await?;
+    h.delete("p").await?;
+    h.wait_gone("p").await?;
+    drop(op);
+    let log = std::fs::read_to_string(&log_path)?;
+    assert!(
+        log.lines().count() > 100,
+        "trace logging produced little: {} lines",
+        log.lines().count()
+    );
+    for (what, needle) in [
+        ("AWS secret key", secret),
+        ("AWS session token", session),
+        ("Kubernetes token", token.as_str()),
+        ("request signature", "Signature="),
+    ] {
+        // Name the logging targets, not the lines: those would show the secret.
+        let targets: std::collections::BTreeSet<String> = log
+            .lines()
+            .filter(|l| l.contains(needle))
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["target"].as_str().unwrap_or("?").to_string())
+            .collect();
+        assert!(
+            targets.is_empty(),
+            "the log carries the {what}, from {targets:?}"
+        );
+    }
+    eprintln!(
+        "logs: {} trace lines, no secret among them",
+        log.lines().count()
+    );
     h.assert_one_pipeline_per_uid(&[uid(&o)?]);
     Ok(())
 }

@@ -163,6 +163,11 @@ impl TestEnv {
         cluster_role: &str,
     ) -> anyhow::Result<PathBuf> {
         let token = self.token_for_cluster_role(cluster_role).await?;
+        self.kubeconfig_with_token(&token)
+    }
+
+    /// The test world's kubeconfig with `token` as the user's credential.
+    pub fn kubeconfig_with_token(&self, token: &str) -> anyhow::Result<PathBuf> {
         let mut kubeconfig: serde_json::Value =
             serde_yaml_ng::from_str(&std::fs::read_to_string(&self.kubeconfig)?)?;
         if let Some(users) = kubeconfig["users"].as_array_mut() {
@@ -170,7 +175,10 @@ impl TestEnv {
                 user["user"] = serde_json::json!({ "token": token });
             }
         }
-        let path = self.files.path().join(format!("{cluster_role}.kubeconfig"));
+        let path = self
+            .files
+            .path()
+            .join(format!("{}.kubeconfig", uuid::Uuid::new_v4().simple()));
         std::fs::write(&path, serde_yaml_ng::to_string(&kubeconfig)?)?;
         Ok(path)
     }
