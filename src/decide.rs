@@ -11,10 +11,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::crd::{
     MediaStreamPipelineSpec, MediaStreamPipelineStatus, MediaStreamSink, MediaStreamSource, Tag,
 };
-use crate::error::{Backoff, Error};
+use crate::error::{Backoff, Error, PERMANENT_REASONS};
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
 /// pipelineStatus once AWS no longer knows the pipeline.
 pub const GONE: &str = "Gone";
 /// Condition messages are never empty: the API server refuses a null message.
@@ -197,6 +199,7 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
                 generation,
                 now,
             );
+            settle_pipeline(&mut status, generation, now);
             Plan {
                 actions: vec![],
                 status,
@@ -277,6 +280,7 @@ pub fn with_remote(
         generation,
         now,
     );
+    settle_pipeline(&mut status, generation, now);
     status
 }
 
@@ -310,7 +314,93 @@ pub fn with_error(
         generation,
         now,
     );
+    settle_pipeline(&mut status, generation, now);
     status
+}
+
+fn settle_pipeline(
+    status: &mut MediaStreamPipelineStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let terminal = matches!(
+        status.pipeline_status.as_deref(),
+        Some("Failed" | "Stopped") | Some(GONE)
+    );
+    settle(&mut status.conditions, terminal, generation, now);
+}
+
+/// Derives the kstatus conditions from Ready and Synced, so that Flux,
+/// `kubectl wait` and Argo CD can tell progress from failure:
+/// `Stalled` is True when only a person can help (a permanent error, or a
+/// remote object that is `terminal`: failed, stopped or gone); otherwise
+/// `Reconciling` is True until Ready is.
+pub fn settle(
+    conditions: &mut Vec<Condition>,
+    terminal: bool,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let get = |t: &str| conditions.iter().find(|c| c.type_ == t).cloned();
+    let ready = get(READY);
+    let synced = get(SYNCED);
+    let stalled_by = synced
+        .filter(|c| c.status == "False" && PERMANENT_REASONS.contains(&c.reason.as_str()))
+        .or_else(|| ready.clone().filter(|_| terminal));
+    let is_ready = ready.as_ref().is_some_and(|c| c.status == "True");
+    match stalled_by {
+        Some(cause) => {
+            set_condition(
+                conditions,
+                STALLED,
+                true,
+                &cause.reason,
+                &cause.message,
+                generation,
+                now,
+            );
+            set_condition(
+                conditions,
+                RECONCILING,
+                false,
+                "Stalled",
+                "Waiting for a person: see Stalled.",
+                generation,
+                now,
+            );
+        }
+        None => {
+            set_condition(
+                conditions,
+                STALLED,
+                false,
+                "NotStalled",
+                "Nothing needs a person.",
+                generation,
+                now,
+            );
+            match ready.filter(|_| !is_ready) {
+                Some(cause) => set_condition(
+                    conditions,
+                    RECONCILING,
+                    true,
+                    &cause.reason,
+                    &cause.message,
+                    generation,
+                    now,
+                ),
+                None => set_condition(
+                    conditions,
+                    RECONCILING,
+                    false,
+                    "Ready",
+                    "Nothing left to do.",
+                    generation,
+                    now,
+                ),
+            }
+        }
+    }
 }
 
 /// Did the spec's sources or sinks change since the pipeline was created?
@@ -820,5 +910,74 @@ mod tag_tests {
             plan.actions,
             vec![Action::Create, Action::Tag(vec![tag("team", "a")])]
         );
+    }
+}
+
+#[cfg(test)]
+mod kstatus_tests {
+    use super::*;
+
+    fn state(status: &MediaStreamPipelineStatus) -> (String, String) {
+        let get = |t: &str| {
+            status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| format!("{}:{}", c.status, c.reason))
+                .unwrap_or_default()
+        };
+        (get(RECONCILING), get(STALLED))
+    }
+
+    fn remote(status: &str) -> RemotePipeline {
+        RemotePipeline {
+            id: "i".into(),
+            arn: "a".into(),
+            status: status.into(),
+            created: None,
+            updated: None,
+            sources: vec![],
+            sinks: vec![],
+        }
+    }
+
+    #[test]
+    fn progress_and_failure_are_told_apart() {
+        let t = Timestamp::UNIX_EPOCH;
+        let s = |st: &str| with_remote(Default::default(), &remote(st), Some(1), t);
+        assert_eq!(
+            state(&s("InProgress")),
+            ("False:Ready".into(), "False:NotStalled".into())
+        );
+        assert_eq!(
+            state(&s("Initializing")),
+            ("True:Initializing".into(), "False:NotStalled".into())
+        );
+        assert_eq!(
+            state(&s("Failed")),
+            ("False:Stalled".into(), "True:Failed".into())
+        );
+        assert_eq!(
+            state(&s("Stopped")),
+            ("False:Stalled".into(), "True:Stopped".into())
+        );
+        let e = |err: Error| with_error(Default::default(), &err, Some(1), t);
+        assert_eq!(state(&e(Error::Throttled("x".into()))).0, "True:Throttled");
+        assert_eq!(
+            state(&e(Error::ResourceLimitExceeded("x".into()))).0,
+            "True:ResourceLimitExceeded"
+        );
+        assert_eq!(
+            state(&e(Error::BadRequest("x".into()))).1,
+            "True:BadRequest"
+        );
+        // A refused edit of an immutable field stalls even a streaming pipeline.
+        let st = with_error(
+            s("InProgress"),
+            &Error::ImmutableFieldChanged("x".into()),
+            Some(2),
+            t,
+        );
+        assert_eq!(state(&st).1, "True:ImmutableFieldChanged");
     }
 }

@@ -49,6 +49,15 @@ pub enum Error {
     Finalizer(#[from] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
+/// The condition reasons of errors that need a person ([`Retry::Permanent`]).
+pub const PERMANENT_REASONS: [&str; 5] = [
+    "BadRequest",
+    "Forbidden",
+    "Unauthorized",
+    "NotFound",
+    "ImmutableFieldChanged",
+];
+
 /// How the controller treats an error class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -213,6 +222,32 @@ mod tests {
         }
         let e = Error::from_aws_code(None, "connection reset".into());
         assert_eq!((e.reason(), e.retry()), ("NetworkError", Retry::Transient));
+    }
+
+    #[test]
+    fn permanent_reasons_are_those_of_permanent_errors() {
+        let all = [
+            Error::Throttled(String::new()),
+            Error::ServiceUnavailable(String::new()),
+            Error::ServiceFailure(String::new()),
+            Error::Network(String::new()),
+            Error::ResourceLimitExceeded(String::new()),
+            Error::BadRequest(String::new()),
+            Error::Forbidden(String::new()),
+            Error::Unauthorized(String::new()),
+            Error::NotFound(String::new()),
+            Error::Conflict(String::new()),
+            Error::Unexpected(String::new()),
+            Error::ImmutableFieldChanged(String::new()),
+        ];
+        for e in all {
+            assert_eq!(
+                PERMANENT_REASONS.contains(&e.reason()),
+                e.retry() == Retry::Permanent,
+                "{}",
+                e.reason()
+            );
+        }
     }
 
     #[test]
