@@ -13,15 +13,20 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::aws::Aws;
-use crate::crd::{DeletionPolicy, FINALIZER, MediaStreamPipeline, MediaStreamPipelineStatus, Tag};
+use crate::crd::{
+    DeletionPolicy, FINALIZER, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    MediaStreamPipelineStatus, MediaStreamSink, Tag,
+};
 use crate::decide::{self, Action as Step, Observation, Remote, Settings};
 use crate::error::{Error, Retry};
 use crate::metrics;
+use crate::pool;
 
 /// The field manager of every status write; the operator never writes spec.
 pub const MANAGER: &str = "chime-pipeline-operator";
@@ -59,10 +64,12 @@ struct Failures {
     not_before: Instant,
 }
 
-struct Context {
-    client: Client,
-    aws: Aws,
-    config: Config,
+/// What every reconcile shares, for both kinds: clients, settings, and the
+/// in-memory failure and read bookkeeping (by UID).
+pub(crate) struct Context {
+    pub(crate) client: Client,
+    pub(crate) aws: Aws,
+    pub(crate) config: Config,
     recorder: Recorder,
     failures: Mutex<HashMap<String, Failures>>,
     last_read: Mutex<HashMap<String, Instant>>,
@@ -71,7 +78,7 @@ struct Context {
 impl Context {
     /// Time left before this resource may call AWS again after a failure; a
     /// changed spec lifts the wait.
-    fn held_back(&self, uid: &str, generation: Option<i64>) -> Option<Duration> {
+    pub(crate) fn held_back(&self, uid: &str, generation: Option<i64>) -> Option<Duration> {
         let map = self.failures.lock().ok()?;
         let f = map.get(uid)?;
         if f.generation != generation {
@@ -80,7 +87,7 @@ impl Context {
         f.not_before.checked_duration_since(Instant::now())
     }
 
-    fn failed(&self, uid: &str, generation: Option<i64>, retry: Retry) -> Duration {
+    pub(crate) fn failed(&self, uid: &str, generation: Option<i64>, retry: Retry) -> Duration {
         let Ok(mut map) = self.failures.lock() else {
             return self.config.settings.backoff.base;
         };
@@ -104,23 +111,23 @@ impl Context {
         delay
     }
 
-    fn succeeded(&self, uid: &str) {
+    pub(crate) fn succeeded(&self, uid: &str) {
         if let Ok(mut map) = self.failures.lock() {
             map.remove(uid);
         }
     }
 
-    fn since_last_read(&self, uid: &str) -> Option<Duration> {
+    pub(crate) fn since_last_read(&self, uid: &str) -> Option<Duration> {
         self.last_read.lock().ok()?.get(uid).map(|t| t.elapsed())
     }
 
-    fn mark_read(&self, uid: &str) {
+    pub(crate) fn mark_read(&self, uid: &str) {
         if let Ok(mut map) = self.last_read.lock() {
             map.insert(uid.to_string(), Instant::now());
         }
     }
 
-    fn forget(&self, uid: &str) {
+    pub(crate) fn forget(&self, uid: &str) {
         self.succeeded(uid);
         if let Ok(mut map) = self.last_read.lock() {
             map.remove(uid);
@@ -128,9 +135,9 @@ impl Context {
         metrics::global().pipeline_status(uid, None);
     }
 
-    /// The tags sent with the create; they depend only on the resource's
+    /// The tags sent with a create; they depend only on the resource's
     /// identity and its user tags' keys, so a replay sends the same.
-    fn create_tags(&self, obj: &MediaStreamPipeline) -> Vec<Tag> {
+    pub(crate) fn create_tags<K: Resource>(&self, obj: &K, user_tags: &[Tag]) -> Vec<Tag> {
         if !self.config.identity_tags {
             return vec![];
         }
@@ -139,7 +146,7 @@ impl Context {
             &obj.name_any(),
             &obj.uid().unwrap_or_default(),
         );
-        decide::create_tags(&obj.spec.tags, &own)
+        decide::create_tags(user_tags, &own)
     }
 
     async fn event(&self, obj: &MediaStreamPipeline, warning: bool, reason: &str, note: String) {
@@ -194,37 +201,65 @@ pub async fn run(
         config: config.clone(),
     });
     let shutdown = shutdown.shared();
-    // One controller per namespace: a watch (and its cache) covers one
-    // namespace or all of them.
+    // One pair of controllers per namespace: a watch (and its cache) covers
+    // one namespace or all of them.
     let mut stores = vec![];
-    let controllers: Vec<_> = apis
-        .into_iter()
-        .map(|api| {
-            let c = Controller::new(api, wc.clone()).with_config(
-                controller::Config::default().concurrency(config.max_concurrent_reconciles),
-            );
-            stores.push(c.store());
-            c.graceful_shutdown_on(shutdown.clone())
+    let mut controllers = vec![];
+    for api in apis {
+        let pools: Api<MediaPipelineKinesisVideoStreamPool> = match &api.namespace() {
+            Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+            None => Api::all(ctx.client.clone()),
+        };
+        let pipelines = Controller::new(api.clone(), wc.clone()).with_config(
+            controller::Config::default().concurrency(config.max_concurrent_reconciles),
+        );
+        let users = pipelines.store();
+        stores.push(synced(pipelines.store()));
+        // A pool's change wakes the pipelines that name it.
+        let pipelines = pipelines.watches(pools.clone(), wc.clone(), move |pool| {
+            let names = pool::referencing(&pool, users.state().iter().map(|p| p.as_ref()));
+            let ns = pool.namespace();
+            names.into_iter().map(move |n| match &ns {
+                Some(ns) => ObjectRef::new(&n).within(ns),
+                None => ObjectRef::new(&n),
+            })
+        });
+        controllers.push(
+            pipelines
+                .graceful_shutdown_on(shutdown.clone())
                 .run(reconcile, error_policy, ctx.clone())
-                .for_each(|res| async move {
-                    if let Err(e) = res {
-                        warn!(error = %e, "reconcile failed");
-                    }
+                .for_each(log_failure)
+                .boxed(),
+        );
+        let pool_ctl = Controller::new(pools, wc.clone()).with_config(
+            controller::Config::default().concurrency(config.max_concurrent_reconciles),
+        );
+        stores_pools(&mut stores, &pool_ctl);
+        // A pipeline's change (above all its deletion) wakes the pools it names.
+        let pool_ctl = pool_ctl.watches(api, wc.clone(), |p: MediaStreamPipeline| {
+            let ns = p.namespace();
+            p.spec
+                .sinks
+                .iter()
+                .filter_map(|s| s.pool_ref.as_ref().map(|r| r.name.clone()))
+                .map(move |n| match &ns {
+                    Some(ns) => ObjectRef::new(&n).within(ns),
+                    None => ObjectRef::new(&n),
                 })
-        })
-        .collect();
+                .collect::<Vec<_>>()
+        });
+        controllers.push(
+            pool_ctl
+                .graceful_shutdown_on(shutdown.clone())
+                .run(reconcile_pool, error_policy_pool, ctx.clone())
+                .for_each(log_failure)
+                .boxed(),
+        );
+    }
     let ready = tokio::spawn(async move {
         for store in stores {
-            // The store's readiness signal wakes one waiter only, and the
-            // controller itself waits on it: poll with a timeout instead.
-            loop {
-                match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready())
-                    .await
-                {
-                    Ok(Ok(())) => break,
-                    Ok(Err(_)) => return,
-                    Err(_) => continue,
-                }
+            if !store.await {
+                return;
             }
         }
         info!("caches synced: ready");
@@ -235,15 +270,67 @@ pub async fn run(
     metrics::global().set_ready(false);
 }
 
-async fn reconcile(obj: Arc<MediaStreamPipeline>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn log_failure<T, E: std::error::Error + 'static, Q: std::error::Error + 'static>(
+    res: Result<T, controller::Error<E, Q>>,
+) {
+    match res {
+        // A deleted object still named by a watch mapping: nothing to do.
+        Err(controller::Error::ObjectNotFound(_)) => {}
+        Err(e) => warn!(error = %e, "reconcile failed"),
+        Ok(_) => {}
+    }
+}
+
+/// Resolves when a controller's cache has listed everything; false if it
+/// never will. The store's readiness signal wakes one waiter only, and the
+/// controller itself waits on it: poll with a timeout instead.
+type Synced = futures::future::BoxFuture<'static, bool>;
+
+fn synced<K>(store: kube::runtime::reflector::Store<K>) -> Synced
+where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone + Send + Sync,
+{
+    async move {
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready()).await {
+                Ok(Ok(())) => return true,
+                Ok(Err(_)) => return false,
+                Err(_) => continue,
+            }
+        }
+    }
+    .boxed()
+}
+
+fn stores_pools(stores: &mut Vec<Synced>, c: &Controller<MediaPipelineKinesisVideoStreamPool>) {
+    stores.push(synced(c.store()));
+}
+
+/// Runs one kind's reconcile inside its finalizer, with a span and metrics.
+async fn reconcile_with<K, F, G>(
+    obj: Arc<K>,
+    ctx: &Context,
+    apply: F,
+    cleanup: G,
+) -> Result<Action, Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    F: AsyncFnOnce(&K, &Api<K>, &Context) -> Result<Action, Error>,
+    G: AsyncFnOnce(&K, &Api<K>, &Context) -> Result<Action, Error>,
+{
     let start = Instant::now();
     let ns = obj.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", namespace = %ns, name = %obj.name_any(), uid = %obj.uid().unwrap_or_default());
-    let api: Api<MediaStreamPipeline> = Api::namespaced(ctx.client.clone(), &ns);
+    let span = info_span!("reconcile", kind = %K::kind(&()), namespace = %ns, name = %obj.name_any(), uid = %obj.uid().unwrap_or_default());
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            Finalizer::Apply(o) => apply(&o, &api, &ctx).await,
-            Finalizer::Cleanup(o) => cleanup(&o, &api, &ctx).await,
+            Finalizer::Apply(o) => apply(&o, &api, ctx).await,
+            Finalizer::Cleanup(o) => cleanup(&o, &api, ctx).await,
         }
     })
     .instrument(span)
@@ -257,11 +344,70 @@ async fn reconcile(obj: Arc<MediaStreamPipeline>, ctx: Arc<Context>) -> Result<A
     result
 }
 
+async fn reconcile(obj: Arc<MediaStreamPipeline>, ctx: Arc<Context>) -> Result<Action, Error> {
+    reconcile_with(obj, &ctx, apply, cleanup).await
+}
+
+async fn reconcile_pool(
+    obj: Arc<MediaPipelineKinesisVideoStreamPool>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    reconcile_with(obj, &ctx, pool::apply, pool::cleanup).await
+}
+
 /// Every failure comes through here: the resource waits for its backoff,
 /// and `apply` refuses AWS calls until then, whatever event wakes it.
 fn error_policy(obj: Arc<MediaStreamPipeline>, err: &Error, ctx: Arc<Context>) -> Action {
     let uid = obj.uid().unwrap_or_default();
     Action::requeue(ctx.failed(&uid, obj.meta().generation, err.retry()))
+}
+
+fn error_policy_pool(
+    obj: Arc<MediaPipelineKinesisVideoStreamPool>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let uid = obj.uid().unwrap_or_default();
+    Action::requeue(ctx.failed(&uid, obj.meta().generation, err.retry()))
+}
+
+/// The spec's sinks with each pool reference replaced by that pool's ARN;
+/// Err says which pool is missing or not ACTIVE yet.
+async fn resolve_sinks(
+    obj: &MediaStreamPipeline,
+    ctx: &Context,
+) -> Result<Result<Vec<MediaStreamSink>, String>, Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    let pools: Api<MediaPipelineKinesisVideoStreamPool> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut out = vec![];
+    for sink in &obj.spec.sinks {
+        let Some(r) = &sink.pool_ref else {
+            out.push(sink.clone());
+            continue;
+        };
+        let Some(pool) = pools.get_opt(&r.name).await? else {
+            return Ok(Err(format!(
+                "Waiting for MediaPipelineKinesisVideoStreamPool {ns}/{}: it does not exist",
+                r.name
+            )));
+        };
+        let status = pool.status.unwrap_or_default();
+        match (status.pool_arn, status.pool_status.as_deref()) {
+            (Some(arn), Some(pool::ACTIVE)) => out.push(MediaStreamSink {
+                sink_arn: Some(arn),
+                pool_ref: None,
+                ..sink.clone()
+            }),
+            (_, state) => {
+                return Ok(Err(format!(
+                    "Waiting for MediaPipelineKinesisVideoStreamPool {ns}/{} to be ACTIVE (it is {})",
+                    r.name,
+                    state.unwrap_or("not created yet")
+                )));
+            }
+        }
+    }
+    Ok(Ok(out))
 }
 
 async fn apply(
@@ -312,7 +458,16 @@ async fn apply(
         _ => Remote::Unread,
     };
     let was_gone = status.and_then(|s| s.pipeline_status.as_deref()) == Some(decide::GONE);
-    let create_tags = ctx.create_tags(obj);
+    let create_tags = ctx.create_tags(obj, &obj.spec.tags);
+    // Pool references matter for a create, and for the immutability check
+    // when the spec changed.
+    let needs_sinks = status.and_then(|s| s.media_pipeline_id.as_ref()).is_none()
+        || matches!(remote, Remote::Found { tags: Some(_), .. });
+    let sinks = if needs_sinks && obj.spec.sinks.iter().any(|s| s.pool_ref.is_some()) {
+        resolve_sinks(obj, ctx).await?
+    } else {
+        Ok(obj.spec.sinks.clone())
+    };
 
     // Decide.
     let plan = decide::decide(
@@ -321,6 +476,7 @@ async fn apply(
             spec: &obj.spec,
             status,
             create_tags: &create_tags,
+            sinks: &sinks,
             remote: &remote,
             now,
         },
@@ -337,7 +493,16 @@ async fn apply(
     for step in plan.actions {
         let arn = new_status.media_pipeline_arn.clone().unwrap_or_default();
         let result = match &step {
-            Step::Create => match ctx.aws.create(&obj.spec, &uid, &create_tags).await {
+            Step::Create => match ctx
+                .aws
+                .create(
+                    &obj.spec.sources,
+                    sinks.as_deref().unwrap_or_default(),
+                    &uid,
+                    &create_tags,
+                )
+                .await
+            {
                 Ok(p) => {
                     info!(pipeline = %p.id, "created media pipeline");
                     ctx.mark_read(&uid);
@@ -425,10 +590,24 @@ async fn cleanup(
             // No ID recorded: a create may still have succeeded (a crash or a
             // failed status write right after it). Replaying the create with
             // the same token returns that pipeline, so it is not orphaned.
-            None => match ctx.aws.create(&obj.spec, &uid, &ctx.create_tags(obj)).await {
-                Ok(p) => p.id,
-                Err(e) if matches!(e.retry(), Retry::Permanent | Retry::Limit) => return Ok(None),
-                Err(e) => return Err(e),
+            None => match resolve_sinks(obj, ctx).await? {
+                Err(_) => return Ok(None), // an unresolvable sink was never sent
+                Ok(sinks) => match ctx
+                    .aws
+                    .create(
+                        &obj.spec.sources,
+                        &sinks,
+                        &uid,
+                        &ctx.create_tags(obj, &obj.spec.tags),
+                    )
+                    .await
+                {
+                    Ok(p) => p.id,
+                    Err(e) if matches!(e.retry(), Retry::Permanent | Retry::Limit) => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
+                },
             },
         };
         ctx.aws.delete(&id).await.map(|()| Some(id))

@@ -20,7 +20,7 @@ pub const STALLED: &str = "Stalled";
 /// pipelineStatus once AWS no longer knows the pipeline.
 pub const GONE: &str = "Gone";
 /// Condition messages are never empty: the API server refuses a null message.
-const SYNCED_OK: &str = "The last reconcile reached AWS and succeeded.";
+pub const SYNCED_OK: &str = "The last reconcile reached AWS and succeeded.";
 
 /// Timing settings of the controller.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +79,9 @@ pub struct Observation<'a> {
     pub status: Option<&'a MediaStreamPipelineStatus>,
     /// The tags sent with the create (see [`create_tags`]).
     pub create_tags: &'a [Tag],
+    /// The spec's sinks with pool references resolved to ARNs, or why they
+    /// cannot be yet (a referenced pool is missing or not ACTIVE).
+    pub sinks: &'a Result<Vec<MediaStreamSink>, String>,
     pub remote: &'a Remote,
     pub now: Timestamp,
 }
@@ -111,10 +114,26 @@ pub fn refresh_due(
     let Some(status) = status.filter(|s| s.media_pipeline_id.is_some()) else {
         return false;
     };
-    if status.observed_generation != generation {
+    due(
+        generation,
+        status.observed_generation,
+        next_read(status, settings, now),
+        since_last_read,
+    )
+}
+
+/// Whether a remote object is due for a read: when the spec changed, or
+/// `every` has passed since the last read (or this process never read it).
+pub fn due(
+    generation: Option<i64>,
+    observed_generation: Option<i64>,
+    every: Option<Duration>,
+    since_last_read: Option<Duration>,
+) -> bool {
+    if observed_generation != generation {
         return true;
     }
-    match (next_read(status, settings, now), since_last_read) {
+    match (every, since_last_read) {
         (None, _) => false,
         (Some(_), None) => true, // never read by this process: after a restart, read once
         (Some(every), Some(since)) => since >= every,
@@ -130,17 +149,22 @@ pub fn next_read(
     match status.pipeline_status.as_deref() {
         Some("Stopped" | "Failed") | Some(GONE) => None,
         Some("InProgress" | "Paused" | "NotStarted") => Some(settings.refresh_interval),
-        // Changing state: read soon, then less often the longer it takes.
-        _ => {
-            let age = status
-                .updated_timestamp
-                .as_deref()
-                .and_then(|t| t.parse::<Timestamp>().ok())
-                .and_then(|t| Duration::try_from(now.duration_since(t)).ok())
-                .unwrap_or_default();
-            Some((age / 4).clamp(settings.poll_min, settings.poll_max))
-        }
+        _ => Some(poll_interval(
+            status.updated_timestamp.as_deref(),
+            settings,
+            now,
+        )),
     }
+}
+
+/// While a remote object changes state: read soon, then less often the
+/// longer it takes.
+pub fn poll_interval(updated: Option<&str>, settings: &Settings, now: Timestamp) -> Duration {
+    let age = updated
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .and_then(|t| Duration::try_from(now.duration_since(t)).ok())
+        .unwrap_or_default();
+    (age / 4).clamp(settings.poll_min, settings.poll_max)
 }
 
 pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
@@ -150,6 +174,25 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
 
     let desired = desired_tags(&obs.spec.tags, obs.create_tags);
     if status.media_pipeline_id.is_none() {
+        if let Err(waiting) = obs.sinks {
+            status.observed_generation = generation;
+            set_condition(
+                &mut status.conditions,
+                READY,
+                false,
+                "WaitingForPool",
+                waiting,
+                generation,
+                now,
+            );
+            settle_pipeline(&mut status, generation, now);
+            // The pool's own changes wake this resource; the requeue is a backstop.
+            return Plan {
+                actions: vec![],
+                status,
+                requeue: Some(settings.refresh_interval),
+            };
+        }
         // User tags go on after the create: the create's input is then fixed
         // by immutable fields alone, so a replay with the same token always
         // matches, however the tags were edited meanwhile.
@@ -208,7 +251,7 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
         }
         Remote::Found { pipeline, tags } => {
             status = with_remote(status, pipeline, generation, now);
-            if let Some(msg) = immutable_change(obs.spec, pipeline) {
+            if let Some(msg) = immutable_change(obs.spec, obs.sinks, pipeline) {
                 let err = Error::ImmutableFieldChanged(msg);
                 status = with_error(status, &err, generation, now);
                 return Plan {
@@ -404,7 +447,12 @@ pub fn settle(
 }
 
 /// Did the spec's sources or sinks change since the pipeline was created?
-fn immutable_change(spec: &MediaStreamPipelineSpec, remote: &RemotePipeline) -> Option<String> {
+/// Sinks compare once resolved to ARNs; unresolvable ones are not judged.
+fn immutable_change(
+    spec: &MediaStreamPipelineSpec,
+    sinks: &Result<Vec<MediaStreamSink>, String>,
+    remote: &RemotePipeline,
+) -> Option<String> {
     fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
         let mut v = v.to_vec();
         v.sort();
@@ -414,7 +462,9 @@ fn immutable_change(spec: &MediaStreamPipelineSpec, remote: &RemotePipeline) -> 
     if sorted(&spec.sources) != sorted(&remote.sources) {
         changed.push("spec.sources");
     }
-    if sorted(&spec.sinks) != sorted(&remote.sinks) {
+    if let Ok(sinks) = sinks
+        && sorted(sinks) != sorted(&remote.sinks)
+    {
         changed.push("spec.sinks");
     }
     (!changed.is_empty()).then(|| {
@@ -455,7 +505,7 @@ pub fn create_tags(user: &[Tag], operator: &[Tag]) -> Vec<Tag> {
 
 /// The tags the pipeline should carry: the user's, plus the operator's
 /// that were sent at create.
-fn desired_tags(user: &[Tag], create_tags: &[Tag]) -> Vec<Tag> {
+pub fn desired_tags(user: &[Tag], create_tags: &[Tag]) -> Vec<Tag> {
     let mut all = user.to_vec();
     all.extend(
         create_tags
@@ -467,7 +517,7 @@ fn desired_tags(user: &[Tag], create_tags: &[Tag]) -> Vec<Tag> {
 }
 
 /// The Tag/Untag calls that bring the remote tags to the desired ones.
-fn tag_actions(desired: &[Tag], remote: &[Tag]) -> Vec<Action> {
+pub fn tag_actions(desired: &[Tag], remote: &[Tag]) -> Vec<Action> {
     let want: BTreeMap<&str, &str> = desired
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str()))
@@ -543,8 +593,10 @@ mod tests {
                 source_arn: "arn:aws:chime:us-east-1:1:meeting/m".into(),
             }],
             sinks: vec![MediaStreamSink {
-                sink_arn: "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/p"
-                    .into(),
+                sink_arn: Some(
+                    "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/p".into(),
+                ),
+                pool_ref: None,
                 sink_type: SinkType::KinesisVideoStreamPool,
                 reserved_stream_capacity: 1,
                 media_stream_type: MediaStreamType::MixedAudio,
@@ -600,6 +652,7 @@ mod tests {
             Observation {
                 generation: Some(1),
                 spec: &spec,
+                sinks: &Ok(spec.sinks.clone()),
                 status: None,
                 create_tags: &[],
                 remote: &Remote::Unread,
@@ -624,6 +677,7 @@ mod tests {
                     Observation {
                         generation: Some(1),
                         spec: &spec,
+                        sinks: &Ok(spec.sinks.clone()),
                         status: Some(&st),
                         create_tags: &[],
                         remote: &remote_seen,
@@ -662,6 +716,7 @@ mod tests {
             Observation {
                 generation: Some(1),
                 spec: &spec,
+                sinks: &Ok(spec.sinks.clone()),
                 status: Some(&st),
                 create_tags: &[],
                 remote: &Remote::Gone,
@@ -689,6 +744,7 @@ mod tests {
             Observation {
                 generation: Some(2),
                 spec: &new,
+                sinks: &Ok(new.sinks.clone()),
                 status: Some(&st),
                 create_tags: &[],
                 remote: &Remote::Found {
@@ -732,6 +788,7 @@ mod tests {
             Observation {
                 generation: Some(2),
                 spec: &s,
+                sinks: &Ok(s.sinks.clone()),
                 status: Some(&st),
                 create_tags: &[],
                 remote: &Remote::Found {
@@ -810,6 +867,7 @@ mod tests {
                 Observation {
                     generation: Some(1),
                     spec: &s,
+                    sinks: &Ok(s.sinks.clone()),
                     status: Some(&st),
                     create_tags: &[],
                     remote: &Remote::Unread,
@@ -899,6 +957,7 @@ mod tag_tests {
             Observation {
                 generation: Some(1),
                 spec: &spec,
+                sinks: &Ok(spec.sinks.clone()),
                 status: None,
                 create_tags: &own,
                 remote: &Remote::Unread,

@@ -38,6 +38,9 @@ pub enum Error {
     /// An answer that we could not make sense of.
     #[error("unexpected answer from AWS: {0}")]
     Unexpected(String),
+    /// A pool's deletion waits for the pipelines that still use it.
+    #[error("{0}")]
+    InUse(String),
     /// sources or sinks differ from those the pipeline was created with.
     #[error("{0}")]
     ImmutableFieldChanged(String),
@@ -85,6 +88,7 @@ impl Error {
             Error::Conflict(_) => "Conflict",
             Error::Unexpected(_) => "UnexpectedResponse",
             Error::ImmutableFieldChanged(_) => "ImmutableFieldChanged",
+            Error::InUse(_) => "InUse",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(e) => match e.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(inner)
@@ -102,6 +106,7 @@ impl Error {
             | Error::Network(_)
             | Error::Conflict(_)
             | Error::Unexpected(_)
+            | Error::InUse(_)
             | Error::Kube(_) => Retry::Transient,
             Error::Finalizer(e) => match e.as_ref() {
                 kube::runtime::finalizer::Error::ApplyFailed(inner)
@@ -239,6 +244,7 @@ mod tests {
             Error::Conflict(String::new()),
             Error::Unexpected(String::new()),
             Error::ImmutableFieldChanged(String::new()),
+            Error::InUse(String::new()),
         ];
         for e in all {
             assert_eq!(

@@ -4,6 +4,7 @@
 //! - [`decide`]: the pure reconcile decision.
 //! - [`aws`]: the Chime SDK Media Pipelines calls, errors classified.
 //! - [`controller`]: observe, decide, act; the controller loop.
+//! - [`pool`]: the Kinesis Video Stream pool kind: its decision and reconcile.
 //! - [`error`]: errors, their condition reasons and retry classes.
 //! - [`metrics`]: Prometheus metrics and the health endpoints.
 
@@ -13,3 +14,4 @@ pub mod crd;
 pub mod decide;
 pub mod error;
 pub mod metrics;
+pub mod pool;
