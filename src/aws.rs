@@ -1,9 +1,10 @@
 //! The Chime SDK Media Pipelines calls the operator makes, with the SDK's
 //! types turned into ours and every failure classified into [`Error`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
@@ -22,10 +23,21 @@ use crate::error::Error;
 use crate::metrics;
 use crate::pool::RemotePool;
 
+/// The operator's AWS access: one client (and one rate-limit bucket, as AWS
+/// throttles per region) per region, built on first use.
 #[derive(Clone)]
 pub struct Aws {
+    sdk: Arc<aws_config::SdkConfig>,
+    rate_limit: Option<RateLimit>,
+    regions: Arc<Mutex<HashMap<String, Regional>>>,
+}
+
+/// The calls, in one region.
+#[derive(Clone)]
+pub struct Regional {
     client: chime::Client,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    region: String,
 }
 
 /// Where and how to reach AWS; credentials always come from the standard
@@ -35,8 +47,8 @@ pub struct AwsOptions {
     pub region: Option<String>,
     /// For the emulator, or a VPC endpoint.
     pub endpoint_url: Option<String>,
-    /// Client-side limit on requests to AWS: a token bucket refilled at
-    /// `per_second`, holding up to `burst`. None: no limit.
+    /// Client-side limit on requests to AWS, per region: a token bucket
+    /// refilled at `per_second`, holding up to `burst`. None: no limit.
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -57,15 +69,49 @@ impl Aws {
         loader: aws_config::ConfigLoader,
         rate_limit: Option<RateLimit>,
     ) -> Aws {
-        let limiter = rate_limit.map(|l| {
-            Arc::new(RateLimiter::direct(
-                Quota::per_second(l.per_second).allow_burst(l.burst),
-            ))
-        });
         Aws {
-            client: chime::Client::new(&loader.load().await),
-            limiter,
+            sdk: Arc::new(loader.load().await),
+            rate_limit,
+            regions: Arc::default(),
         }
+    }
+
+    /// The operator's own region (from --region or the provider chain).
+    pub fn default_region(&self) -> String {
+        self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
+    }
+
+    /// The calls in `region` (None: the operator's region).
+    pub fn region(&self, region: Option<&str>) -> Regional {
+        let region = region.map_or_else(|| self.default_region(), str::to_string);
+        let Ok(mut map) = self.regions.lock() else {
+            return self.regional(&region);
+        };
+        map.entry(region.clone())
+            .or_insert_with(|| self.regional(&region))
+            .clone()
+    }
+
+    fn regional(&self, region: &str) -> Regional {
+        let conf = chime::config::Builder::from(self.sdk.as_ref())
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        Regional {
+            client: chime::Client::from_conf(conf),
+            limiter: self.rate_limit.map(|l| {
+                Arc::new(RateLimiter::direct(
+                    Quota::per_second(l.per_second).allow_burst(l.burst),
+                ))
+            }),
+            region: region.to_string(),
+        }
+    }
+}
+
+impl Regional {
+    /// The region these calls go to.
+    pub fn name(&self) -> &str {
+        &self.region
     }
 
     /// Sends a request, and counts and times it by operation and outcome.
@@ -205,7 +251,7 @@ impl Aws {
     }
 }
 
-impl Aws {
+impl Regional {
     /// CreateMediaPipelineKinesisVideoStreamPool; safe to repeat with the
     /// same token and input.
     pub async fn create_pool(

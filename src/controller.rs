@@ -424,8 +424,14 @@ async fn apply(
     let status = obj.status.as_ref();
     let now = Timestamp::now();
 
-    // Observe.
-    let remote = match status.and_then(|s| s.media_pipeline_id.as_deref()) {
+    // Observe. Calls go to the region the pipeline lives in, once known.
+    let aws = ctx.aws.region(
+        status
+            .and_then(|s| s.region.as_deref())
+            .or(obj.spec.region.as_deref()),
+    );
+    let adopt = obj.spec.adopt_media_pipeline_id.as_deref();
+    let read = match status.and_then(|s| s.media_pipeline_id.as_deref()) {
         Some(id)
             if decide::refresh_due(
                 generation,
@@ -435,18 +441,24 @@ async fn apply(
                 now,
             ) =>
         {
+            Some(id)
+        }
+        Some(_) => None,
+        // Adoption reads the named pipeline instead of creating one.
+        None => adopt,
+    };
+    let remote = match read {
+        Some(id) => {
             ctx.mark_read(&uid);
             let spec_changed = status.and_then(|s| s.observed_generation) != generation;
-            match ctx.aws.get(id).await {
-                Ok(Some(pipeline)) if spec_changed => {
-                    match ctx.aws.list_tags(&pipeline.arn).await {
-                        Ok(tags) => Remote::Found {
-                            pipeline,
-                            tags: Some(tags),
-                        },
-                        Err(e) => Remote::Failed(e),
-                    }
-                }
+            match aws.get(id).await {
+                Ok(Some(pipeline)) if spec_changed => match aws.list_tags(&pipeline.arn).await {
+                    Ok(tags) => Remote::Found {
+                        pipeline,
+                        tags: Some(tags),
+                    },
+                    Err(e) => Remote::Failed(e),
+                },
                 Ok(Some(pipeline)) => Remote::Found {
                     pipeline,
                     tags: None,
@@ -455,7 +467,7 @@ async fn apply(
                 Err(e) => Remote::Failed(e),
             }
         }
-        _ => Remote::Unread,
+        None => Remote::Unread,
     };
     let was_gone = status.and_then(|s| s.pipeline_status.as_deref()) == Some(decide::GONE);
     let create_tags = ctx.create_tags(obj, &obj.spec.tags);
@@ -477,6 +489,7 @@ async fn apply(
             status,
             create_tags: &create_tags,
             sinks: &sinks,
+            region: aws.name(),
             remote: &remote,
             now,
         },
@@ -493,8 +506,7 @@ async fn apply(
     for step in plan.actions {
         let arn = new_status.media_pipeline_arn.clone().unwrap_or_default();
         let result = match &step {
-            Step::Create => match ctx
-                .aws
+            Step::Create => match aws
                 .create(
                     &obj.spec.sources,
                     sinks.as_deref().unwrap_or_default(),
@@ -507,6 +519,7 @@ async fn apply(
                     info!(pipeline = %p.id, "created media pipeline");
                     ctx.mark_read(&uid);
                     new_status = decide::with_remote(new_status, &p, generation, now);
+                    new_status.region = Some(aws.name().to_string());
                     requeue = decide::next_read(&new_status, settings, now);
                     ctx.event(
                         obj,
@@ -522,8 +535,8 @@ async fn apply(
                     Err(e)
                 }
             },
-            Step::Tag(tags) => ctx.aws.tag(&arn, tags).await,
-            Step::Untag(keys) => ctx.aws.untag(&arn, keys).await,
+            Step::Tag(tags) => aws.tag(&arn, tags).await,
+            Step::Untag(keys) => aws.untag(&arn, keys).await,
         };
         if let Err(e) = result {
             new_status = decide::with_error(new_status, &e, generation, now);
@@ -563,14 +576,25 @@ async fn cleanup(
     ctx: &Context,
 ) -> Result<Action, Error> {
     let uid = obj.uid().unwrap_or_default();
-    let policy = obj
-        .spec
-        .deletion_policy
-        .unwrap_or(ctx.config.default_deletion_policy);
+    // An adopted pipeline was not ours to begin with: kept unless asked.
+    let policy =
+        obj.spec
+            .deletion_policy
+            .unwrap_or(if obj.spec.adopt_media_pipeline_id.is_some() {
+                DeletionPolicy::Retain
+            } else {
+                ctx.config.default_deletion_policy
+            });
     let id = obj
         .status
         .as_ref()
         .and_then(|s| s.media_pipeline_id.clone());
+    let aws = ctx.aws.region(
+        obj.status
+            .as_ref()
+            .and_then(|s| s.region.as_deref())
+            .or(obj.spec.region.as_deref()),
+    );
     if policy == DeletionPolicy::Retain {
         if let Some(id) = &id {
             ctx.event(
@@ -590,10 +614,11 @@ async fn cleanup(
             // No ID recorded: a create may still have succeeded (a crash or a
             // failed status write right after it). Replaying the create with
             // the same token returns that pipeline, so it is not orphaned.
+            // An adoption that never matched created nothing.
+            None if obj.spec.adopt_media_pipeline_id.is_some() => return Ok(None),
             None => match resolve_sinks(obj, ctx).await? {
                 Err(_) => return Ok(None), // an unresolvable sink was never sent
-                Ok(sinks) => match ctx
-                    .aws
+                Ok(sinks) => match aws
                     .create(
                         &obj.spec.sources,
                         &sinks,
@@ -610,7 +635,7 @@ async fn cleanup(
                 },
             },
         };
-        ctx.aws.delete(&id).await.map(|()| Some(id))
+        aws.delete(&id).await.map(|()| Some(id))
     }
     .await;
     match result {

@@ -55,9 +55,24 @@ pub struct MediaStreamPipelineSpec {
 
     /// What happens to the media pipeline when this resource is deleted:
     /// Delete (stop and delete it) or Retain (leave it running). Defaults to
-    /// the operator's --default-deletion-policy, itself Delete by default.
+    /// Retain for an adopted pipeline, else to the operator's
+    /// --default-deletion-policy, itself Delete by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+
+    /// The AWS Region of the media pipeline, e.g. eu-central-1. Defaults to
+    /// the operator's region. Immutable once the pipeline exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32), regex(pattern = r"^([a-z]+-){2,}\d+$"))]
+    pub region: Option<String>,
+
+    /// Bring an existing media pipeline under this resource instead of
+    /// creating one: its ID (a GUID). Nothing is created; the status fills
+    /// from GetMediaPipeline; sources and sinks must match the pipeline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("adoptMediaPipelineId is immutable"))]
+    pub adopt_media_pipeline_id: Option<String>,
 }
 
 /// A media source of the pipeline.
@@ -179,6 +194,9 @@ pub struct MediaStreamPipelineStatus {
     /// When AWS last updated the pipeline (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_timestamp: Option<String>,
+    /// The AWS Region the pipeline lives in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The metadata.generation that this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -226,6 +244,12 @@ pub struct KinesisVideoStreamPoolSpec {
     /// deleted; defaults to the operator's --default-deletion-policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+    /// The AWS Region of the Chime SDK Media Pipelines API that manages the
+    /// pool. Defaults to the operator's region. Immutable once the pool
+    /// exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32), regex(pattern = r"^([a-z]+-){2,}\d+$"))]
+    pub region: Option<String>,
 }
 
 /// The pool's Kinesis Video Streams configuration.
@@ -263,6 +287,9 @@ pub struct KinesisVideoStreamPoolStatus {
     /// The number of streams in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<i32>,
+    /// The AWS Region of the API that manages the pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The retention AWS reports, in hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_retention_in_hours: Option<i32>,

@@ -82,6 +82,9 @@ pub struct Observation<'a> {
     /// The spec's sinks with pool references resolved to ARNs, or why they
     /// cannot be yet (a referenced pool is missing or not ACTIVE).
     pub sinks: &'a Result<Vec<MediaStreamSink>, String>,
+    /// The region the calls go to: the recorded one once the pipeline
+    /// exists, else the spec's or the operator's.
+    pub region: &'a str,
     pub remote: &'a Remote,
     pub now: Timestamp,
 }
@@ -173,6 +176,74 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
     let now = obs.now;
 
     let desired = desired_tags(&obs.spec.tags, obs.create_tags);
+    if let (Some(id), Some(adopt)) = (&status.media_pipeline_id, &obs.spec.adopt_media_pipeline_id)
+        && id != adopt
+    {
+        let err = Error::ImmutableFieldChanged(format!(
+            "spec.adoptMediaPipelineId is {adopt}, but this resource already manages {id}"
+        ));
+        return Plan {
+            actions: vec![],
+            status: with_error(status, &err, generation, now),
+            requeue: None,
+        };
+    }
+    if let (Some(want), Some(have)) = (&obs.spec.region, &status.region)
+        && status.media_pipeline_id.is_some()
+        && want != have
+    {
+        let err = Error::ImmutableFieldChanged(format!(
+            "spec.region cannot change once the media pipeline exists (it lives in {have}); \
+             restore it, or create a new MediaStreamPipeline"
+        ));
+        return Plan {
+            actions: vec![],
+            status: with_error(status, &err, generation, now),
+            requeue: None,
+        };
+    }
+    if status.media_pipeline_id.is_none()
+        && let Some(adopt) = &obs.spec.adopt_media_pipeline_id
+    {
+        // Adoption: read, never create.
+        return match obs.remote {
+            Remote::Found { pipeline, .. } => {
+                status = with_remote(status, pipeline, generation, now);
+                status.region = Some(obs.region.to_string());
+                if let Some(msg) = immutable_change(obs.spec, obs.sinks, pipeline) {
+                    status =
+                        with_error(status, &Error::ImmutableFieldChanged(msg), generation, now);
+                }
+                let requeue = next_read(&status, settings, now);
+                Plan {
+                    actions: vec![],
+                    status,
+                    requeue,
+                }
+            }
+            Remote::Gone => {
+                let err = Error::NotFound(format!(
+                    "media pipeline {adopt} (spec.adoptMediaPipelineId) does not exist in {}; nothing is created",
+                    obs.region
+                ));
+                Plan {
+                    actions: vec![],
+                    status: with_error(status, &err, generation, now),
+                    requeue: None,
+                }
+            }
+            Remote::Failed(err) => Plan {
+                actions: vec![],
+                status: with_error(status, err, generation, now),
+                requeue: None,
+            },
+            Remote::Unread => Plan {
+                actions: vec![],
+                status,
+                requeue: Some(settings.poll_min),
+            },
+        };
+    }
     if status.media_pipeline_id.is_none() {
         if let Err(waiting) = obs.sinks {
             status.observed_generation = generation;
@@ -251,6 +322,7 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
         }
         Remote::Found { pipeline, tags } => {
             status = with_remote(status, pipeline, generation, now);
+            status.region = Some(obs.region.to_string());
             if let Some(msg) = immutable_change(obs.spec, obs.sinks, pipeline) {
                 let err = Error::ImmutableFieldChanged(msg);
                 status = with_error(status, &err, generation, now);
@@ -601,6 +673,8 @@ mod tests {
                 reserved_stream_capacity: 1,
                 media_stream_type: MediaStreamType::MixedAudio,
             }],
+            region: None,
+            adopt_media_pipeline_id: None,
             tags: tags
                 .iter()
                 .map(|(k, v)| Tag {
@@ -653,6 +727,7 @@ mod tests {
                 generation: Some(1),
                 spec: &spec,
                 sinks: &Ok(spec.sinks.clone()),
+                region: "us-east-1",
                 status: None,
                 create_tags: &[],
                 remote: &Remote::Unread,
@@ -678,6 +753,7 @@ mod tests {
                         generation: Some(1),
                         spec: &spec,
                         sinks: &Ok(spec.sinks.clone()),
+                        region: "us-east-1",
                         status: Some(&st),
                         create_tags: &[],
                         remote: &remote_seen,
@@ -717,6 +793,7 @@ mod tests {
                 generation: Some(1),
                 spec: &spec,
                 sinks: &Ok(spec.sinks.clone()),
+                region: "us-east-1",
                 status: Some(&st),
                 create_tags: &[],
                 remote: &Remote::Gone,
@@ -745,6 +822,7 @@ mod tests {
                 generation: Some(2),
                 spec: &new,
                 sinks: &Ok(new.sinks.clone()),
+                region: "us-east-1",
                 status: Some(&st),
                 create_tags: &[],
                 remote: &Remote::Found {
@@ -789,6 +867,7 @@ mod tests {
                 generation: Some(2),
                 spec: &s,
                 sinks: &Ok(s.sinks.clone()),
+                region: "us-east-1",
                 status: Some(&st),
                 create_tags: &[],
                 remote: &Remote::Found {
@@ -868,6 +947,7 @@ mod tests {
                     generation: Some(1),
                     spec: &s,
                     sinks: &Ok(s.sinks.clone()),
+                    region: "us-east-1",
                     status: Some(&st),
                     create_tags: &[],
                     remote: &Remote::Unread,
@@ -958,6 +1038,7 @@ mod tag_tests {
                 generation: Some(1),
                 spec: &spec,
                 sinks: &Ok(spec.sinks.clone()),
+                region: "us-east-1",
                 status: None,
                 create_tags: &own,
                 remote: &Remote::Unread,

@@ -154,6 +154,11 @@ pub fn decide(obs: PoolObservation<'_>, settings: &Settings) -> PoolPlan {
             if pool.region != obs.spec.stream_configuration.region {
                 changed.push("spec.streamConfiguration.region");
             }
+            if let (Some(want), Some(have)) = (&obs.spec.region, &status.region)
+                && want != have
+            {
+                changed.push("spec.region");
+            }
             if !changed.is_empty() {
                 let err = Error::ImmutableFieldChanged(format!(
                     "{} cannot change once the pool exists; restore the original value, or create a new pool",
@@ -322,6 +327,11 @@ pub(crate) async fn apply(
     let now = Timestamp::now();
     let name = obj.pool_name();
 
+    let aws = ctx.aws.region(
+        status
+            .and_then(|s| s.region.as_deref())
+            .or(obj.spec.region.as_deref()),
+    );
     let remote = match status.and_then(|s| s.pool_arn.as_deref()) {
         Some(arn)
             if decide::due(
@@ -333,8 +343,8 @@ pub(crate) async fn apply(
         {
             ctx.mark_read(&uid);
             let spec_changed = status.and_then(|s| s.observed_generation) != generation;
-            match ctx.aws.get_pool(arn).await {
-                Ok(Some(pool)) if spec_changed => match ctx.aws.list_tags(&pool.arn).await {
+            match aws.get_pool(arn).await {
+                Ok(Some(pool)) if spec_changed => match aws.list_tags(&pool.arn).await {
                     Ok(tags) => RemoteRead::Found {
                         pool,
                         tags: Some(tags),
@@ -372,8 +382,7 @@ pub(crate) async fn apply(
     for action in plan.actions {
         let arn = new_status.pool_arn.clone().unwrap_or_default();
         let result = match &action {
-            PoolAction::Create => ctx
-                .aws
+            PoolAction::Create => aws
                 .create_pool(
                     &name,
                     &conf.region,
@@ -386,16 +395,17 @@ pub(crate) async fn apply(
                     info!(pool = %p.arn, "created Kinesis Video Stream pool");
                     ctx.mark_read(&uid);
                     new_status = with_remote(new_status.clone(), &p, generation, now);
+                    new_status.region = Some(aws.name().to_string());
                     requeue = next_read(&new_status, settings, now);
                 }),
             PoolAction::UpdateRetention(hours) => {
-                ctx.aws.update_pool_retention(&arn, *hours).await.map(|p| {
+                aws.update_pool_retention(&arn, *hours).await.map(|p| {
                     new_status = with_remote(new_status.clone(), &p, generation, now);
                     requeue = next_read(&new_status, settings, now);
                 })
             }
-            PoolAction::Tag(tags) => ctx.aws.tag(&arn, tags).await,
-            PoolAction::Untag(keys) => ctx.aws.untag(&arn, keys).await,
+            PoolAction::Tag(tags) => aws.tag(&arn, tags).await,
+            PoolAction::Untag(keys) => aws.untag(&arn, keys).await,
         };
         if let Err(e) = result {
             new_status = with_error(new_status, &e, generation, now);
@@ -443,6 +453,12 @@ pub(crate) async fn cleanup(
         write_status(api, obj, &status).await?;
         return Err(err);
     }
+    let aws = ctx.aws.region(
+        obj.status
+            .as_ref()
+            .and_then(|s| s.region.as_deref())
+            .or(obj.spec.region.as_deref()),
+    );
     let policy = obj
         .spec
         .deletion_policy
@@ -457,8 +473,7 @@ pub(crate) async fn cleanup(
         // replay returns that pool.
         None => {
             let conf = &obj.spec.stream_configuration;
-            match ctx
-                .aws
+            match aws
                 .create_pool(
                     &obj.pool_name(),
                     &conf.region,
@@ -480,7 +495,7 @@ pub(crate) async fn cleanup(
         }
     };
     if let Some(arn) = arn {
-        if let Err(e) = ctx.aws.delete_pool(&arn).await {
+        if let Err(e) = aws.delete_pool(&arn).await {
             let status = with_error(
                 obj.status.clone().unwrap_or_default(),
                 &e,
