@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -15,8 +14,6 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
-use testworld::emulator::Emulator;
-use tokio::process::{Child, Command};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -168,107 +165,6 @@ async fn the_shipped_cluster_role_is_enough() -> anyhow::Result<()> {
     assert!(h.emulator.pipelines()[0].deleted);
     h.assert_one_pipeline_per_uid(&[uid(&o)?]);
     Ok(())
-}
-
-/// An operator process, killed when dropped.
-struct Operator {
-    child: Child,
-    http: String,
-}
-
-impl Operator {
-    fn spawn(
-        kubeconfig: &Path,
-        emulator: &Emulator,
-        namespace: &str,
-        extra: &[&str],
-    ) -> anyhow::Result<Operator> {
-        Operator::spawn_with(
-            kubeconfig,
-            emulator,
-            namespace,
-            extra,
-            &[],
-            Stdio::inherit(),
-        )
-    }
-
-    fn spawn_with(
-        kubeconfig: &Path,
-        emulator: &Emulator,
-        namespace: &str,
-        extra: &[&str],
-        env: &[(&str, &str)],
-        log: Stdio,
-    ) -> anyhow::Result<Operator> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(env!("CARGO_BIN_EXE_chime-pipeline-operator"))
-            .arg("run")
-            .args(["--namespace", namespace, "--region", REGION])
-            .args(["--endpoint-url", &emulator.endpoint_url()])
-            .args(["--http-addr", &format!("127.0.0.1:{port}")])
-            .args(["--refresh-interval", "1s"])
-            .args(extra)
-            .env("KUBECONFIG", kubeconfig)
-            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-            .env("AWS_SECRET_ACCESS_KEY", "secret")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .kill_on_drop(true)
-            .spawn()?;
-        Ok(Operator {
-            child,
-            http: format!("http://127.0.0.1:{port}"),
-        })
-    }
-
-    /// GET a path of the operator's HTTP server: (status, body).
-    async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr = self.http.trim_start_matches("http://");
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await?;
-        let status = buf
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-        Ok((status, body))
-    }
-
-    /// A metric's value summed over its label sets; 0 when absent.
-    async fn metric(&self, name: &str, labels_contain: &str) -> f64 {
-        let Ok((_, text)) = self.get("/metrics").await else {
-            return 0.0;
-        };
-        text.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#') && l.contains(labels_contain))
-            .filter(|l| l[name.len()..].starts_with(['{', ' ']))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    async fn wait_http(&self, path: &str, status: u16) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if matches!(self.get(path).await, Ok((s, _)) if s == status) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("{path} never answered {status}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 #[tokio::test]
