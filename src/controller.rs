@@ -496,7 +496,20 @@ async fn apply(
         settings,
     );
 
-    // Act.
+    // Act. A create needs the resource to be really there with our
+    // finalizer: the cache may lag a delete, and a delete racing the
+    // finalizer's addition can win (seen on a 1.20 API server).
+    if plan.actions.contains(&Step::Create) {
+        let fresh = api.get_opt(&obj.name_any()).await?;
+        let guarded = fresh.is_some_and(|o| {
+            o.uid() == obj.uid()
+                && o.meta().deletion_timestamp.is_none()
+                && o.finalizers().iter().any(|f| f == FINALIZER)
+        });
+        if !guarded {
+            return Ok(Action::await_change());
+        }
+    }
     let mut new_status = plan.status;
     let mut requeue = plan.requeue;
     let mut failure = match remote {
@@ -559,7 +572,27 @@ async fn apply(
         .await;
     }
 
-    write_status(api, obj, &new_status).await?;
+    match write_status(api, obj, &new_status).await {
+        // The resource vanished under us: its finalizer was never effective
+        // (the API server can lose a race between adding a finalizer and a
+        // delete). Nothing will ever record this pipeline, so undo it now.
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {
+            let created = status.and_then(|s| s.media_pipeline_id.as_ref()).is_none();
+            let policy = obj
+                .spec
+                .deletion_policy
+                .unwrap_or(ctx.config.default_deletion_policy);
+            if let (true, DeletionPolicy::Delete, Some(id)) =
+                (created, policy, &new_status.media_pipeline_id)
+            {
+                warn!(pipeline = %id, "the resource is gone: deleting the pipeline just created for it");
+                aws.delete(id).await?;
+            }
+            ctx.forget(&uid);
+            return Ok(Action::await_change());
+        }
+        other => other?,
+    }
     metrics::global().pipeline_status(&uid, new_status.pipeline_status.as_deref());
     match failure {
         Some(e) => Err(e),

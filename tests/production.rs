@@ -221,7 +221,7 @@ async fn no_secret_in_the_log_even_at_trace_level() -> anyhow::Result<()> {
     let session = "FwoGZXIvYXdzSESSIONTOKENmustneverappear";
     let op = Operator::spawn_with(
         &kc,
-        &h.emulator,
+        &h.emulator.endpoint_url(),
         &h.env.namespace,
         &["--log-json"],
         &[

@@ -89,6 +89,16 @@ impl Harness {
         Ok(h)
     }
 
+    /// A Harness on a given environment, with its own emulator, no operator.
+    pub async fn on(env: TestEnv, emulator: EmulatorConfig) -> anyhow::Result<Harness> {
+        Ok(Harness {
+            env,
+            emulator: Emulator::start(emulator).await?,
+            stop: None,
+            task: None,
+        })
+    }
+
     /// Starts a Harness without an operator (for tests of the API alone).
     pub async fn without_operator(prefix: &str) -> anyhow::Result<Harness> {
         Ok(Harness {
@@ -279,9 +289,19 @@ impl Operator {
         namespace: &str,
         extra: &[&str],
     ) -> anyhow::Result<Operator> {
+        Operator::spawn_at(kubeconfig, &emulator.endpoint_url(), namespace, extra)
+    }
+
+    /// The same, given the emulator's URL.
+    pub fn spawn_at(
+        kubeconfig: &Path,
+        endpoint: &str,
+        namespace: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Operator> {
         Operator::spawn_with(
             kubeconfig,
-            emulator,
+            endpoint,
             namespace,
             extra,
             &[],
@@ -291,7 +311,7 @@ impl Operator {
 
     pub fn spawn_with(
         kubeconfig: &Path,
-        emulator: &Emulator,
+        endpoint: &str,
         namespace: &str,
         extra: &[&str],
         env: &[(&str, &str)],
@@ -301,7 +321,7 @@ impl Operator {
         let child = Command::new(env!("CARGO_BIN_EXE_chime-pipeline-operator"))
             .arg("run")
             .args(["--namespace", namespace, "--region", REGION])
-            .args(["--endpoint-url", &emulator.endpoint_url()])
+            .args(["--endpoint-url", endpoint])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--refresh-interval", "1s"])
             .args(extra)

@@ -18,6 +18,9 @@ pub struct ControlPlane {
     dir: Option<tempfile::TempDir>,
     etcd: Option<Child>,
     apiserver: Option<Child>,
+    bin_dir: PathBuf,
+    etcd_args: Vec<String>,
+    apiserver_args: Vec<String>,
     pub server_url: String,
     pub kubeconfig: PathBuf,
 }
@@ -58,19 +61,21 @@ impl ControlPlane {
             apiserver: None,
             server_url: String::new(),
             kubeconfig: root.join("kubeconfig"),
+            bin_dir: bin_dir.to_path_buf(),
+            etcd_args: vec![],
+            apiserver_args: vec![],
         };
 
         let (etcd_port, peer_port, api_port) = (free_port()?, free_port()?, free_port()?);
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
-        cp.etcd = Some(spawn(
-            Command::new(bin_dir.join("etcd"))
-                .arg(format!("--data-dir={}", root.join("etcd").display()))
-                .arg(format!("--listen-client-urls={etcd_url}"))
-                .arg(format!("--advertise-client-urls={etcd_url}"))
-                .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
-                .arg("--log-level=warn"),
-            &root.join("etcd.log"),
-        )?);
+        cp.etcd_args = vec![
+            format!("--data-dir={}", root.join("etcd").display()),
+            format!("--listen-client-urls={etcd_url}"),
+            format!("--advertise-client-urls={etcd_url}"),
+            format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"),
+            "--log-level=warn".into(),
+        ];
+        cp.start_etcd()?;
 
         let token = uuid::Uuid::new_v4().simple().to_string();
         fs::write(
@@ -89,30 +94,23 @@ impl ControlPlane {
             bail!("openssl genrsa failed");
         }
         let certs = root.join("certs");
-        cp.apiserver = Some(spawn(
-            Command::new(bin_dir.join("kube-apiserver"))
-                .arg(format!("--etcd-servers={etcd_url}"))
-                .arg(format!("--cert-dir={}", certs.display()))
-                .arg(format!("--secure-port={api_port}"))
-                .arg("--insecure-port=0")
-                .arg("--bind-address=127.0.0.1")
-                .arg("--advertise-address=127.0.0.1")
-                .arg("--service-cluster-ip-range=10.0.0.0/24")
-                .arg(format!(
-                    "--token-auth-file={}",
-                    root.join("tokens.csv").display()
-                ))
-                .arg("--authorization-mode=RBAC")
-                .arg("--service-account-issuer=https://kubernetes.default.svc")
-                .arg(format!("--service-account-key-file={}", sa_key.display()))
-                .arg(format!(
-                    "--service-account-signing-key-file={}",
-                    sa_key.display()
-                ))
-                .arg("--enable-priority-and-fairness=false")
-                .arg("--v=0"),
-            &root.join("kube-apiserver.log"),
-        )?);
+        cp.apiserver_args = vec![
+            format!("--etcd-servers={etcd_url}"),
+            format!("--cert-dir={}", certs.display()),
+            format!("--secure-port={api_port}"),
+            "--insecure-port=0".into(),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            format!("--token-auth-file={}", root.join("tokens.csv").display()),
+            "--authorization-mode=RBAC".into(),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            format!("--service-account-key-file={}", sa_key.display()),
+            format!("--service-account-signing-key-file={}", sa_key.display()),
+            "--enable-priority-and-fairness=false".into(),
+            "--v=0".into(),
+        ];
+        cp.start_apiserver()?;
         cp.server_url = format!("https://127.0.0.1:{api_port}");
 
         // The apiserver writes its self-signed certificate (leaf + CA) at start.
@@ -129,18 +127,63 @@ impl ControlPlane {
         let ca = fs::read(&cert_file)?;
         fs::write(&cp.kubeconfig, kubeconfig_yaml(&cp.server_url, &ca, &token))?;
 
-        let client = crate::client_from_kubeconfig(&cp.kubeconfig).await?;
+        cp.wait_ready().await?;
+        Ok(cp)
+    }
+
+    fn start_etcd(&mut self) -> anyhow::Result<()> {
+        let root = self.dir().context("control plane stopped")?.to_path_buf();
+        let mut cmd = Command::new(self.bin_dir.join("etcd"));
+        cmd.args(&self.etcd_args);
+        self.etcd = Some(spawn(&mut cmd, &root.join("etcd.log"))?);
+        Ok(())
+    }
+
+    fn start_apiserver(&mut self) -> anyhow::Result<()> {
+        let root = self.dir().context("control plane stopped")?.to_path_buf();
+        let mut cmd = Command::new(self.bin_dir.join("kube-apiserver"));
+        cmd.args(&self.apiserver_args);
+        self.apiserver = Some(spawn(&mut cmd, &root.join("kube-apiserver.log"))?);
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = crate::client_from_kubeconfig(&self.kubeconfig).await?;
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            cp.check_alive()?;
+            self.check_alive()?;
             let req = http::Request::get("/readyz").body(Vec::new())?;
             match client.request_text(req).await {
-                Ok(body) if body.trim() == "ok" => break,
+                Ok(body) if body.trim() == "ok" => return Ok(()),
                 _ if Instant::now() > deadline => bail!("kube-apiserver not ready in 120 s"),
                 _ => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
-        Ok(cp)
+    }
+
+    /// Fault injection: kills kube-apiserver and starts it again on the same
+    /// port and data, returning once it is ready. Spawn from the thread that
+    /// started the control plane (see [`spawn`]).
+    pub async fn restart_apiserver(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.apiserver.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.start_apiserver()?;
+        self.wait_ready().await
+    }
+
+    /// Fault injection: stops etcd (SIGKILL); [`ControlPlane::start_etcd_again`] brings it back.
+    pub fn stop_etcd(&mut self) {
+        if let Some(mut c) = self.etcd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub async fn start_etcd_again(&mut self) -> anyhow::Result<()> {
+        self.start_etcd()?;
+        self.wait_ready().await
     }
 
     fn check_alive(&mut self) -> anyhow::Result<()> {

@@ -110,7 +110,11 @@ impl TestEnv {
                  control plane), or point {KUBECONFIG_ENV} at a cluster's kubeconfig"
             );
         };
-        let kubeconfig = PathBuf::from(path);
+        TestEnv::on(PathBuf::from(path), prefix).await
+    }
+
+    /// The same on the cluster of `kubeconfig` (a test's own control plane).
+    pub async fn on(kubeconfig: PathBuf, prefix: &str) -> anyhow::Result<TestEnv> {
         let client = client_from_kubeconfig(&kubeconfig).await?;
         install_crds(&client, &crds_dir()).await?;
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];

@@ -98,6 +98,9 @@ pub struct CallRecord {
     pub status: Option<u16>,
     /// When the request arrived, in milliseconds since the emulator started.
     pub at_ms: u64,
+    /// What the call is about: the ClientRequestToken of a create, or the
+    /// identifier in the path (pipeline ID, pool name, ID or ARN).
+    pub subject: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -97,7 +97,7 @@ async fn handle(
     let operation = route.operation();
     let region = signing_region(req.headers());
 
-    let outcome = answer(&shared, req, &route, region.as_deref()).await;
+    let (outcome, subject) = answer(&shared, req, &route, region.as_deref()).await;
     let status = match &outcome {
         Outcome::Dropped => None,
         Outcome::Done(Ok((status, _))) => Some(*status),
@@ -117,6 +117,7 @@ async fn handle(
             region,
             status,
             at_ms,
+            subject,
         });
     }
     match outcome {
@@ -131,20 +132,40 @@ enum Outcome {
     Dropped,
 }
 
+/// Answers a call; also names its subject for the call log: the
+/// ClientRequestToken of a create, or the identifier in the path.
 async fn answer(
     shared: &Shared,
     req: Request<Incoming>,
     route: &Route,
     region: Option<&str>,
-) -> Outcome {
+) -> (Outcome, Option<String>) {
     if matches!(route, Route::Unknown) {
         let message = format!("No operation matches {} {}", req.method(), req.uri().path());
-        return Outcome::Done(Err(ApiError::not_found(message)));
+        return (Outcome::Done(Err(ApiError::not_found(message))), None);
     }
+    let query = query_pairs(req.uri().query().unwrap_or(""));
+    // The body is read before any fault, so that even a refused call is
+    // logged with its subject (tests count attempts per resource).
+    let body = match axum::body::to_bytes(Body::new(req.into_body()), BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = ApiError::bad_request("The request body could not be read");
+            return (Outcome::Done(Err(error)), None);
+        }
+    };
+    let subject = route.subject().or_else(|| {
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["ClientRequestToken"].as_str().map(str::to_owned))
+    });
     let Some(region) = region else {
         let message =
             "Missing Authentication Token: the request must be signed with AWS4-HMAC-SHA256";
-        return Outcome::Done(Err(ApiError::new(ErrorKind::Forbidden, message)));
+        return (
+            Outcome::Done(Err(ApiError::new(ErrorKind::Forbidden, message))),
+            subject,
+        );
     };
 
     let (latency, fault) = shared.lock().take_faults(route.operation());
@@ -153,7 +174,7 @@ async fn answer(
     }
     let injected = match fault {
         None | Some(FaultKind::Latency(_)) => None,
-        Some(FaultKind::Drop) => return Outcome::Dropped,
+        Some(FaultKind::Drop) => return (Outcome::Dropped, subject),
         Some(FaultKind::Throttle) => Some(ApiError::new(ErrorKind::Throttled, "Rate exceeded")),
         Some(FaultKind::Unavailable) => Some(ApiError::new(
             ErrorKind::ServiceUnavailable,
@@ -173,19 +194,12 @@ async fn answer(
         )),
     };
     if let Some(error) = injected {
-        return Outcome::Done(Err(error));
+        return (Outcome::Done(Err(error)), subject);
     }
-
-    let query = query_pairs(req.uri().query().unwrap_or(""));
-    let body = match axum::body::to_bytes(Body::new(req.into_body()), BODY_LIMIT).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return Outcome::Done(Err(ApiError::bad_request(
-                "The request body could not be read",
-            )));
-        }
-    };
-    Outcome::Done(execute(shared, route, region, &query, &body))
+    (
+        Outcome::Done(execute(shared, route, region, &query, &body)),
+        subject,
+    )
 }
 
 fn parse_json(body: &[u8]) -> ApiResult<Value> {
@@ -317,6 +331,18 @@ enum Route {
 }
 
 impl Route {
+    /// The identifier the path names, if any.
+    fn subject(&self) -> Option<String> {
+        match self {
+            Route::GetPipeline(id)
+            | Route::DeletePipeline(id)
+            | Route::GetPool(id)
+            | Route::UpdatePool(id)
+            | Route::DeletePool(id) => Some(id.clone()),
+            _ => None,
+        }
+    }
+
     fn of(method: &Method, path: &str, query: Option<&str>) -> Self {
         // Split before decoding: an identifier may be an ARN whose `/` arrives as %2F.
         let segments: Vec<String> = path
