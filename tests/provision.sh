@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provisions the test world's control plane binaries: Debian's etcd, and a
-# kube-apiserver built from Debian bookworm's `kubernetes` source package.
+# kube-apiserver built from Debian bookworm's `kubernetes` source package;
+# and what the tests run besides (lua5.1 for the Argo CD health checks).
 #
 # Prints nothing but progress on stderr; on success prints the cache folder
 # (holding bin/etcd and bin/kube-apiserver) on stdout.
@@ -8,8 +9,8 @@
 # Idempotent and safe to run twice at once: the build happens under a lock
 # and is skipped when the cached binary exists.
 #
-# With CHIME_TEST_KUBECONFIG set, the tests use that cluster and nothing is
-# built or started, so this script does nothing.
+# With CHIME_TEST_KUBECONFIG set, the tests use that cluster: nothing is
+# built or started, only lua5.1 is installed.
 set -euo pipefail
 
 K8S_VERSION=1.20.2
@@ -17,20 +18,9 @@ CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/chime-pipeline-operator"
 CACHE="$CACHE_ROOT/k8s-$K8S_VERSION"
 log() { echo "provision: $*" >&2; }
 
-if [ -n "${CHIME_TEST_KUBECONFIG:-}" ]; then
-  log "CHIME_TEST_KUBECONFIG is set: using that cluster, nothing to build"
-  exit 0
-fi
-
 mkdir -p "$CACHE_ROOT"
 exec 9>"$CACHE_ROOT/provision.lock"
 flock 9
-
-if [ -x "$CACHE/bin/kube-apiserver" ] && [ -x "$CACHE/bin/etcd" ]; then
-  log "cached: $CACHE"
-  echo "$CACHE"
-  exit 0
-fi
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -49,7 +39,15 @@ apt_update() {
   fi
 }
 
-pkgs=(etcd-server golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync openssl procps)
+# Runtime needs first (checked on every run, so a cached build on a machine
+# that lost a package still works), then what the build needs.
+pkgs=(lua5.1)
+if [ -z "${CHIME_TEST_KUBECONFIG:-}" ]; then
+  pkgs+=(etcd-server openssl procps)
+fi
+if [ -z "${CHIME_TEST_KUBECONFIG:-}" ] && [ ! -x "$CACHE/bin/kube-apiserver" ]; then
+  pkgs+=(golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -64,6 +62,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ -n "${CHIME_TEST_KUBECONFIG:-}" ]; then
+  log "CHIME_TEST_KUBECONFIG is set: using that cluster, nothing to build"
+  exit 0
+fi
+if [ -x "$CACHE/bin/kube-apiserver" ] && [ -x "$CACHE/bin/etcd" ]; then
+  log "cached: $CACHE"
+  echo "$CACHE"
+  exit 0
 fi
 
 # deb-src for bookworm main, taken from the stock Debian source file so that

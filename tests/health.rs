@@ -1,0 +1,914 @@
+//! GitOps health of the operator's resources, as Argo CD and Flux see it.
+//!
+//! - Argo CD: runs the Lua health checks of `deploy/argocd/` with Debian's
+//!   `lua5.1` (Argo CD embeds gopher-lua, a Lua 5.1) against sample objects,
+//!   and checks that `deploy/argocd/argocd-cm-patch.yaml` carries the same
+//!   Lua as the `.lua` files.
+//! - Flux: Flux's `healthChecks` use kstatus; [`kstatus`] below is kstatus's
+//!   rule for custom resources, checked against the same samples.
+//!
+//! MediaStreamPipeline samples are built by the operator's own status code
+//! (`decide::{decide, with_remote, with_error}`), so these tests break when the
+//! statuses it writes drift from what the health checks expect. Pool samples
+//! are written by hand, following the pool's status shape.
+//!
+//! Needs `lua5.1` on PATH (`apt-get install -y lua5.1`); no control plane.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use chime_pipeline_operator::crd::{
+    MediaStreamPipelineSpec, MediaStreamPipelineStatus, MediaStreamSink, MediaStreamSource,
+    MediaStreamType, SinkType, SourceType,
+};
+use chime_pipeline_operator::decide::{
+    Observation, Remote, RemotePipeline, Settings, decide, with_error, with_remote,
+};
+use chime_pipeline_operator::error::Error;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+const ARGOCD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd");
+const PIPELINE_LUA: &str = "health-mediastreampipeline.lua";
+const POOL_LUA: &str = "health-kinesisvideostreampool.lua";
+const GROUP: &str = "media.chimeoperator.dev";
+
+// ---------------------------------------------------------------------------
+// Lua: run an Argo CD health script on an object.
+
+/// A Lua 5.1 string literal holding `s`.
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            // Three digits, so a digit that follows cannot extend the escape.
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\{:03}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A Lua table constructor for a JSON value, the way Argo CD hands objects to
+/// health scripts: objects become tables keyed by field name, arrays become
+/// sequences (1-based), null fields are absent.
+fn lua_value(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => lua_string(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(lua_value).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Object(fields) => {
+            let fields: Vec<String> = fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("[{}] = {}", lua_string(k), lua_value(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Health {
+    status: String,
+    message: String,
+}
+
+fn read_script(file: &str) -> String {
+    let path = format!("{ARGOCD_DIR}/{file}");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Runs the health script `file` with `obj` as Argo CD would: `obj` global,
+/// the script's chunk returns `hs`.
+fn argocd_health(file: &str, obj: &Value) -> Health {
+    let script = read_script(file);
+    let chunk = format!(
+        "obj = {}\nlocal hs = (function()\n{script}\nend)()\n\
+         io.write(tostring(hs.status), \"\\n\", tostring(hs.message))\n",
+        lua_value(obj)
+    );
+    let mut child = Command::new("lua5.1")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run lua5.1 ({e}): install it with `apt-get install -y lua5.1`")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(chunk.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "lua5.1 failed on {file}: {}\nchunk:\n{chunk}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, message) = stdout.split_once('\n').unwrap_or((&stdout, ""));
+    Health {
+        status: status.into(),
+        message: message.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// kstatus: what Flux (and `kubectl`-less tools built on cli-utils) read.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KStatus {
+    InProgress,
+    Failed,
+    Current,
+    Terminating,
+}
+
+/// kstatus's status of a custom resource (one without a type-specific rule),
+/// in the order kstatus applies its rules. Source: sigs.k8s.io/cli-utils,
+/// `pkg/kstatus/status/generic.go` (`checkGenericProperties`,
+/// `checkGeneration`) and `status.go` (`Compute`), plus the section "The
+/// `Ready` Condition" of `pkg/kstatus/README.md`:
+///
+/// 1. `metadata.deletionTimestamp` set: Terminating.
+/// 2. `metadata.generation` and `status.observedGeneration` both present and
+///    different: InProgress (`LatestGenerationNotObserved`). An absent
+///    observedGeneration skips this rule.
+/// 3. In condition order, the first of `Reconciling=True` (InProgress) or
+///    `Stalled=True` (Failed).
+/// 4. `Ready=True`: Current; `Ready=False`: InProgress (README; older
+///    releases of generic.go skip this rule, which is why the operator must
+///    set Reconciling while it works, and not rely on Ready=False).
+/// 5. Otherwise, including no status or no conditions at all: Current.
+fn kstatus(obj: &Value) -> KStatus {
+    if obj["metadata"]["deletionTimestamp"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty())
+    {
+        return KStatus::Terminating;
+    }
+    if let (Some(generation), Some(observed)) = (
+        obj["metadata"]["generation"].as_i64(),
+        obj["status"]["observedGeneration"].as_i64(),
+    ) && generation != observed
+    {
+        return KStatus::InProgress;
+    }
+    let conditions = obj["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for c in &conditions {
+        match (c["type"].as_str(), c["status"].as_str()) {
+            (Some("Reconciling"), Some("True")) => return KStatus::InProgress,
+            (Some("Stalled"), Some("True")) => return KStatus::Failed,
+            _ => {}
+        }
+    }
+    for c in &conditions {
+        match (c["type"].as_str(), c["status"].as_str()) {
+            (Some("Ready"), Some("True")) => return KStatus::Current,
+            (Some("Ready"), Some("False")) => return KStatus::InProgress,
+            _ => {}
+        }
+    }
+    KStatus::Current
+}
+
+// ---------------------------------------------------------------------------
+// Samples.
+
+fn now() -> Timestamp {
+    "2026-11-25T12:00:00Z".parse().unwrap()
+}
+
+fn spec() -> MediaStreamPipelineSpec {
+    MediaStreamPipelineSpec {
+        sources: vec![MediaStreamSource {
+            source_type: SourceType::ChimeSdkMeeting,
+            source_arn: "arn:aws:chime:us-east-1:111122223333:meeting/m".into(),
+        }],
+        sinks: vec![MediaStreamSink {
+            sink_arn: Some(
+                "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/p"
+                    .into(),
+            ),
+            pool_ref: None,
+            sink_type: SinkType::KinesisVideoStreamPool,
+            reserved_stream_capacity: 1,
+            media_stream_type: MediaStreamType::MixedAudio,
+        }],
+        tags: vec![],
+        deletion_policy: None,
+        region: None,
+        adopt_media_pipeline_id: None,
+    }
+}
+
+fn remote(spec: &MediaStreamPipelineSpec, status: &str) -> RemotePipeline {
+    RemotePipeline {
+        id: "6d5caf81-8c83-487c-bf9a-a2fb52822d93".into(),
+        arn: "arn:aws:chime:us-east-1:111122223333:media-pipeline/6d5caf81".into(),
+        status: status.into(),
+        created: Some(now()),
+        updated: Some(now()),
+        sources: spec.sources.clone(),
+        sinks: spec.sinks.clone(),
+    }
+}
+
+/// The status the operator writes once AWS described the pipeline.
+fn seen(status: &str, generation: i64) -> MediaStreamPipelineStatus {
+    with_remote(
+        Default::default(),
+        &remote(&spec(), status),
+        Some(generation),
+        now(),
+    )
+}
+
+/// The status the operator writes when the create failed.
+fn create_failed(err: Error, generation: i64) -> MediaStreamPipelineStatus {
+    with_error(Default::default(), &err, Some(generation), now())
+}
+
+/// The status after one reconcile of a resource at `generation` whose
+/// pipeline had `before`, with this read of AWS.
+fn reconciled(
+    spec: &MediaStreamPipelineSpec,
+    before: &MediaStreamPipelineStatus,
+    remote: Remote,
+    generation: i64,
+) -> MediaStreamPipelineStatus {
+    decide(
+        Observation {
+            generation: Some(generation),
+            spec,
+            status: Some(before),
+            create_tags: &[],
+            sinks: &Ok(spec.sinks.clone()),
+            region: "us-east-1",
+            remote: &remote,
+            now: now(),
+        },
+        &Settings::default(),
+    )
+    .status
+}
+
+fn pipeline(generation: i64, status: Option<MediaStreamPipelineStatus>) -> Value {
+    let mut obj = json!({
+        "apiVersion": format!("{GROUP}/v1alpha1"),
+        "kind": "MediaStreamPipeline",
+        "metadata": {"name": "mixed-audio", "namespace": "meetings", "generation": generation},
+        "spec": spec(),
+    });
+    if let Some(status) = status {
+        obj["status"] = serde_json::to_value(status).unwrap();
+    }
+    obj
+}
+
+fn deleting(mut obj: Value) -> Value {
+    obj["metadata"]["deletionTimestamp"] = json!("2026-11-25T12:05:00Z");
+    obj
+}
+
+/// A pool as the operator would write it; conditions are (type, status,
+/// reason, message).
+fn pool(
+    generation: i64,
+    observed: Option<i64>,
+    pool_status: Option<&str>,
+    conditions: &[(&str, &str, &str, &str)],
+) -> Value {
+    let mut obj = json!({
+        "apiVersion": format!("{GROUP}/v1alpha1"),
+        "kind": "MediaPipelineKinesisVideoStreamPool",
+        "metadata": {"name": "meeting-audio", "namespace": "meetings", "generation": generation},
+        "spec": {},
+    });
+    let Some(observed) = observed else {
+        return obj;
+    };
+    let conditions: Vec<Value> = conditions
+        .iter()
+        .map(|(t, s, r, m)| {
+            json!({
+                "type": t, "status": s, "reason": r, "message": m,
+                "observedGeneration": observed,
+                "lastTransitionTime": "2026-11-25T12:00:00Z",
+            })
+        })
+        .collect();
+    obj["status"] = json!({
+        "poolArn": "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/meeting-audio",
+        "poolId": "9d3e1c6a-0b7f-4d2e-8f4a-5c1b2a3d4e5f",
+        "poolName": "meeting-audio",
+        "poolSize": 0,
+        "createdTimestamp": "2026-11-25T11:59:00Z",
+        "updatedTimestamp": "2026-11-25T12:00:00Z",
+        "observedGeneration": observed,
+        "conditions": conditions,
+    });
+    if let Some(s) = pool_status {
+        obj["status"]["poolStatus"] = json!(s);
+    }
+    obj
+}
+
+/// One state of a resource, and how Argo CD and kstatus must read it.
+struct Case {
+    name: &'static str,
+    obj: Value,
+    argocd: &'static str,
+    /// A word hs.message must contain (the telling condition's reason).
+    message_has: &'static str,
+    kstatus: KStatus,
+}
+
+fn case(
+    name: &'static str,
+    obj: Value,
+    argocd: &'static str,
+    message_has: &'static str,
+    kstatus: KStatus,
+) -> Case {
+    Case {
+        name,
+        obj,
+        argocd,
+        message_has,
+        kstatus,
+    }
+}
+
+fn pipeline_cases() -> Vec<Case> {
+    use KStatus::*;
+    let spec = spec();
+    let mut changed = spec.clone();
+    changed.sinks[0].reserved_stream_capacity = 5;
+    let streaming = seen("InProgress", 1);
+    let starting = seen("Initializing", 1);
+    vec![
+        case(
+            "streaming",
+            pipeline(1, Some(streaming.clone())),
+            "Healthy",
+            "InProgress",
+            Current,
+        ),
+        // kstatus reads an object without status as Current (rule 5): nothing
+        // the operator can change; Flux normally polls after it wrote status.
+        case(
+            "no status yet",
+            pipeline(1, None),
+            "Progressing",
+            "operator",
+            Current,
+        ),
+        case(
+            "spec change not yet observed",
+            pipeline(2, Some(streaming.clone())),
+            "Progressing",
+            "generation 2",
+            InProgress,
+        ),
+        case(
+            "initializing",
+            pipeline(1, Some(starting.clone())),
+            "Progressing",
+            "Initializing",
+            InProgress,
+        ),
+        case(
+            "stopping",
+            pipeline(1, Some(seen("Stopping", 1))),
+            "Progressing",
+            "Stopping",
+            InProgress,
+        ),
+        case(
+            "create throttled",
+            pipeline(
+                1,
+                Some(create_failed(Error::Throttled("rate exceeded".into()), 1)),
+            ),
+            "Progressing",
+            "Throttled",
+            InProgress,
+        ),
+        case(
+            "create: AWS unreachable",
+            pipeline(
+                1,
+                Some(create_failed(Error::Network("connection reset".into()), 1)),
+            ),
+            "Progressing",
+            "NetworkError",
+            InProgress,
+        ),
+        case(
+            "waiting for capacity",
+            pipeline(
+                1,
+                Some(create_failed(
+                    Error::ResourceLimitExceeded("too many pipelines".into()),
+                    1,
+                )),
+            ),
+            "Progressing",
+            "ResourceLimitExceeded",
+            InProgress,
+        ),
+        case(
+            "initializing, read throttled",
+            pipeline(
+                1,
+                Some(reconciled(
+                    &spec,
+                    &starting,
+                    Remote::Failed(Error::Throttled("rate exceeded".into())),
+                    1,
+                )),
+            ),
+            "Progressing",
+            "Throttled",
+            InProgress,
+        ),
+        // A failed refresh says nothing new about a streaming pipeline.
+        case(
+            "streaming, read throttled",
+            pipeline(
+                1,
+                Some(reconciled(
+                    &spec,
+                    &streaming,
+                    Remote::Failed(Error::Throttled("rate exceeded".into())),
+                    1,
+                )),
+            ),
+            "Healthy",
+            "InProgress",
+            Current,
+        ),
+        case(
+            "create refused: bad request",
+            pipeline(
+                1,
+                Some(create_failed(
+                    Error::BadRequest("meeting not accepted".into()),
+                    1,
+                )),
+            ),
+            "Degraded",
+            "BadRequest",
+            Failed,
+        ),
+        case(
+            "create refused: forbidden",
+            pipeline(
+                1,
+                Some(create_failed(Error::Forbidden("no chime:Create".into()), 1)),
+            ),
+            "Degraded",
+            "Forbidden",
+            Failed,
+        ),
+        case(
+            "create refused: unauthorized",
+            pipeline(
+                1,
+                Some(create_failed(Error::Unauthorized("bad key".into()), 1)),
+            ),
+            "Degraded",
+            "Unauthorized",
+            Failed,
+        ),
+        case(
+            "create refused: meeting not found",
+            pipeline(
+                1,
+                Some(create_failed(Error::NotFound("no such meeting".into()), 1)),
+            ),
+            "Degraded",
+            "NotFound",
+            Failed,
+        ),
+        case(
+            "sinks edited",
+            pipeline(
+                2,
+                Some(reconciled(
+                    &changed,
+                    &streaming,
+                    Remote::Found {
+                        pipeline: remote(&spec, "InProgress"),
+                        tags: Some(vec![]),
+                    },
+                    2,
+                )),
+            ),
+            "Degraded",
+            "ImmutableFieldChanged",
+            Failed,
+        ),
+        case(
+            "failed in AWS",
+            pipeline(1, Some(seen("Failed", 1))),
+            "Degraded",
+            "Failed",
+            Failed,
+        ),
+        case(
+            "stopped",
+            pipeline(1, Some(seen("Stopped", 1))),
+            "Degraded",
+            "Stopped",
+            Failed,
+        ),
+        case(
+            "gone from AWS",
+            pipeline(1, Some(reconciled(&spec, &streaming, Remote::Gone, 1))),
+            "Missing",
+            "PipelineGone",
+            Failed,
+        ),
+    ]
+}
+
+fn pool_cases() -> Vec<Case> {
+    use KStatus::*;
+    const OK: (&str, &str, &str, &str) = (
+        "Synced",
+        "True",
+        "Synced",
+        "The last reconcile reached AWS and succeeded.",
+    );
+    const NOT_RECONCILING: (&str, &str, &str, &str) =
+        ("Reconciling", "False", "Ready", "Nothing left to do.");
+    const NOT_STALLED: (&str, &str, &str, &str) =
+        ("Stalled", "False", "Ready", "Nothing stands in the way.");
+    let active = [
+        ("Ready", "True", "Active", "The pool is active."),
+        OK,
+        NOT_RECONCILING,
+        NOT_STALLED,
+    ];
+    vec![
+        case(
+            "active",
+            pool(1, Some(1), Some("ACTIVE"), &active),
+            "Healthy",
+            "Active",
+            Current,
+        ),
+        case(
+            "no status yet",
+            pool(1, None, None, &[]),
+            "Progressing",
+            "operator",
+            Current,
+        ),
+        case(
+            "spec change not yet observed",
+            pool(2, Some(1), Some("ACTIVE"), &active),
+            "Progressing",
+            "generation 2",
+            InProgress,
+        ),
+        case(
+            "creating",
+            pool(
+                1,
+                Some(1),
+                Some("CREATING"),
+                &[
+                    ("Ready", "False", "Creating", "AWS is creating the pool."),
+                    OK,
+                    (
+                        "Reconciling",
+                        "True",
+                        "Creating",
+                        "AWS is creating the pool.",
+                    ),
+                    NOT_STALLED,
+                ],
+            ),
+            "Progressing",
+            "Creating",
+            InProgress,
+        ),
+        case(
+            "updating",
+            pool(
+                2,
+                Some(2),
+                Some("UPDATING"),
+                &[
+                    ("Ready", "False", "Updating", "AWS is updating the pool."),
+                    OK,
+                    (
+                        "Reconciling",
+                        "True",
+                        "Updating",
+                        "AWS is updating the pool.",
+                    ),
+                    NOT_STALLED,
+                ],
+            ),
+            "Progressing",
+            "Updating",
+            InProgress,
+        ),
+        case(
+            "create throttled",
+            pool(
+                1,
+                Some(1),
+                None,
+                &[
+                    (
+                        "Ready",
+                        "False",
+                        "Throttled",
+                        "AWS throttled the request: rate exceeded",
+                    ),
+                    (
+                        "Synced",
+                        "False",
+                        "Throttled",
+                        "AWS throttled the request: rate exceeded",
+                    ),
+                    (
+                        "Reconciling",
+                        "True",
+                        "Throttled",
+                        "AWS throttled the request: rate exceeded",
+                    ),
+                    NOT_STALLED,
+                ],
+            ),
+            "Progressing",
+            "Throttled",
+            InProgress,
+        ),
+        case(
+            "create refused: forbidden",
+            pool(
+                1,
+                Some(1),
+                None,
+                &[
+                    (
+                        "Ready",
+                        "False",
+                        "Forbidden",
+                        "forbidden: no chime:CreateMediaPipelineKinesisVideoStreamPool",
+                    ),
+                    (
+                        "Synced",
+                        "False",
+                        "Forbidden",
+                        "forbidden: no chime:CreateMediaPipelineKinesisVideoStreamPool",
+                    ),
+                    (
+                        "Reconciling",
+                        "False",
+                        "Forbidden",
+                        "Needs a person: fix IAM.",
+                    ),
+                    (
+                        "Stalled",
+                        "True",
+                        "Forbidden",
+                        "forbidden: no chime:CreateMediaPipelineKinesisVideoStreamPool",
+                    ),
+                ],
+            ),
+            "Degraded",
+            "Forbidden",
+            Failed,
+        ),
+        case(
+            "immutable field edited",
+            pool(
+                2,
+                Some(2),
+                Some("ACTIVE"),
+                &[
+                    ("Ready", "True", "Active", "The pool is active."),
+                    (
+                        "Synced",
+                        "False",
+                        "ImmutableFieldChanged",
+                        "spec.streamConfiguration cannot change",
+                    ),
+                    NOT_RECONCILING,
+                    (
+                        "Stalled",
+                        "True",
+                        "ImmutableFieldChanged",
+                        "spec.streamConfiguration cannot change",
+                    ),
+                ],
+            ),
+            "Degraded",
+            "ImmutableFieldChanged",
+            Failed,
+        ),
+        case(
+            "failed in AWS",
+            pool(
+                1,
+                Some(1),
+                Some("FAILED"),
+                &[
+                    ("Ready", "False", "Failed", "AWS reports the pool failed."),
+                    OK,
+                    NOT_RECONCILING,
+                    ("Stalled", "True", "Failed", "AWS reports the pool failed."),
+                ],
+            ),
+            "Degraded",
+            "Failed",
+            Failed,
+        ),
+        case(
+            "gone from AWS",
+            pool(
+                1,
+                Some(1),
+                Some("Gone"),
+                &[
+                    (
+                        "Ready",
+                        "False",
+                        "PoolGone",
+                        "AWS no longer knows this pool.",
+                    ),
+                    OK,
+                    NOT_RECONCILING,
+                    (
+                        "Stalled",
+                        "True",
+                        "PoolGone",
+                        "AWS no longer knows this pool.",
+                    ),
+                ],
+            ),
+            "Missing",
+            "PoolGone",
+            Failed,
+        ),
+    ]
+}
+
+/// Checks every case, and reports every mismatch at once.
+fn check(file: &str, cases: &[Case]) {
+    let mut wrong = vec![];
+    for c in cases {
+        let hs = argocd_health(file, &c.obj);
+        if hs.status != c.argocd || !hs.message.contains(c.message_has) {
+            wrong.push(format!(
+                "{}: Argo CD health {} {:?}, want {} with a message containing {:?}",
+                c.name, hs.status, hs.message, c.argocd, c.message_has
+            ));
+        }
+        let ks = kstatus(&c.obj);
+        if ks != c.kstatus {
+            wrong.push(format!("{}: kstatus {ks:?}, want {:?}", c.name, c.kstatus));
+        }
+    }
+    assert!(wrong.is_empty(), "{file}:\n  {}", wrong.join("\n  "));
+}
+
+// ---------------------------------------------------------------------------
+// Tests.
+
+#[test]
+fn pipeline_health_in_every_state() {
+    check(PIPELINE_LUA, &pipeline_cases());
+}
+
+#[test]
+fn pool_health_in_every_state() {
+    check(POOL_LUA, &pool_cases());
+}
+
+/// The operator itself says, with Reconciling and Stalled, which states it
+/// works through and which need a person: kstatus must not have to guess
+/// from Ready=False (older kstatus releases read that as Current).
+#[test]
+fn pipeline_statuses_carry_reconciling_and_stalled() {
+    let mut wrong = vec![];
+    for c in pipeline_cases() {
+        let Some(conditions) = c.obj["status"]["conditions"].as_array() else {
+            continue;
+        };
+        let is_true = |t: &str| {
+            conditions
+                .iter()
+                .any(|x| x["type"] == t && x["status"] == "True")
+        };
+        let (reconciling, stalled) = (is_true("Reconciling"), is_true("Stalled"));
+        let want = match (
+            c.argocd,
+            c.obj["metadata"]["generation"] == c.obj["status"]["observedGeneration"],
+        ) {
+            ("Healthy", _) | (_, false) => None, // nothing to say about these
+            ("Progressing", true) => Some((true, false)),
+            ("Degraded" | "Missing", true) => Some((false, true)),
+            _ => None,
+        };
+        if let Some(want) = want
+            && (reconciling, stalled) != want
+        {
+            wrong.push(format!(
+                "{}: Reconciling={reconciling} Stalled={stalled}, want Reconciling={} Stalled={}",
+                c.name, want.0, want.1
+            ));
+        }
+        if c.argocd == "Healthy" && (reconciling || stalled) {
+            wrong.push(format!(
+                "{}: healthy, yet Reconciling or Stalled is True",
+                c.name
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n  {}", wrong.join("\n  "));
+}
+
+#[test]
+fn deleting_objects_read_terminating() {
+    let pipeline = deleting(pipeline(1, Some(seen("InProgress", 1))));
+    assert_eq!(kstatus(&pipeline), KStatus::Terminating);
+    let pool = deleting(pool(
+        1,
+        Some(1),
+        Some("DELETING"),
+        &[("Ready", "False", "Deleting", "AWS is deleting the pool.")],
+    ));
+    assert_eq!(kstatus(&pool), KStatus::Terminating);
+    // Argo CD reports any object with a deletionTimestamp as Progressing
+    // ("Pending deletion") before it runs a custom check; the scripts need
+    // only not fail on one.
+    argocd_health(PIPELINE_LUA, &pipeline);
+    argocd_health(POOL_LUA, &pool);
+}
+
+/// The Lua inline in argocd-cm-patch.yaml is the Lua of the .lua files.
+#[test]
+fn argocd_cm_patch_embeds_the_lua_files() {
+    let path = format!("{ARGOCD_DIR}/argocd-cm-patch.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cm: Value = serde_yaml_ng::from_str(&text).unwrap();
+    assert_eq!(cm["kind"], "ConfigMap");
+    assert_eq!(cm["metadata"]["name"], "argocd-cm");
+    for (kind, file) in [
+        ("MediaStreamPipeline", PIPELINE_LUA),
+        ("MediaPipelineKinesisVideoStreamPool", POOL_LUA),
+    ] {
+        let key = format!("resource.customizations.health.{GROUP}_{kind}");
+        let inline = cm["data"][&key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path}: no data.{key}"));
+        assert!(
+            inline == read_script(file),
+            "{path}: data.{key} differs from deploy/argocd/{file}; paste the file into the patch \
+             (indented by 4 spaces)"
+        );
+    }
+}
+
+#[test]
+fn lua_literals_survive_awkward_strings() {
+    let awkward = "quote \" backslash \\ newline \n tab \t nul \0 then 1 and ünïcode";
+    let obj = json!({
+        "metadata": {"generation": 1},
+        "status": {
+            "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "InProgress", "message": awkward}],
+        },
+    });
+    let hs = argocd_health(PIPELINE_LUA, &obj);
+    assert_eq!(hs.status, "Healthy");
+    assert_eq!(hs.message, format!("InProgress: {awkward}"));
+}
