@@ -388,11 +388,19 @@ mod tests {
                 }
             }
         }
-        let crd = serde_json::to_value(MediaStreamPipeline::crd()).unwrap();
-        let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
         let mut missing = vec![];
-        walk("spec", &root["spec"], &mut missing);
-        walk("status", &root["status"], &mut missing);
+        for crd in [
+            serde_json::to_value(MediaStreamPipeline::crd()).unwrap(),
+            serde_json::to_value(MediaPipelineKinesisVideoStreamPool::crd()).unwrap(),
+        ] {
+            let kind = crd["spec"]["names"]["kind"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+            walk(&format!("{kind}.spec"), &root["spec"], &mut missing);
+            walk(&format!("{kind}.status"), &root["status"], &mut missing);
+        }
         assert!(
             missing.is_empty(),
             "fields without description: {missing:?}"

@@ -218,6 +218,11 @@ async fn status_table(applied: &[(Api<DynamicObject>, ApiResource, String)]) -> 
                 .unwrap_or("-")
                 .to_string()
         };
+        // Pipelines and pools name the same things differently.
+        let either = |a: &str, b: &str| {
+            let v = field(a);
+            if v == "-" { field(b) } else { v }
+        };
         let ready = status
             .and_then(|s| s["conditions"].as_array())
             .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
@@ -227,10 +232,10 @@ async fn status_table(applied: &[(Api<DynamicObject>, ApiResource, String)]) -> 
         out.push_str(&format!(
             "{:<44} {:<38} {:<12} {:<6} {}\n",
             format!("{}/{name}", ar.kind.to_lowercase()),
-            field("mediaPipelineId"),
-            field("pipelineStatus"),
+            either("mediaPipelineId", "poolId"),
+            either("pipelineStatus", "poolStatus"),
             ready,
-            field("mediaPipelineArn"),
+            either("mediaPipelineArn", "poolArn"),
         ));
     }
     out
