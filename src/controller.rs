@@ -13,8 +13,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -210,7 +210,20 @@ pub async fn run(
             Some(ns) => Api::namespaced(ctx.client.clone(), ns),
             None => Api::all(ctx.client.clone()),
         };
-        let pipelines = Controller::new(api.clone(), wc.clone()).with_config(
+        // The cache keeps no managedFields nor last-applied annotation (half
+        // of an object's size), and our own status writes wake nothing: only
+        // changes to spec, finalizers or deletion do (plus requeues).
+        let (reader, writer) = reflector::store();
+        let trigger = watcher(api.clone(), wc.clone())
+            .default_backoff()
+            .modify(|o: &mut MediaStreamPipeline| {
+                o.managed_fields_mut().clear();
+                o.annotations_mut().remove(LAST_APPLIED);
+            })
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(spec_or_lifecycle, Default::default());
+        let pipelines = Controller::for_stream(trigger, reader).with_config(
             controller::Config::default().concurrency(config.max_concurrent_reconciles),
         );
         let users = pipelines.store();
@@ -268,6 +281,19 @@ pub async fn run(
     futures::future::join_all(controllers).await;
     ready.abort();
     metrics::global().set_ready(false);
+}
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What should wake a reconcile: the spec (generation), the finalizers and
+/// the deletion; not status writes, which are the operator's own.
+fn spec_or_lifecycle(o: &MediaStreamPipeline) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    o.meta().generation.hash(&mut h);
+    o.finalizers().hash(&mut h);
+    o.meta().deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut h);
+    Some(h.finish())
 }
 
 async fn log_failure<T, E: std::error::Error + 'static, Q: std::error::Error + 'static>(

@@ -38,7 +38,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             refresh_interval: Duration::from_secs(300),
-            poll_min: Duration::from_millis(200),
+            poll_min: Duration::from_millis(50),
             poll_max: Duration::from_secs(15),
             backoff: Backoff::default(),
         }

@@ -68,7 +68,7 @@ struct RunArgs {
     #[arg(long, env = "CHIME_OPERATOR_REFRESH_INTERVAL", value_parser = duration, default_value = "5m")]
     refresh_interval: Duration,
     /// Shortest wait between reads of a pipeline that is changing state.
-    #[arg(long, env = "CHIME_OPERATOR_POLL_MIN", value_parser = duration, default_value = "200ms")]
+    #[arg(long, env = "CHIME_OPERATOR_POLL_MIN", value_parser = duration, default_value = "50ms")]
     poll_min: Duration,
     /// Wait before retrying after ResourceLimitExceeded.
     #[arg(long, env = "CHIME_OPERATOR_LIMIT_RETRY_INTERVAL", value_parser = duration, default_value = "60s")]
