@@ -122,8 +122,13 @@ impl Context {
     }
 
     pub(crate) fn mark_read(&self, uid: &str) {
+        self.mark_read_ago(uid, Duration::ZERO);
+    }
+
+    fn mark_read_ago(&self, uid: &str, ago: Duration) {
         if let Ok(mut map) = self.last_read.lock() {
-            map.insert(uid.to_string(), Instant::now());
+            let at = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+            map.insert(uid.to_string(), at);
         }
     }
 
@@ -161,9 +166,13 @@ impl Context {
             action: reason.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
-            warn!(error = %e, "could not publish event");
-        }
+        // Published aside: a slow Events API must not hold a reconcile slot.
+        let (recorder, reference) = (self.recorder.clone(), obj.object_ref(&()));
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&ev, &reference).await {
+                warn!(error = %e, "could not publish event");
+            }
+        });
     }
 }
 
@@ -292,7 +301,11 @@ fn spec_or_lifecycle(o: &MediaStreamPipeline) -> Option<u64> {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     o.meta().generation.hash(&mut h);
     o.finalizers().hash(&mut h);
-    o.meta().deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut h);
+    o.meta()
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
     Some(h.finish())
 }
 
@@ -456,6 +469,19 @@ async fn apply(
             .and_then(|s| s.region.as_deref())
             .or(obj.spec.region.as_deref()),
     );
+    // First sight, in this process, of a pipeline at rest (a restart): count
+    // it as read at a random moment of the last interval, so that a restart
+    // costs no burst of reads, and later reads spread evenly.
+    let every = status.and_then(|s| decide::next_read(s, settings, now));
+    if ctx.since_last_read(&uid).is_none()
+        && every == Some(settings.refresh_interval)
+        && status.and_then(|s| s.observed_generation) == generation
+    {
+        ctx.mark_read_ago(
+            &uid,
+            settings.refresh_interval.mul_f64(rand::random::<f64>()),
+        );
+    }
     let adopt = obj.spec.adopt_media_pipeline_id.as_deref();
     let read = match status.and_then(|s| s.media_pipeline_id.as_deref()) {
         Some(id)
@@ -525,9 +551,11 @@ async fn apply(
     // Act. A create needs the resource to be really there with our
     // finalizer: the cache may lag a delete, and a delete racing the
     // finalizer's addition can win (seen on a 1.20 API server).
+    // The cache may also lag our own status write: an ID there means the
+    // pipeline exists, and the next reconcile sees it.
     if plan.actions.contains(&Step::Create) {
         let fresh = api.get_opt(&obj.name_any()).await?;
-        let guarded = fresh.is_some_and(|o| {
+        let guarded = fresh.as_ref().is_some_and(|o| {
             o.uid() == obj.uid()
                 && o.meta().deletion_timestamp.is_none()
                 && o.finalizers().iter().any(|f| f == FINALIZER)
@@ -535,9 +563,18 @@ async fn apply(
         if !guarded {
             return Ok(Action::await_change());
         }
+        if fresh.is_some_and(|o| o.status.is_some_and(|s| s.media_pipeline_id.is_some())) {
+            return Ok(Action::requeue(settings.poll_min));
+        }
     }
     let mut new_status = plan.status;
-    let mut requeue = plan.requeue;
+    // At rest, the next read is due one interval after the last.
+    let mut requeue = match (&remote, plan.requeue, ctx.since_last_read(&uid)) {
+        (Remote::Unread, Some(d), Some(since)) if Some(d) == every => {
+            Some(d.saturating_sub(since).max(settings.poll_min))
+        }
+        (_, d, _) => d,
+    };
     let mut failure = match remote {
         Remote::Failed(e) => Some(e),
         _ => None,
