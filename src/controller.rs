@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -21,7 +22,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::aws::Aws;
 use crate::crd::{
     DeletionPolicy, FINALIZER, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
-    MediaStreamPipelineStatus, MediaStreamSink, Tag,
+    MediaStreamSink, Tag,
 };
 use crate::decide::{self, Action as Step, Observation, Remote, Settings};
 use crate::error::{Error, Retry};
@@ -765,17 +766,21 @@ async fn cleanup(
 
 /// One server-side apply of the whole status under our field manager;
 /// skipped when nothing changed, so a quiet reconcile costs no write.
-async fn write_status(
-    api: &Api<MediaStreamPipeline>,
-    obj: &MediaStreamPipeline,
-    status: &MediaStreamPipelineStatus,
-) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(status) {
+pub(crate) async fn write_status<K>(api: &Api<K>, obj: &K, status: &K::Status) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()>
+        + HasStatus
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::Status: serde::Serialize + PartialEq,
+{
+    if obj.status() == Some(status) {
         return Ok(());
     }
     let patch = serde_json::json!({
-        "apiVersion": MediaStreamPipeline::api_version(&()),
-        "kind": MediaStreamPipeline::kind(&()),
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
         "status": status,
     });
     api.patch_status(

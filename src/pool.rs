@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::info;
 
-use crate::controller::Context;
+use crate::controller::{Context, write_status};
 use crate::crd::{
     DeletionPolicy, KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus,
     MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
@@ -509,26 +509,4 @@ pub(crate) async fn cleanup(
     }
     ctx.forget(&uid);
     Ok(Action::await_change())
-}
-
-async fn write_status(
-    api: &Api<MediaPipelineKinesisVideoStreamPool>,
-    obj: &MediaPipelineKinesisVideoStreamPool,
-    status: &KinesisVideoStreamPoolStatus,
-) -> Result<(), Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let patch = serde_json::json!({
-        "apiVersion": MediaPipelineKinesisVideoStreamPool::api_version(&()),
-        "kind": MediaPipelineKinesisVideoStreamPool::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(crate::controller::MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
 }
