@@ -247,9 +247,8 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
     if status.media_pipeline_id.is_none() {
         if let Err(waiting) = obs.sinks {
             status.observed_generation = generation;
-            set_condition(
+            set_observed(
                 &mut status.conditions,
-                READY,
                 false,
                 "WaitingForPool",
                 waiting,
@@ -301,15 +300,6 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan {
                 "PipelineGone",
                 "AWS no longer knows this media pipeline (its meeting may have ended); it is not \
                  recreated. Delete this resource, or create a new one for a new pipeline.",
-                generation,
-                now,
-            );
-            set_condition(
-                &mut status.conditions,
-                SYNCED,
-                true,
-                "Synced",
-                SYNCED_OK,
                 generation,
                 now,
             );
@@ -377,21 +367,11 @@ pub fn with_remote(
             "AWS reports a status this operator does not know.",
         ),
     };
-    set_condition(
+    set_observed(
         &mut status.conditions,
-        READY,
         ready,
         reason,
         message,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut status.conditions,
-        SYNCED,
-        true,
-        "Synced",
-        SYNCED_OK,
         generation,
         now,
     );
@@ -443,6 +423,21 @@ fn settle_pipeline(
         Some("Failed" | "Stopped") | Some(GONE)
     );
     settle(&mut status.conditions, terminal, generation, now);
+}
+
+/// AWS described the object: Ready as given, and Synced True.
+pub fn set_observed(
+    conditions: &mut Vec<Condition>,
+    ready: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    set_condition(conditions, READY, ready, reason, message, generation, now);
+    set_condition(
+        conditions, SYNCED, true, "Synced", SYNCED_OK, generation, now,
+    );
 }
 
 /// Derives the kstatus conditions from Ready and Synced, so that Flux,

@@ -120,21 +120,11 @@ pub fn decide(obs: PoolObservation<'_>, settings: &Settings) -> PoolPlan {
         RemoteRead::Gone => {
             status.pool_status = Some(decide::GONE.into());
             status.observed_generation = generation;
-            set_condition(
+            decide::set_observed(
                 &mut status.conditions,
-                READY,
                 false,
                 "PoolGone",
                 "AWS no longer knows this pool; it is not recreated. Delete this resource, or create a new one.",
-                generation,
-                now,
-            );
-            set_condition(
-                &mut status.conditions,
-                SYNCED,
-                true,
-                "Synced",
-                decide::SYNCED_OK,
                 generation,
                 now,
             );
@@ -229,21 +219,11 @@ pub fn with_remote(
     } else {
         p.status.as_str()
     };
-    set_condition(
+    decide::set_observed(
         &mut status.conditions,
-        READY,
         ready,
         reason,
         message,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut status.conditions,
-        SYNCED,
-        true,
-        "Synced",
-        decide::SYNCED_OK,
         generation,
         now,
     );
