@@ -1,17 +1,21 @@
 //! A Kubernetes operator for Amazon Chime SDK media stream pipelines.
 //!
-//! - [`crd`]: the MediaStreamPipeline resource and its generated CRD.
-//! - [`decide`]: the pure reconcile decision.
+//! Modules by layer, each using only those listed below it:
+//! - [`controller`]: the wiring: watches, mappings between kinds, readiness.
+//! - [`reconcile`]: the one reconcile skeleton, its context, and each kind's
+//!   small implementation of it.
+//! - [`decide`]: the pure decisions, shared rules and one file per kind.
 //! - [`aws`]: the Chime SDK Media Pipelines calls, errors classified.
-//! - [`controller`]: observe, decide, act; the controller loop.
-//! - [`pool`]: the Kinesis Video Stream pool kind: its decision and reconcile.
-//! - [`error`]: errors, their condition reasons and retry classes.
-//! - [`metrics`]: Prometheus metrics and the health endpoints.
+//! - [`http`], [`metrics`], [`telemetry`]: endpoints, metrics, logging.
+//! - [`config`], [`crd`], [`error`]: settings, the resources, the errors.
 
 pub mod aws;
+pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod error;
+pub mod http;
 pub mod metrics;
-pub mod pool;
+pub mod reconcile;
+pub mod telemetry;

@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -7,11 +8,11 @@ use futures::FutureExt;
 use kube_lease_manager::LeaseManagerBuilder;
 
 use chime_pipeline_operator::aws::{Aws, AwsOptions, RateLimit};
-use chime_pipeline_operator::controller::{self, Config};
+use chime_pipeline_operator::config::{Backoff, Config, Settings};
+use chime_pipeline_operator::controller;
 use chime_pipeline_operator::crd::{self, DeletionPolicy};
-use chime_pipeline_operator::decide::Settings;
-use chime_pipeline_operator::error::Backoff;
-use chime_pipeline_operator::metrics;
+use chime_pipeline_operator::metrics::Metrics;
+use chime_pipeline_operator::{http, telemetry};
 
 /// Kubernetes operator for Amazon Chime SDK media stream pipelines.
 #[derive(Parser)]
@@ -118,10 +119,6 @@ struct RunArgs {
     log_json: bool,
 }
 
-/// Log targets that print credentials or signatures at debug or trace level.
-const SECRET_BEARING_TARGETS: [&str; 3] =
-    ["aws_sigv4", "aws_smithy_runtime", "aws_smithy_http_client"];
-
 /// Durations like 300ms, 30s, 5m, 1h.
 fn duration(s: &str) -> Result<Duration, String> {
     let d: jiff::SignedDuration = s
@@ -143,30 +140,21 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,kube=warn,aws_config=warn".into());
-    // Below info, these write out signed requests (session token, signature);
-    // whatever RUST_LOG asks, they stay at info.
-    for target in SECRET_BEARING_TARGETS {
-        filter = filter.add_directive(format!("{target}=info").parse()?);
-    }
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter);
-    if args.log_json {
-        fmt.json().init();
-    } else {
-        fmt.init();
-    }
-
+    telemetry::init(args.log_json)?;
+    let metrics = Arc::new(Metrics::default());
     let client = kube::Client::try_default().await?;
     let rate_limit = NonZeroU32::new(args.aws_rate_limit).map(|per_second| RateLimit {
         per_second,
         burst: NonZeroU32::new(args.aws_burst).unwrap_or(per_second),
     });
-    let aws = Aws::new(&AwsOptions {
-        region: args.region,
-        endpoint_url: args.endpoint_url,
-        rate_limit,
-    })
+    let aws = Aws::new(
+        &AwsOptions {
+            region: args.region,
+            endpoint_url: args.endpoint_url,
+            rate_limit,
+        },
+        metrics.clone(),
+    )
     .await;
     let config = Config {
         namespaces: args.namespaces,
@@ -189,16 +177,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     };
     let listener = tokio::net::TcpListener::bind(args.http_addr).await?;
+    let served = metrics.clone();
     tokio::spawn(async move {
-        if let Err(e) = metrics::serve(listener).await {
+        if let Err(e) = http::serve(listener, served).await {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
     let shutdown = shutdown_signal().boxed().shared();
     tracing::info!(namespaces = ?config.namespaces, "starting");
     if !args.leader_election {
-        metrics::global().set_leader(true);
-        controller::run(client, aws, config, shutdown).await;
+        metrics.set_leader(true);
+        controller::run(client, aws, config, metrics.clone(), shutdown).await;
         tracing::info!("stopped");
         return Ok(());
     }
@@ -219,7 +208,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await?;
     let (mut leading, lease_task) = lease.watch().await;
     // A standby is ready: it can take over at once.
-    metrics::global().set_ready(true);
+    metrics.set_ready(true);
     tracing::info!(%identity, lease = %args.lease_name, %namespace, "standing by for the lease");
     loop {
         tokio::select! {
@@ -227,20 +216,20 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             _ = shutdown.clone() => break,
         }
         tracing::info!(%identity, "leading: reconciling");
-        metrics::global().set_leader(true);
+        metrics.set_leader(true);
         // Dropping the controller on lease loss stops it at once, mid-call
         // if need be: every AWS call it makes is safe to repeat.
         let mut lost = leading.clone();
         tokio::select! {
-            _ = controller::run(client.clone(), aws.clone(), config.clone(), futures::future::pending()) => {}
+            _ = controller::run(client.clone(), aws.clone(), config.clone(), metrics.clone(), futures::future::pending()) => {}
             _ = lost.wait_for(|l| !*l) => tracing::warn!("lost the lease: stopped reconciling"),
             _ = shutdown.clone() => {
-                metrics::global().set_leader(false);
+                metrics.set_leader(false);
                 break;
             }
         }
-        metrics::global().set_leader(false);
-        metrics::global().set_ready(true);
+        metrics.set_leader(false);
+        metrics.set_ready(true);
     }
     // Closing the channel ends the lease task; releasing lets a standby
     // take over without waiting for the lease to expire.

@@ -1,16 +1,11 @@
-//! Prometheus metrics, and the HTTP endpoints a kubelet and a Prometheus
-//! scrape: /healthz, /readyz and /metrics.
+//! Prometheus metrics and readiness: one [`Metrics`] per process, made in
+//! `main` and handed to the AWS client, the controller and the HTTP server.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -20,6 +15,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReconcileLabels {
+    kind: String,
     outcome: String,
     reason: String,
 }
@@ -40,6 +36,13 @@ struct StatusLabel {
     status: String,
 }
 
+/// The kinds whose remote statuses are counted, each in a gauge of its own.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Kind {
+    Pipeline,
+    Pool,
+}
+
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ReconcileLabels, Counter>,
@@ -47,10 +50,11 @@ pub struct Metrics {
     aws_calls: Family<AwsLabels, Counter>,
     aws_seconds: Family<OperationLabel, Histogram>,
     pipelines: Family<StatusLabel, Gauge>,
+    pools: Family<StatusLabel, Gauge>,
     leader: Gauge,
-    /// Remote status of each managed resource, by UID; the pipelines gauge
-    /// is recounted from it at every scrape.
-    statuses: Mutex<HashMap<String, String>>,
+    /// Remote status of each managed resource, by kind and UID; the gauges
+    /// are recounted from it at every scrape.
+    statuses: Mutex<HashMap<(Kind, String), String>>,
     /// Set once every watch has listed its resources (or while standing by
     /// for leadership, which is ready too: it can take over at once).
     ready: AtomicBool,
@@ -95,6 +99,12 @@ impl Default for Metrics {
             "Managed media pipelines by remote status",
             pipelines.clone(),
         );
+        let pools = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "managed_pools",
+            "Managed Kinesis Video Stream pools by remote status",
+            pools.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -108,6 +118,7 @@ impl Default for Metrics {
             aws_calls,
             aws_seconds,
             pipelines,
+            pools,
             leader,
             statuses: Mutex::default(),
             ready: AtomicBool::new(false),
@@ -116,9 +127,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn reconciled(&self, outcome: &str, reason: &str, took: Duration) {
+    pub fn reconciled(&self, kind: &str, outcome: &str, reason: &str, took: Duration) {
         self.reconciles
             .get_or_create(&ReconcileLabels {
+                kind: kind.into(),
                 outcome: outcome.into(),
                 reason: reason.into(),
             })
@@ -141,11 +153,12 @@ impl Metrics {
     }
 
     /// Records a resource's remote status; None forgets the resource.
-    pub fn pipeline_status(&self, uid: &str, status: Option<&str>) {
+    pub fn remote_status(&self, kind: Kind, uid: &str, status: Option<&str>) {
         if let Ok(mut map) = self.statuses.lock() {
+            let key = (kind, uid.to_string());
             match status {
-                Some(s) => map.insert(uid.to_string(), s.to_string()),
-                None => map.remove(uid),
+                Some(s) => map.insert(key, s.to_string()),
+                None => map.remove(&key),
             };
         }
     }
@@ -165,13 +178,18 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         if let Ok(map) = self.statuses.lock() {
-            let mut counts: HashMap<&str, i64> = HashMap::new();
-            for s in map.values() {
-                *counts.entry(s.as_str()).or_default() += 1;
+            let mut counts: HashMap<(Kind, &str), i64> = HashMap::new();
+            for ((kind, _), s) in map.iter() {
+                *counts.entry((*kind, s.as_str())).or_default() += 1;
             }
             self.pipelines.clear();
-            for (status, n) in counts {
-                self.pipelines
+            self.pools.clear();
+            for ((kind, status), n) in counts {
+                let family = match kind {
+                    Kind::Pipeline => &self.pipelines,
+                    Kind::Pool => &self.pools,
+                };
+                family
                     .get_or_create(&StatusLabel {
                         status: status.into(),
                     })
@@ -185,41 +203,6 @@ impl Metrics {
     }
 }
 
-/// The process-wide metrics. One controller runs per process, so a global
-/// keeps the AWS client and the controller from passing it around.
-pub fn global() -> &'static Metrics {
-    static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::default)
-}
-
-/// Serves /healthz, /readyz and /metrics until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "serving /healthz, /readyz, /metrics");
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
-    axum::serve(listener, app).await
-}
-
-async fn readyz() -> impl IntoResponse {
-    if global().is_ready() {
-        (StatusCode::OK, "ok")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")
-    }
-}
-
-async fn metrics() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        global().encode(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,22 +210,29 @@ mod tests {
     #[test]
     fn exposition_carries_every_family() {
         let m = Metrics::default();
-        m.reconciled("success", "Synced", Duration::from_millis(3));
+        m.reconciled(
+            "MediaStreamPipeline",
+            "success",
+            "Synced",
+            Duration::from_millis(3),
+        );
         m.aws_call(
             "CreateMediaStreamPipeline",
             "success",
             Duration::from_millis(20),
         );
-        m.pipeline_status("u1", Some("InProgress"));
-        m.pipeline_status("u2", Some("InProgress"));
-        m.pipeline_status("u3", Some("Stopped"));
-        m.pipeline_status("u3", None);
+        m.remote_status(Kind::Pipeline, "u1", Some("InProgress"));
+        m.remote_status(Kind::Pipeline, "u2", Some("InProgress"));
+        m.remote_status(Kind::Pipeline, "u3", Some("Stopped"));
+        m.remote_status(Kind::Pipeline, "u3", None);
+        m.remote_status(Kind::Pool, "u1", Some("ACTIVE"));
         m.set_leader(true);
         let text = m.encode();
         for needle in [
-            r#"chime_operator_reconciles_total{outcome="success",reason="Synced"} 1"#,
+            r#"chime_operator_reconciles_total{kind="MediaStreamPipeline",outcome="success",reason="Synced"} 1"#,
             r#"chime_operator_aws_calls_total{operation="CreateMediaStreamPipeline",outcome="success"} 1"#,
             r#"chime_operator_managed_pipelines{status="InProgress"} 2"#,
+            r#"chime_operator_managed_pools{status="ACTIVE"} 1"#,
             "chime_operator_leader 1",
             "chime_operator_reconcile_duration_seconds_bucket",
             "chime_operator_aws_call_duration_seconds_bucket",

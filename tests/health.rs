@@ -2,28 +2,36 @@
 //!
 //! - Argo CD: runs the Lua health checks of `deploy/argocd/` with Debian's
 //!   `lua5.1` (Argo CD embeds gopher-lua, a Lua 5.1) against sample objects,
-//!   and checks that `deploy/argocd/argocd-cm-patch.yaml` carries the same
-//!   Lua as the `.lua` files.
+//!   and checks that the `.lua` files and the copies inline in
+//!   `argocd-cm-patch.yaml` are renderings of `health.lua.template`
+//!   (`CHIME_BLESS=1` rewrites them when they are not).
 //! - Flux: Flux's `healthChecks` use kstatus; [`kstatus`] below is kstatus's
 //!   rule for custom resources, checked against the same samples.
 //!
-//! MediaStreamPipeline samples are built by the operator's own status code
-//! (`decide::{decide, with_remote, with_error}`), so these tests break when the
-//! statuses it writes drift from what the health checks expect. Pool samples
-//! are written by hand, following the pool's status shape.
+//! Samples of both kinds are built by the operator's own status code
+//! (`decide::pipeline` and `decide::pool`: each kind's `decide` and
+//! `with_remote`, and the shared `with_error`), so these tests break when the
+//! statuses it writes drift from what the health checks expect.
 //!
 //! Needs `lua5.1` on PATH (`apt-get install -y lua5.1`); no control plane.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use chime_pipeline_operator::aws::{RemotePipeline, RemotePool};
+use chime_pipeline_operator::config::Settings;
+use chime_pipeline_operator::crd::{
+    KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus, StreamConfiguration,
+};
 use chime_pipeline_operator::crd::{
     MediaStreamPipelineSpec, MediaStreamPipelineStatus, MediaStreamSink, MediaStreamSource,
     MediaStreamType, SinkType, SourceType,
 };
-use chime_pipeline_operator::decide::{
-    Observation, Remote, RemotePipeline, Settings, decide, with_error, with_remote,
+use chime_pipeline_operator::decide::pipeline::{Observation, decide, with_remote};
+use chime_pipeline_operator::decide::pool::{
+    Observation as PoolObservation, decide as decide_pool, with_remote as pool_with_remote,
 };
+use chime_pipeline_operator::decide::{Remote, with_error};
 use chime_pipeline_operator::error::Error;
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -31,7 +39,13 @@ use serde_json::{Value, json};
 const ARGOCD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd");
 const PIPELINE_LUA: &str = "health-mediastreampipeline.lua";
 const POOL_LUA: &str = "health-kinesisvideostreampool.lua";
+const TEMPLATE: &str = "health.lua.template";
+const CM_PATCH: &str = "argocd-cm-patch.yaml";
 const GROUP: &str = "media.chimeoperator.dev";
+/// Set to 1, the template test rewrites what it finds stale instead of failing.
+const BLESS_ENV: &str = "CHIME_BLESS";
+const BLESS_COMMAND: &str =
+    "CHIME_BLESS=1 cargo nextest run --config-file tests/nextest.toml --test health";
 
 // ---------------------------------------------------------------------------
 // Lua: run an Argo CD health script on an object.
@@ -90,6 +104,92 @@ struct Health {
 fn read_script(file: &str) -> String {
     let path = format!("{ARGOCD_DIR}/{file}");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Writes through a temporary file, so that tests running the scripts at the
+/// same time never read half of one.
+fn write_script(file: &str, text: &str) {
+    let path = format!("{ARGOCD_DIR}/{file}");
+    let tmp = format!("{path}.bless");
+    std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{tmp}: {e}"));
+    std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
+}
+
+/// What the placeholders of `health.lua.template` stand for in one kind's
+/// health check.
+struct HealthCheck {
+    /// `{{KIND}}`: the kind, as in the header and argocd-cm's key.
+    kind: &'static str,
+    /// The rendered file next to the template.
+    file: &'static str,
+    /// `{{REMOTE_FIELD}}`: the status field that says Gone.
+    remote_field: &'static str,
+    /// `{{KIND_NAME}}`: the kind in the words of hs.message.
+    kind_name: &'static str,
+}
+
+const HEALTH_CHECKS: [HealthCheck; 2] = [
+    HealthCheck {
+        kind: "MediaStreamPipeline",
+        file: PIPELINE_LUA,
+        remote_field: "pipelineStatus",
+        kind_name: "media pipeline",
+    },
+    HealthCheck {
+        kind: "MediaPipelineKinesisVideoStreamPool",
+        file: POOL_LUA,
+        remote_field: "poolStatus",
+        kind_name: "Kinesis Video Stream pool",
+    },
+];
+
+fn render(check: &HealthCheck) -> String {
+    let lua = read_script(TEMPLATE)
+        .replace("{{KIND}}", check.kind)
+        .replace("{{REMOTE_FIELD}}", check.remote_field)
+        .replace("{{KIND_NAME}}", check.kind_name);
+    if let Some(at) = lua.find("{{") {
+        let line = lua[at..].lines().next().unwrap_or_default();
+        panic!("{TEMPLATE}: a placeholder this test does not fill: {line}");
+    }
+    lua
+}
+
+/// argocd-cm's key for the health check of `kind`.
+fn cm_key(kind: &str) -> String {
+    format!("resource.customizations.health.{GROUP}_{kind}")
+}
+
+/// `yaml` with the literal block of `data.<key>` (its lines indented by 4
+/// spaces) replaced by `text`.
+fn splice_block(yaml: &str, key: &str, text: &str) -> String {
+    let head = format!("\n  {key}: |\n");
+    let start = yaml
+        .find(&head)
+        .unwrap_or_else(|| panic!("{CM_PATCH}: no `{}`: add it by hand", head.trim()))
+        + head.len();
+    // The block ends at its last indented line: blank lines after it belong
+    // to what follows.
+    let (mut end, mut at) = (start, start);
+    for line in yaml[start..].split_inclusive('\n') {
+        at += line.len();
+        if line.starts_with("    ") {
+            end = at;
+        } else if !line.trim().is_empty() {
+            break;
+        }
+    }
+    let block: String = text
+        .split_inclusive('\n')
+        .map(|l| {
+            if l == "\n" {
+                l.to_string()
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect();
+    format!("{}{block}{}", &yaml[..start], &yaml[end..])
 }
 
 /// Runs the health script `file` with `obj` as Argo CD would: `obj` global,
@@ -254,7 +354,7 @@ fn create_failed(err: Error, generation: i64) -> MediaStreamPipelineStatus {
 fn reconciled(
     spec: &MediaStreamPipelineSpec,
     before: &MediaStreamPipelineStatus,
-    remote: Remote,
+    remote: Remote<RemotePipeline>,
     generation: i64,
 ) -> MediaStreamPipelineStatus {
     decide(
@@ -291,45 +391,82 @@ fn deleting(mut obj: Value) -> Value {
     obj
 }
 
-/// A pool as the operator would write it; conditions are (type, status,
-/// reason, message).
-fn pool(
+const POOL_NAME: &str = "meeting-audio";
+
+fn pool_spec() -> KinesisVideoStreamPoolSpec {
+    KinesisVideoStreamPoolSpec {
+        pool_name: None,
+        stream_configuration: StreamConfiguration {
+            region: "us-east-1".into(),
+            data_retention_in_hours: Some(24),
+        },
+        tags: vec![],
+        deletion_policy: None,
+        region: None,
+    }
+}
+
+fn remote_pool(status: &str) -> RemotePool {
+    RemotePool {
+        arn: "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/meeting-audio".into(),
+        id: "9d3e1c6a-0b7f-4d2e-8f4a-5c1b2a3d4e5f".into(),
+        name: POOL_NAME.into(),
+        status: status.into(),
+        size: Some(0),
+        region: "us-east-1".into(),
+        retention_hours: Some(24),
+        created: Some(now()),
+        updated: Some(now()),
+    }
+}
+
+/// The status the operator writes once AWS described the pool.
+fn pool_seen(status: &str, generation: i64) -> KinesisVideoStreamPoolStatus {
+    pool_with_remote(
+        Default::default(),
+        &remote_pool(status),
+        Some(generation),
+        now(),
+    )
+}
+
+/// The status the operator writes when the pool's create failed.
+fn pool_create_failed(err: Error, generation: i64) -> KinesisVideoStreamPoolStatus {
+    with_error(Default::default(), &err, Some(generation), now())
+}
+
+/// The status after one reconcile of a pool at `generation` that had
+/// `before`, with this read of AWS.
+fn pool_reconciled(
+    spec: &KinesisVideoStreamPoolSpec,
+    before: &KinesisVideoStreamPoolStatus,
+    remote: Remote<RemotePool>,
     generation: i64,
-    observed: Option<i64>,
-    pool_status: Option<&str>,
-    conditions: &[(&str, &str, &str, &str)],
-) -> Value {
+) -> KinesisVideoStreamPoolStatus {
+    decide_pool(
+        PoolObservation {
+            generation: Some(generation),
+            spec,
+            name: POOL_NAME,
+            status: Some(before),
+            create_tags: &[],
+            remote: &remote,
+            now: now(),
+        },
+        &Settings::default(),
+    )
+    .status
+}
+
+fn pool(generation: i64, status: Option<KinesisVideoStreamPoolStatus>) -> Value {
     let mut obj = json!({
         "apiVersion": format!("{GROUP}/v1alpha1"),
         "kind": "MediaPipelineKinesisVideoStreamPool",
-        "metadata": {"name": "meeting-audio", "namespace": "meetings", "generation": generation},
-        "spec": {},
+        "metadata": {"name": POOL_NAME, "namespace": "meetings", "generation": generation},
+        "spec": pool_spec(),
     });
-    let Some(observed) = observed else {
-        return obj;
-    };
-    let conditions: Vec<Value> = conditions
-        .iter()
-        .map(|(t, s, r, m)| {
-            json!({
-                "type": t, "status": s, "reason": r, "message": m,
-                "observedGeneration": observed,
-                "lastTransitionTime": "2026-11-25T12:00:00Z",
-            })
-        })
-        .collect();
-    obj["status"] = json!({
-        "poolArn": "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/meeting-audio",
-        "poolId": "9d3e1c6a-0b7f-4d2e-8f4a-5c1b2a3d4e5f",
-        "poolName": "meeting-audio",
-        "poolSize": 0,
-        "createdTimestamp": "2026-11-25T11:59:00Z",
-        "updatedTimestamp": "2026-11-25T12:00:00Z",
-        "observedGeneration": observed,
-        "conditions": conditions,
-    });
-    if let Some(s) = pool_status {
-        obj["status"]["poolStatus"] = json!(s);
+    if let Some(status) = status {
+        obj["status"] = serde_json::to_value(status).unwrap();
     }
     obj
 }
@@ -520,7 +657,7 @@ fn pipeline_cases() -> Vec<Case> {
                     &changed,
                     &streaming,
                     Remote::Found {
-                        pipeline: remote(&spec, "InProgress"),
+                        remote: remote(&spec, "InProgress"),
                         tags: Some(vec![]),
                     },
                     2,
@@ -556,115 +693,54 @@ fn pipeline_cases() -> Vec<Case> {
 
 fn pool_cases() -> Vec<Case> {
     use KStatus::*;
-    const OK: (&str, &str, &str, &str) = (
-        "Synced",
-        "True",
-        "Synced",
-        "The last reconcile reached AWS and succeeded.",
-    );
-    const NOT_RECONCILING: (&str, &str, &str, &str) =
-        ("Reconciling", "False", "Ready", "Nothing left to do.");
-    const NOT_STALLED: (&str, &str, &str, &str) =
-        ("Stalled", "False", "Ready", "Nothing stands in the way.");
-    let active = [
-        ("Ready", "True", "Active", "The pool is active."),
-        OK,
-        NOT_RECONCILING,
-        NOT_STALLED,
-    ];
+    let spec = pool_spec();
+    let mut moved = spec.clone();
+    moved.stream_configuration.region = "eu-west-1".into();
+    let active = pool_seen("ACTIVE", 1);
     vec![
         case(
             "active",
-            pool(1, Some(1), Some("ACTIVE"), &active),
+            pool(1, Some(active.clone())),
             "Healthy",
-            "Active",
+            "ACTIVE",
             Current,
         ),
         case(
             "no status yet",
-            pool(1, None, None, &[]),
+            pool(1, None),
             "Progressing",
             "operator",
             Current,
         ),
         case(
             "spec change not yet observed",
-            pool(2, Some(1), Some("ACTIVE"), &active),
+            pool(2, Some(active.clone())),
             "Progressing",
             "generation 2",
             InProgress,
         ),
         case(
             "creating",
-            pool(
-                1,
-                Some(1),
-                Some("CREATING"),
-                &[
-                    ("Ready", "False", "Creating", "AWS is creating the pool."),
-                    OK,
-                    (
-                        "Reconciling",
-                        "True",
-                        "Creating",
-                        "AWS is creating the pool.",
-                    ),
-                    NOT_STALLED,
-                ],
-            ),
+            pool(1, Some(pool_seen("CREATING", 1))),
             "Progressing",
-            "Creating",
+            "CREATING",
             InProgress,
         ),
         case(
             "updating",
-            pool(
-                2,
-                Some(2),
-                Some("UPDATING"),
-                &[
-                    ("Ready", "False", "Updating", "AWS is updating the pool."),
-                    OK,
-                    (
-                        "Reconciling",
-                        "True",
-                        "Updating",
-                        "AWS is updating the pool.",
-                    ),
-                    NOT_STALLED,
-                ],
-            ),
+            pool(2, Some(pool_seen("UPDATING", 2))),
             "Progressing",
-            "Updating",
+            "UPDATING",
             InProgress,
         ),
         case(
             "create throttled",
             pool(
                 1,
-                Some(1),
-                None,
-                &[
-                    (
-                        "Ready",
-                        "False",
-                        "Throttled",
-                        "AWS throttled the request: rate exceeded",
-                    ),
-                    (
-                        "Synced",
-                        "False",
-                        "Throttled",
-                        "AWS throttled the request: rate exceeded",
-                    ),
-                    (
-                        "Reconciling",
-                        "True",
-                        "Throttled",
-                        "AWS throttled the request: rate exceeded",
-                    ),
-                    NOT_STALLED,
-                ],
+                Some(pool_create_failed(
+                    Error::Throttled("rate exceeded".into()),
+                    1,
+                )),
             ),
             "Progressing",
             "Throttled",
@@ -674,34 +750,10 @@ fn pool_cases() -> Vec<Case> {
             "create refused: forbidden",
             pool(
                 1,
-                Some(1),
-                None,
-                &[
-                    (
-                        "Ready",
-                        "False",
-                        "Forbidden",
-                        "forbidden: no chime:CreateMediaPipelineKinesisVideoStreamPool",
-                    ),
-                    (
-                        "Synced",
-                        "False",
-                        "Forbidden",
-                        "forbidden: no chime:CreateMediaPipelineKinesisVideoStreamPool",
-                    ),
-                    (
-                        "Reconciling",
-                        "False",
-                        "Forbidden",
-                        "Needs a person: fix IAM.",
-                    ),
-                    (
-                        "Stalled",
-                        "True",
-                        "Forbidden",
-                        "forbidden: no chime:CreateMediaPipelineKinesisVideoStreamPool",
-                    ),
-                ],
+                Some(pool_create_failed(
+                    Error::Forbidden("no chime:CreateMediaPipelineKinesisVideoStreamPool".into()),
+                    1,
+                )),
             ),
             "Degraded",
             "Forbidden",
@@ -711,24 +763,15 @@ fn pool_cases() -> Vec<Case> {
             "immutable field edited",
             pool(
                 2,
-                Some(2),
-                Some("ACTIVE"),
-                &[
-                    ("Ready", "True", "Active", "The pool is active."),
-                    (
-                        "Synced",
-                        "False",
-                        "ImmutableFieldChanged",
-                        "spec.streamConfiguration cannot change",
-                    ),
-                    NOT_RECONCILING,
-                    (
-                        "Stalled",
-                        "True",
-                        "ImmutableFieldChanged",
-                        "spec.streamConfiguration cannot change",
-                    ),
-                ],
+                Some(pool_reconciled(
+                    &moved,
+                    &active,
+                    Remote::Found {
+                        remote: remote_pool("ACTIVE"),
+                        tags: Some(vec![]),
+                    },
+                    2,
+                )),
             ),
             "Degraded",
             "ImmutableFieldChanged",
@@ -736,44 +779,14 @@ fn pool_cases() -> Vec<Case> {
         ),
         case(
             "failed in AWS",
-            pool(
-                1,
-                Some(1),
-                Some("FAILED"),
-                &[
-                    ("Ready", "False", "Failed", "AWS reports the pool failed."),
-                    OK,
-                    NOT_RECONCILING,
-                    ("Stalled", "True", "Failed", "AWS reports the pool failed."),
-                ],
-            ),
+            pool(1, Some(pool_seen("FAILED", 1))),
             "Degraded",
-            "Failed",
+            "FAILED",
             Failed,
         ),
         case(
             "gone from AWS",
-            pool(
-                1,
-                Some(1),
-                Some("Gone"),
-                &[
-                    (
-                        "Ready",
-                        "False",
-                        "PoolGone",
-                        "AWS no longer knows this pool.",
-                    ),
-                    OK,
-                    NOT_RECONCILING,
-                    (
-                        "Stalled",
-                        "True",
-                        "PoolGone",
-                        "AWS no longer knows this pool.",
-                    ),
-                ],
-            ),
+            pool(1, Some(pool_reconciled(&spec, &active, Remote::Gone, 1))),
             "Missing",
             "PoolGone",
             Failed,
@@ -817,9 +830,9 @@ fn pool_health_in_every_state() {
 /// works through and which need a person: kstatus must not have to guess
 /// from Ready=False (older kstatus releases read that as Current).
 #[test]
-fn pipeline_statuses_carry_reconciling_and_stalled() {
+fn statuses_carry_reconciling_and_stalled() {
     let mut wrong = vec![];
-    for c in pipeline_cases() {
+    for c in pipeline_cases().into_iter().chain(pool_cases()) {
         let Some(conditions) = c.obj["status"]["conditions"].as_array() else {
             continue;
         };
@@ -860,12 +873,7 @@ fn pipeline_statuses_carry_reconciling_and_stalled() {
 fn deleting_objects_read_terminating() {
     let pipeline = deleting(pipeline(1, Some(seen("InProgress", 1))));
     assert_eq!(kstatus(&pipeline), KStatus::Terminating);
-    let pool = deleting(pool(
-        1,
-        Some(1),
-        Some("DELETING"),
-        &[("Ready", "False", "Deleting", "AWS is deleting the pool.")],
-    ));
+    let pool = deleting(pool(1, Some(pool_seen("DELETING", 1))));
     assert_eq!(kstatus(&pool), KStatus::Terminating);
     // Argo CD reports any object with a deletionTimestamp as Progressing
     // ("Pending deletion") before it runs a custom check; the scripts need
@@ -874,26 +882,46 @@ fn deleting_objects_read_terminating() {
     argocd_health(POOL_LUA, &pool);
 }
 
-/// The Lua inline in argocd-cm-patch.yaml is the Lua of the .lua files.
+/// The .lua files and the Lua inline in argocd-cm-patch.yaml are the
+/// template rendered for each kind; with CHIME_BLESS=1, stale ones are
+/// rewritten.
 #[test]
-fn argocd_cm_patch_embeds_the_lua_files() {
-    let path = format!("{ARGOCD_DIR}/argocd-cm-patch.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let cm: Value = serde_yaml_ng::from_str(&text).unwrap();
+fn argocd_health_checks_are_rendered_from_the_template() {
+    let bless = std::env::var(BLESS_ENV).is_ok_and(|v| v == "1");
+    let mut stale = vec![];
+    let mut rewrite = |file: &str, want: &str| {
+        if read_script(file) == want {
+            return;
+        }
+        if bless {
+            write_script(file, want);
+        }
+        stale.push(format!("deploy/argocd/{file}"));
+    };
+    let mut cm = read_script(CM_PATCH);
+    for check in &HEALTH_CHECKS {
+        let lua = render(check);
+        rewrite(check.file, &lua);
+        cm = splice_block(&cm, &cm_key(check.kind), &lua);
+    }
+    rewrite(CM_PATCH, &cm);
+    assert!(
+        bless || stale.is_empty(),
+        "not what deploy/argocd/{TEMPLATE} renders: {}\nedit the template, not these, then \
+         regenerate them with\n  {BLESS_COMMAND}",
+        stale.join(", ")
+    );
+
+    // The splicing above works on text: check that YAML reads the same Lua
+    // back, so a block that ends early or takes in too much cannot pass.
+    let cm: Value = serde_yaml_ng::from_str(&read_script(CM_PATCH)).unwrap();
     assert_eq!(cm["kind"], "ConfigMap");
     assert_eq!(cm["metadata"]["name"], "argocd-cm");
-    for (kind, file) in [
-        ("MediaStreamPipeline", PIPELINE_LUA),
-        ("MediaPipelineKinesisVideoStreamPool", POOL_LUA),
-    ] {
-        let key = format!("resource.customizations.health.{GROUP}_{kind}");
-        let inline = cm["data"][&key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{path}: no data.{key}"));
+    for check in &HEALTH_CHECKS {
+        let key = cm_key(check.kind);
         assert!(
-            inline == read_script(file),
-            "{path}: data.{key} differs from deploy/argocd/{file}; paste the file into the patch \
-             (indented by 4 spaces)"
+            cm["data"][&key].as_str() == Some(render(check).as_str()),
+            "{CM_PATCH}: data.{key} does not read back as the rendered template"
         );
     }
 }

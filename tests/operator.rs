@@ -13,10 +13,6 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 use testworld::emulator::{EmulatorConfig, Fault, FaultKind, Trigger, sdk_client};
 
-fn ready(o: &MediaStreamPipeline) -> bool {
-    condition(o, "Ready").map(|c| c.0) == Some("True".into())
-}
-
 fn synced_reason(o: &MediaStreamPipeline) -> Option<String> {
     condition(o, "Synced")
         .filter(|c| c.0 == "False")
@@ -395,7 +391,7 @@ async fn sinks_are_immutable_and_tags_follow_the_spec() -> anyhow::Result<()> {
         .await?;
     let msg = condition(&o2, "Synced").map(|c| c.2).unwrap_or_default();
     assert!(msg.contains("spec.sinks"), "{msg}");
-    assert!(ready(&o2), "the pipeline itself is still streaming");
+    assert!(is_ready(&o2), "the pipeline itself is still streaming");
     assert_eq!(h.emulator.call_count("CreateMediaStreamPipeline"), creates);
     h.assert_one_pipeline_per_uid(&[uid(&o)?]);
     Ok(())

@@ -64,20 +64,7 @@ async fn pool_ready(
     h: &Harness,
     name: &str,
 ) -> anyhow::Result<MediaPipelineKinesisVideoStreamPool> {
-    wait_for(
-        &pools(h),
-        name,
-        "Ready",
-        Duration::from_secs(60),
-        |p: &MediaPipelineKinesisVideoStreamPool| {
-            p.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-        },
-    )
-    .await
+    wait_ready(&pools(h), name).await
 }
 
 #[tokio::test]

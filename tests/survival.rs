@@ -15,13 +15,6 @@ use testworld::TestEnv;
 use testworld::controlplane::ControlPlane;
 use testworld::emulator::{EmulatorConfig, Fault, FaultKind, Trigger};
 
-fn is_ready(o: &MediaStreamPipeline) -> bool {
-    condition(o, "Ready").is_some_and(|c| c.0 == "True")
-        && o.status
-            .as_ref()
-            .is_some_and(|s| s.media_pipeline_id.is_some())
-}
-
 /// Waits until every named resource satisfies `pred`, listing them all at
 /// once per round.
 async fn wait_all(
@@ -299,7 +292,7 @@ async fn the_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
     let list = h.api().list(&Default::default()).await?.items;
     let ready: Vec<String> = list
         .iter()
-        .filter(|o| is_ready(o))
+        .filter(|o| is_ready(*o))
         .map(|o| o.name_any())
         .collect();
     let waiting: Vec<&MediaStreamPipeline> = list.iter().filter(|o| limited(o)).collect();
@@ -318,7 +311,7 @@ async fn the_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
         let list = h.api().list(&Default::default()).await?.items;
         let now_ready = list
             .iter()
-            .filter(|o| waiting_names.contains(&o.name_any()) && is_ready(o))
+            .filter(|o| waiting_names.contains(&o.name_any()) && is_ready(*o))
             .count();
         if now_ready == 10 {
             break;

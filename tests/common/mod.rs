@@ -7,16 +7,19 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_sdk_chimesdkmediapipelines::config::Credentials;
 use chime_pipeline_operator::aws::{self, Aws, AwsOptions, RateLimit};
-use chime_pipeline_operator::controller::{self, Config};
+use chime_pipeline_operator::config::{Backoff, Config, Settings};
+use chime_pipeline_operator::controller;
 use chime_pipeline_operator::crd::{MediaStreamPipeline, MediaStreamPipelineSpec};
-use chime_pipeline_operator::decide::Settings;
-use chime_pipeline_operator::error::Backoff;
+use chime_pipeline_operator::decide::ManagedStatus;
+use chime_pipeline_operator::metrics::Metrics;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::core::object::HasStatus;
 use kube::{Client, ResourceExt};
 use testworld::TestEnv;
 use testworld::emulator::{Emulator, EmulatorConfig};
@@ -53,12 +56,15 @@ pub async fn test_aws(endpoint: &str, rate_limit: Option<RateLimit>) -> Aws {
         rate_limit,
     };
     let creds = Credentials::new("AKIDTEST", "secret", None, None, "tests");
-    Aws::from_loader(aws::loader(&opts).credentials_provider(creds), rate_limit).await
+    let loader = aws::loader(&opts).credentials_provider(creds);
+    Aws::from_loader(loader, rate_limit, Arc::new(Metrics::default())).await
 }
 
 pub struct Harness {
     pub env: TestEnv,
     pub emulator: Emulator,
+    /// The in-process operator's metrics (reconciles by kind, AWS calls).
+    pub metrics: Arc<Metrics>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -79,6 +85,7 @@ impl Harness {
         let mut h = Harness {
             env,
             emulator,
+            metrics: Arc::default(),
             stop: None,
             task: None,
         };
@@ -94,6 +101,7 @@ impl Harness {
         Ok(Harness {
             env,
             emulator: Emulator::start(emulator).await?,
+            metrics: Arc::default(),
             stop: None,
             task: None,
         })
@@ -104,6 +112,7 @@ impl Harness {
         Ok(Harness {
             env: TestEnv::new(prefix).await?,
             emulator: Emulator::start(EmulatorConfig::default()).await?,
+            metrics: Arc::default(),
             stop: None,
             task: None,
         })
@@ -117,9 +126,15 @@ impl Harness {
     pub async fn run_operator_with(&mut self, client: Client, aws: Aws, config: Config) {
         let (tx, rx) = oneshot::channel();
         self.stop = Some(tx);
-        self.task = Some(tokio::spawn(controller::run(client, aws, config, async {
-            let _ = rx.await;
-        })));
+        self.task = Some(tokio::spawn(controller::run(
+            client,
+            aws,
+            config,
+            self.metrics.clone(),
+            async {
+                let _ = rx.await;
+            },
+        )));
     }
 
     pub async fn stop_operator(&mut self) {
@@ -168,10 +183,7 @@ impl Harness {
     }
 
     pub async fn wait_ready(&self, name: &str) -> anyhow::Result<MediaStreamPipeline> {
-        self.wait_for(name, "Ready=True", |o| {
-            condition(o, "Ready").map(|c| c.0) == Some("True".into())
-        })
-        .await
+        wait_ready(&self.api(), name).await
     }
 
     pub async fn wait_gone(&self, name: &str) -> anyhow::Result<()> {
@@ -234,14 +246,34 @@ where
     }
 }
 
-/// (status, reason, message) of a condition.
-pub fn condition(o: &MediaStreamPipeline, type_: &str) -> Option<(String, String, String)> {
-    o.status
-        .as_ref()?
-        .conditions
+/// (status, reason, message) of a condition, for either kind.
+pub fn condition<K>(o: &K, type_: &str) -> Option<(String, String, String)>
+where
+    K: HasStatus<Status: ManagedStatus>,
+{
+    o.status()?
+        .conditions()
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Ready, for either kind: Ready=True with the remote object recorded.
+pub fn is_ready<K>(o: &K) -> bool
+where
+    K: HasStatus<Status: ManagedStatus>,
+{
+    condition(o, "Ready").is_some_and(|c| c.0 == "True")
+        && o.status().and_then(|s| s.remote_id()).is_some()
+}
+
+/// Waits until the named resource of either kind is Ready.
+pub async fn wait_ready<K>(api: &Api<K>, name: &str) -> anyhow::Result<K>
+where
+    K: kube::Resource + HasStatus<Status: ManagedStatus>,
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_for(api, name, "Ready", Duration::from_secs(60), is_ready).await
 }
 
 pub fn uid(o: &MediaStreamPipeline) -> anyhow::Result<String> {
@@ -343,22 +375,7 @@ impl Operator {
 
     /// GET a path of the operator's HTTP server: (status, body).
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr = self.http.trim_start_matches("http://");
-        let mut s = tokio::net::TcpStream::connect(addr).await?;
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await?;
-        let status = buf
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-        Ok((status, body))
+        testworld::http_get(&self.http, path).await
     }
 
     /// A metric's value summed over its label sets; 0 when absent.

@@ -1,0 +1,242 @@
+//! The client: one per region, every request through [`Regional::call`]
+//! (rate limit, request, metrics), failures classified.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_chimesdkmediapipelines as chime;
+use aws_sdk_chimesdkmediapipelines::config::http::HttpResponse;
+use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_chimesdkmediapipelines::types as t;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use jiff::Timestamp;
+
+use crate::crd::Tag;
+use crate::error::Error;
+use crate::metrics::Metrics;
+
+/// The operator's AWS access: one client (and one rate-limit bucket, as AWS
+/// throttles per region) per region, built on first use.
+#[derive(Clone)]
+pub struct Aws {
+    sdk: Arc<aws_config::SdkConfig>,
+    rate_limit: Option<RateLimit>,
+    regions: Arc<Mutex<HashMap<String, Regional>>>,
+    metrics: Arc<Metrics>,
+}
+
+/// The calls, in one region.
+#[derive(Clone)]
+pub struct Regional {
+    pub(super) client: chime::Client,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    region: String,
+    metrics: Arc<Metrics>,
+}
+
+/// Where and how to reach AWS; credentials always come from the standard
+/// provider chain (environment, profile, web identity / IRSA, Pod Identity).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    /// For the emulator, or a VPC endpoint.
+    pub endpoint_url: Option<String>,
+    /// Client-side limit on requests to AWS, per region: a token bucket
+    /// refilled at `per_second`, holding up to `burst`. None: no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_second: NonZeroU32,
+    pub burst: NonZeroU32,
+}
+
+impl Aws {
+    pub async fn new(opts: &AwsOptions, metrics: Arc<Metrics>) -> Aws {
+        Aws::from_loader(loader(opts), opts.rate_limit, metrics).await
+    }
+
+    /// From a loader made by [`loader`], perhaps with more settings (tests
+    /// give it static credentials).
+    pub async fn from_loader(
+        loader: aws_config::ConfigLoader,
+        rate_limit: Option<RateLimit>,
+        metrics: Arc<Metrics>,
+    ) -> Aws {
+        Aws {
+            sdk: Arc::new(loader.load().await),
+            rate_limit,
+            regions: Arc::default(),
+            metrics,
+        }
+    }
+
+    /// The operator's own region (from --region or the provider chain).
+    pub fn default_region(&self) -> String {
+        self.sdk.region().map(|r| r.to_string()).unwrap_or_default()
+    }
+
+    /// The calls in `region` (None: the operator's region).
+    pub fn region(&self, region: Option<&str>) -> Regional {
+        let region = region.map_or_else(|| self.default_region(), str::to_string);
+        let Ok(mut map) = self.regions.lock() else {
+            return self.regional(&region);
+        };
+        map.entry(region.clone())
+            .or_insert_with(|| self.regional(&region))
+            .clone()
+    }
+
+    fn regional(&self, region: &str) -> Regional {
+        let conf = chime::config::Builder::from(self.sdk.as_ref())
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        Regional {
+            client: chime::Client::from_conf(conf),
+            limiter: self.rate_limit.map(|l| {
+                Arc::new(RateLimiter::direct(
+                    Quota::per_second(l.per_second).allow_burst(l.burst),
+                ))
+            }),
+            region: region.to_string(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl Regional {
+    /// The region these calls go to.
+    pub fn name(&self) -> &str {
+        &self.region
+    }
+
+    /// Sends a request, and counts and times it by operation and outcome.
+    pub(crate) async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        send: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, Error>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let start = Instant::now();
+        let result = send.await.map_err(classify);
+        let outcome = match &result {
+            Ok(_) => "Success",
+            Err(e) => e.reason(),
+        };
+        self.metrics.aws_call(operation, outcome, start.elapsed());
+        result
+    }
+
+    pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, Error> {
+        let send = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send();
+        let out = self.call("ListTagsForResource", send).await?;
+        Ok(out
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect())
+    }
+
+    pub async fn tag(&self, arn: &str, tags: &[Tag]) -> Result<(), Error> {
+        let mut req = self.client.tag_resource().resource_arn(arn);
+        for tag in tags {
+            req = req.tags(sdk_tag(tag)?);
+        }
+        self.call("TagResource", req.send()).await.map(|_| ())
+    }
+
+    pub async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), Error> {
+        let mut req = self.client.untag_resource().resource_arn(arn);
+        for k in keys {
+            req = req.tag_keys(k);
+        }
+        self.call("UntagResource", req.send()).await.map(|_| ())
+    }
+}
+
+/// The SDK configuration for `opts`: the standard credential chain, one
+/// attempt per call (the controller retries, with backoff and jitter, and
+/// every request passes the rate limit), and timeouts so that no call hangs
+/// a reconcile.
+pub fn loader(opts: &AwsOptions) -> aws_config::ConfigLoader {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        );
+    if let Some(region) = &opts.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader
+}
+
+/// Classifies an SDK failure. Only the error code and message are kept: the
+/// request (with its signature) is never part of what we log or show.
+fn classify<E>(err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let message = e.message().unwrap_or("no message").to_string();
+            Error::from_aws_code(e.code(), message)
+        }
+        SdkError::ConstructionFailure(_) => Error::Unexpected(format!(
+            "could not build the request: {}",
+            source_text(&err)
+        )),
+        _ => Error::from_aws_code(None, source_text(&err)),
+    }
+}
+
+fn source_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(s) = cur {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        cur = s.source();
+    }
+    text
+}
+
+pub(crate) fn sdk_tag(tag: &Tag) -> Result<t::Tag, Error> {
+    t::Tag::builder()
+        .key(&tag.key)
+        .value(&tag.value)
+        .build()
+        .map_err(|e| Error::Unexpected(e.to_string()))
+}
+
+pub(crate) fn timestamp(
+    dt: Option<&aws_sdk_chimesdkmediapipelines::primitives::DateTime>,
+) -> Option<Timestamp> {
+    dt.and_then(|d| Timestamp::new(d.secs(), d.subsec_nanos() as i32).ok())
+}

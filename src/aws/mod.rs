@@ -1,0 +1,13 @@
+//! The Chime SDK Media Pipelines calls the operator makes, with the SDK's
+//! types turned into ours and every failure classified into [`Error`].
+//! [`client`] holds the client and the one `call` every request goes
+//! through (rate limit, request, metrics); one file per kind holds its calls
+//! and the remote type they return.
+
+mod client;
+mod pipeline;
+mod pool;
+
+pub use client::{Aws, AwsOptions, RateLimit, Regional, loader};
+pub use pipeline::RemotePipeline;
+pub use pool::RemotePool;

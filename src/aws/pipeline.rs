@@ -1,0 +1,159 @@
+//! Media stream pipelines: CreateMediaStreamPipeline, GetMediaPipeline,
+//! DeleteMediaPipeline, and the pipeline as AWS describes it.
+
+use aws_sdk_chimesdkmediapipelines::types as t;
+use jiff::Timestamp;
+
+use super::client::{Regional, sdk_tag, timestamp};
+use crate::crd::{MediaStreamSink, MediaStreamSource, MediaStreamType, SinkType, SourceType, Tag};
+use crate::error::Error;
+
+/// The pipeline as AWS describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemotePipeline {
+    pub id: String,
+    pub arn: String,
+    pub status: String,
+    pub created: Option<Timestamp>,
+    pub updated: Option<Timestamp>,
+    pub sources: Vec<MediaStreamSource>,
+    pub sinks: Vec<MediaStreamSink>,
+}
+
+impl Regional {
+    /// CreateMediaStreamPipeline, with `sinks` resolved to ARNs. The same
+    /// `token` with the same input returns the pipeline created first, so
+    /// this is safe to repeat.
+    pub async fn create(
+        &self,
+        sources: &[MediaStreamSource],
+        sinks: &[MediaStreamSink],
+        token: &str,
+        tags: &[Tag],
+    ) -> Result<RemotePipeline, Error> {
+        let mut req = self
+            .client
+            .create_media_stream_pipeline()
+            .client_request_token(token);
+        for s in sources {
+            req = req.sources(
+                t::MediaStreamSource::builder()
+                    .source_type(t::MediaPipelineSourceType::from(source_type(s.source_type)))
+                    .source_arn(&s.source_arn)
+                    .build()
+                    .map_err(|e| Error::Unexpected(e.to_string()))?,
+            );
+        }
+        for s in sinks {
+            req = req.sinks(
+                t::MediaStreamSink::builder()
+                    .set_sink_arn(s.sink_arn.clone())
+                    .sink_type(t::MediaStreamPipelineSinkType::from(sink_type(s.sink_type)))
+                    .reserved_stream_capacity(s.reserved_stream_capacity)
+                    .media_stream_type(t::MediaStreamType::from(stream_type(s.media_stream_type)))
+                    .build()
+                    .map_err(|e| Error::Unexpected(e.to_string()))?,
+            );
+        }
+        // The model's TagList has min 1: send none rather than an empty list.
+        for tag in tags {
+            req = req.tags(sdk_tag(tag)?);
+        }
+        let out = self.call("CreateMediaStreamPipeline", req.send()).await?;
+        let p = out
+            .media_stream_pipeline
+            .ok_or_else(|| Error::Unexpected("create answered without a pipeline".into()))?;
+        remote(p)
+    }
+
+    /// GetMediaPipeline; `None` when AWS answers NotFound.
+    pub async fn get(&self, id: &str) -> Result<Option<RemotePipeline>, Error> {
+        let send = self
+            .client
+            .get_media_pipeline()
+            .media_pipeline_id(id)
+            .send();
+        match self.call("GetMediaPipeline", send).await {
+            Ok(out) => {
+                let p = out
+                    .media_pipeline
+                    .and_then(|m| m.media_stream_pipeline)
+                    .ok_or_else(|| {
+                        Error::Unexpected(format!("{id} is not a media stream pipeline"))
+                    })?;
+                remote(p).map(Some)
+            }
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// DeleteMediaPipeline; a pipeline that is already gone counts as deleted.
+    pub async fn delete(&self, id: &str) -> Result<(), Error> {
+        let send = self
+            .client
+            .delete_media_pipeline()
+            .media_pipeline_id(id)
+            .send();
+        match self.call("DeleteMediaPipeline", send).await {
+            Ok(_) | Err(Error::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn remote(p: t::MediaStreamPipeline) -> Result<RemotePipeline, Error> {
+    let id = p
+        .media_pipeline_id
+        .ok_or_else(|| Error::Unexpected("pipeline without an ID".into()))?;
+    Ok(RemotePipeline {
+        arn: p.media_pipeline_arn.unwrap_or_default(),
+        status: p.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        created: timestamp(p.created_timestamp.as_ref()),
+        updated: timestamp(p.updated_timestamp.as_ref()),
+        sources: p
+            .sources
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| MediaStreamSource {
+                source_type: SourceType::ChimeSdkMeeting,
+                source_arn: s.source_arn,
+            })
+            .collect(),
+        sinks: p
+            .sinks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| MediaStreamSink {
+                sink_arn: Some(s.sink_arn),
+                pool_ref: None,
+                sink_type: SinkType::KinesisVideoStreamPool,
+                reserved_stream_capacity: s.reserved_stream_capacity,
+                media_stream_type: match s.media_stream_type {
+                    t::MediaStreamType::IndividualAudio => MediaStreamType::IndividualAudio,
+                    _ => MediaStreamType::MixedAudio,
+                },
+            })
+            .collect(),
+        id,
+    })
+}
+
+fn source_type(s: SourceType) -> &'static str {
+    match s {
+        SourceType::ChimeSdkMeeting => "ChimeSdkMeeting",
+    }
+}
+
+fn sink_type(s: SinkType) -> &'static str {
+    match s {
+        SinkType::KinesisVideoStreamPool => "KinesisVideoStreamPool",
+    }
+}
+
+fn stream_type(s: MediaStreamType) -> &'static str {
+    match s {
+        MediaStreamType::MixedAudio => "MixedAudio",
+        MediaStreamType::IndividualAudio => "IndividualAudio",
+    }
+}

@@ -1,0 +1,465 @@
+//! The pure decisions: from what was observed (the resource, and what AWS
+//! said about its object) to the AWS actions to take and the status to
+//! write. No I/O here; the clock comes in as an argument.
+//!
+//! This file holds the rules both kinds share: conditions and their kstatus
+//! summary, read cadence, error and gone statuses, tags. [`pipeline`] and
+//! [`pool`] hold each kind's own decision.
+
+pub mod pipeline;
+pub mod pool;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::config::Settings;
+use crate::crd::Tag;
+use crate::error::{Error, PERMANENT_REASONS};
+
+pub const READY: &str = "Ready";
+pub const SYNCED: &str = "Synced";
+pub const RECONCILING: &str = "Reconciling";
+pub const STALLED: &str = "Stalled";
+/// The remote status once AWS no longer knows the object.
+pub const GONE: &str = "Gone";
+/// Condition messages are never empty: the API server refuses a null message.
+pub const SYNCED_OK: &str = "The last reconcile reached AWS and succeeded.";
+
+/// Where a remote object is in its life, by the status AWS reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Changing state (starting, stopping, creating, updating): read soon.
+    Changing,
+    /// At rest and alive: re-read every refresh interval.
+    Steady,
+    /// Failed, stopped or gone: never read again unless the spec changes,
+    /// and only a person can help.
+    Final,
+}
+
+/// What the shared rules need of a kind's status.
+pub trait ManagedStatus: Clone + Default + PartialEq {
+    /// What Get and Delete name the remote object by (the pipeline's ID, the
+    /// pool's ARN); None until a create or an adoption recorded it.
+    fn remote_id(&self) -> Option<&str>;
+    /// What TagResource names the remote object by.
+    fn remote_arn(&self) -> Option<&str>;
+    /// The status AWS reported last, or [`GONE`].
+    fn remote_state(&self) -> Option<&str>;
+    fn set_remote_state(&mut self, state: &str);
+    fn phase(&self) -> Phase;
+    fn updated_timestamp(&self) -> Option<&str>;
+    fn region(&self) -> Option<&str>;
+    fn set_region(&mut self, region: &str);
+    fn observed_generation(&self) -> Option<i64>;
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+    fn conditions(&self) -> &[Condition];
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+}
+
+/// What the shared rules need of an object as AWS describes it.
+pub trait RemoteObject {
+    type Status: ManagedStatus;
+    /// What Get and Delete name it by.
+    fn id(&self) -> &str;
+    /// What TagResource names it by.
+    fn arn(&self) -> &str;
+    /// The status after AWS described it (a create, an update or a read).
+    fn fold(&self, status: Self::Status, generation: Option<i64>, now: Timestamp) -> Self::Status;
+}
+
+/// What a read of AWS gave.
+#[derive(Debug)]
+pub enum Remote<R> {
+    /// Not read this time (nothing to read, or no read due).
+    Unread,
+    Found {
+        remote: R,
+        /// Read only when the spec changed, since only then can tags differ.
+        tags: Option<Vec<Tag>>,
+    },
+    /// AWS answered NotFound.
+    Gone,
+    Failed(Error),
+}
+
+/// An AWS call the reconcile makes; `U` is the kind's update (pipelines have
+/// none).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action<U> {
+    /// The kind's create call, with the resource's UID as ClientRequestToken.
+    Create,
+    Update(U),
+    Tag(Vec<Tag>),
+    Untag(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan<S, U> {
+    pub actions: Vec<Action<U>>,
+    pub status: S,
+    /// When to look again; None waits for the next change of the resource.
+    pub requeue: Option<Duration>,
+}
+
+impl<S, U> Plan<S, U> {
+    /// A plan that calls nothing.
+    pub fn idle(status: S, requeue: Option<Duration>) -> Self {
+        Plan {
+            actions: vec![],
+            status,
+            requeue,
+        }
+    }
+}
+
+/// Should the reconcile read the remote object? Only when there is one and
+/// the spec changed or the refresh for its phase is due.
+pub fn refresh_due<S: ManagedStatus>(
+    generation: Option<i64>,
+    status: Option<&S>,
+    since_last_read: Option<Duration>,
+    settings: &Settings,
+    now: Timestamp,
+) -> bool {
+    let Some(status) = status.filter(|s| s.remote_id().is_some()) else {
+        return false;
+    };
+    due(
+        generation,
+        status.observed_generation(),
+        next_read(status, settings, now),
+        since_last_read,
+    )
+}
+
+/// Whether a remote object is due for a read: when the spec changed, or
+/// `every` has passed since the last read (or this process never read it).
+pub fn due(
+    generation: Option<i64>,
+    observed_generation: Option<i64>,
+    every: Option<Duration>,
+    since_last_read: Option<Duration>,
+) -> bool {
+    if observed_generation != generation {
+        return true;
+    }
+    match (every, since_last_read) {
+        (None, _) => false,
+        (Some(_), None) => true, // never read by this process: after a restart, read once
+        (Some(every), Some(since)) => since >= every,
+    }
+}
+
+/// How long until the remote object should be read again, by its phase.
+pub fn next_read<S: ManagedStatus>(
+    status: &S,
+    settings: &Settings,
+    now: Timestamp,
+) -> Option<Duration> {
+    match status.phase() {
+        Phase::Final => None,
+        Phase::Steady => Some(settings.refresh_interval),
+        Phase::Changing => Some(poll_interval(status.updated_timestamp(), settings, now)),
+    }
+}
+
+/// While a remote object changes state: read soon, then less often the
+/// longer it takes.
+pub fn poll_interval(updated: Option<&str>, settings: &Settings, now: Timestamp) -> Duration {
+    let age = updated
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .and_then(|t| Duration::try_from(now.duration_since(t)).ok())
+        .unwrap_or_default();
+    (age / 4).clamp(settings.poll_min, settings.poll_max)
+}
+
+/// The status after a step failed. Ready is left alone when the remote
+/// object exists (a failed call says nothing new about it).
+pub fn with_error<S: ManagedStatus>(
+    mut status: S,
+    err: &Error,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> S {
+    let message = err.to_string();
+    if status.remote_id().is_none() {
+        status.set_observed_generation(generation);
+        set_condition(
+            status.conditions_mut(),
+            READY,
+            false,
+            err.reason(),
+            &message,
+            generation,
+            now,
+        );
+    }
+    set_condition(
+        status.conditions_mut(),
+        SYNCED,
+        false,
+        err.reason(),
+        &message,
+        generation,
+        now,
+    );
+    settle_status(&mut status, generation, now);
+    status
+}
+
+/// The status once AWS answered NotFound for a recorded object: never
+/// recreated, so Ready says why and the object is final.
+pub fn with_gone<S: ManagedStatus>(
+    mut status: S,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> S {
+    status.set_remote_state(GONE);
+    status.set_observed_generation(generation);
+    set_observed(
+        status.conditions_mut(),
+        false,
+        reason,
+        message,
+        generation,
+        now,
+    );
+    settle_status(&mut status, generation, now);
+    status
+}
+
+/// Derives Reconciling and Stalled for a status, by its phase.
+pub fn settle_status<S: ManagedStatus>(status: &mut S, generation: Option<i64>, now: Timestamp) {
+    let terminal = status.phase() == Phase::Final;
+    settle(status.conditions_mut(), terminal, generation, now);
+}
+
+/// AWS described the object: Ready as given, and Synced True.
+pub fn set_observed(
+    conditions: &mut Vec<Condition>,
+    ready: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    set_condition(conditions, READY, ready, reason, message, generation, now);
+    set_condition(
+        conditions, SYNCED, true, "Synced", SYNCED_OK, generation, now,
+    );
+}
+
+/// Derives the kstatus conditions from Ready and Synced, so that Flux,
+/// `kubectl wait` and Argo CD can tell progress from failure:
+/// `Stalled` is True when only a person can help (a permanent error, or a
+/// remote object that is `terminal`: failed, stopped or gone); otherwise
+/// `Reconciling` is True until Ready is.
+pub fn settle(
+    conditions: &mut Vec<Condition>,
+    terminal: bool,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let get = |t: &str| conditions.iter().find(|c| c.type_ == t).cloned();
+    let ready = get(READY);
+    let synced = get(SYNCED);
+    let stalled_by = synced
+        .filter(|c| c.status == "False" && PERMANENT_REASONS.contains(&c.reason.as_str()))
+        .or_else(|| ready.clone().filter(|_| terminal));
+    let is_ready = ready.as_ref().is_some_and(|c| c.status == "True");
+    match stalled_by {
+        Some(cause) => {
+            set_condition(
+                conditions,
+                STALLED,
+                true,
+                &cause.reason,
+                &cause.message,
+                generation,
+                now,
+            );
+            set_condition(
+                conditions,
+                RECONCILING,
+                false,
+                "Stalled",
+                "Waiting for a person: see Stalled.",
+                generation,
+                now,
+            );
+        }
+        None => {
+            set_condition(
+                conditions,
+                STALLED,
+                false,
+                "NotStalled",
+                "Nothing needs a person.",
+                generation,
+                now,
+            );
+            match ready.filter(|_| !is_ready) {
+                Some(cause) => set_condition(
+                    conditions,
+                    RECONCILING,
+                    true,
+                    &cause.reason,
+                    &cause.message,
+                    generation,
+                    now,
+                ),
+                None => set_condition(
+                    conditions,
+                    RECONCILING,
+                    false,
+                    "Ready",
+                    "Nothing left to do.",
+                    generation,
+                    now,
+                ),
+            }
+        }
+    }
+}
+
+/// Tags the operator puts on every AWS object so that it can be traced back
+/// to its resource.
+pub fn identity_tags(namespace: &str, name: &str, uid: &str) -> Vec<Tag> {
+    [("namespace", namespace), ("name", name), ("uid", uid)]
+        .into_iter()
+        .map(|(k, v)| Tag {
+            key: format!("chimeoperator.dev/{k}"),
+            value: v.into(),
+        })
+        .collect()
+}
+
+/// The tags sent with CreateMediaStreamPipeline: the operator's own, minus
+/// any key the user sets (user tags win), and none at all if they would
+/// push the pipeline past the model's 200 tags.
+pub fn create_tags(user: &[Tag], operator: &[Tag]) -> Vec<Tag> {
+    let own: Vec<Tag> = operator
+        .iter()
+        .filter(|t| !user.iter().any(|u| u.key == t.key))
+        .cloned()
+        .collect();
+    if user.len() + own.len() > 200 {
+        return vec![];
+    }
+    own
+}
+
+/// The tags the pipeline should carry: the user's, plus the operator's
+/// that were sent at create.
+pub fn desired_tags(user: &[Tag], create_tags: &[Tag]) -> Vec<Tag> {
+    let mut all = user.to_vec();
+    all.extend(
+        create_tags
+            .iter()
+            .filter(|t| !user.iter().any(|u| u.key == t.key))
+            .cloned(),
+    );
+    all
+}
+
+/// The Tag/Untag calls that bring the remote tags to the desired ones.
+pub fn tag_actions<U>(desired: &[Tag], remote: &[Tag]) -> Vec<Action<U>> {
+    let want: BTreeMap<&str, &str> = desired
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    let have: BTreeMap<&str, &str> = remote
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    let add: Vec<Tag> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(*v))
+        .map(|(k, v)| Tag {
+            key: (*k).into(),
+            value: (*v).into(),
+        })
+        .collect();
+    let remove: Vec<String> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(|k| (*k).into())
+        .collect();
+    let mut actions = vec![];
+    if !remove.is_empty() {
+        actions.push(Action::Untag(remove));
+    }
+    if !add.is_empty() {
+        actions.push(Action::Tag(add));
+    }
+    actions
+}
+
+/// Sets a condition the way the API conventions ask: lastTransitionTime moves
+/// only when the status flips, so an unchanged status patches to a no-op and
+/// causes no watch event.
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let status = if ok { "True" } else { "False" };
+    let last_transition_time = conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or(Time(now));
+    let cond = Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        observed_generation: generation,
+        last_transition_time,
+    };
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => *c = cond,
+        None => conditions.push(cond),
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::*;
+
+    fn tag(k: &str, v: &str) -> Tag {
+        Tag {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    #[test]
+    fn user_tags_win_over_the_operators() {
+        let own = identity_tags("ns", "n", "u");
+        let user = vec![tag("chimeoperator.dev/name", "mine"), tag("team", "a")];
+        let at_create = create_tags(&user, &own);
+        assert_eq!(at_create, vec![own[0].clone(), own[2].clone()]);
+        let desired = desired_tags(&user, &at_create);
+        assert_eq!(desired.len(), 4);
+        assert!(desired.contains(&tag("chimeoperator.dev/name", "mine")));
+    }
+
+    #[test]
+    fn the_operators_tags_never_push_past_200() {
+        let own = identity_tags("ns", "n", "u");
+        let user: Vec<Tag> = (0..199).map(|i| tag(&format!("k{i}"), "v")).collect();
+        assert!(create_tags(&user, &own).is_empty());
+        assert_eq!(create_tags(&user[..197], &own).len(), 3);
+    }
+}

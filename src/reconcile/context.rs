@@ -1,0 +1,159 @@
+//! What every reconcile shares, for both kinds: the clients, the settings,
+//! the metrics, and the in-memory failure and read bookkeeping (by UID).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Client, Resource, ResourceExt};
+use tracing::warn;
+
+use crate::aws::Aws;
+use crate::config::Config;
+use crate::crd::Tag;
+use crate::decide;
+use crate::error::Retry;
+use crate::metrics::{self, Metrics};
+
+/// A failure streak of one resource, kept in memory: it only spaces retries.
+struct Failures {
+    generation: Option<i64>,
+    count: u32,
+    not_before: Instant,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub aws: Aws,
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    recorder: Recorder,
+    failures: Mutex<HashMap<String, Failures>>,
+    last_read: Mutex<HashMap<String, Instant>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        aws: Aws,
+        config: Config,
+        metrics: Arc<Metrics>,
+        recorder: Recorder,
+    ) -> Context {
+        Context {
+            client,
+            aws,
+            config,
+            metrics,
+            recorder,
+            failures: Mutex::default(),
+            last_read: Mutex::default(),
+        }
+    }
+
+    /// Time left before this resource may call AWS again after a failure; a
+    /// changed spec lifts the wait.
+    pub fn held_back(&self, uid: &str, generation: Option<i64>) -> Option<Duration> {
+        let map = self.failures.lock().ok()?;
+        let f = map.get(uid)?;
+        if f.generation != generation {
+            return None;
+        }
+        f.not_before.checked_duration_since(Instant::now())
+    }
+
+    /// Records a failure and returns how long to wait before the next try.
+    pub fn failed(&self, uid: &str, generation: Option<i64>, retry: Retry) -> Duration {
+        let backoff = self.config.settings.backoff;
+        let Ok(mut map) = self.failures.lock() else {
+            return backoff.base;
+        };
+        let entry = map.entry(uid.to_string()).or_insert(Failures {
+            generation,
+            count: 0,
+            not_before: Instant::now(),
+        });
+        entry.count = if entry.generation == generation {
+            entry.count + 1
+        } else {
+            1
+        };
+        entry.generation = generation;
+        let delay = backoff.delay(retry, entry.count, rand::random::<f64>());
+        entry.not_before = Instant::now() + delay;
+        delay
+    }
+
+    pub fn succeeded(&self, uid: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(uid);
+        }
+    }
+
+    pub fn since_last_read(&self, uid: &str) -> Option<Duration> {
+        self.last_read.lock().ok()?.get(uid).map(|t| t.elapsed())
+    }
+
+    pub fn mark_read(&self, uid: &str) {
+        self.mark_read_ago(uid, Duration::ZERO);
+    }
+
+    pub fn mark_read_ago(&self, uid: &str, ago: Duration) {
+        if let Ok(mut map) = self.last_read.lock() {
+            let at = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+            map.insert(uid.to_string(), at);
+        }
+    }
+
+    /// Drops everything kept about a resource that is gone.
+    pub fn forget(&self, kind: metrics::Kind, uid: &str) {
+        self.succeeded(uid);
+        if let Ok(mut map) = self.last_read.lock() {
+            map.remove(uid);
+        }
+        self.metrics.remote_status(kind, uid, None);
+    }
+
+    /// The tags sent with a create; they depend only on the resource's
+    /// identity and its user tags' keys, so a replay sends the same.
+    pub fn create_tags<K: Resource>(&self, obj: &K, user_tags: &[Tag]) -> Vec<Tag> {
+        if !self.config.identity_tags {
+            return vec![];
+        }
+        let own = decide::identity_tags(
+            &obj.namespace().unwrap_or_default(),
+            &obj.name_any(),
+            &obj.uid().unwrap_or_default(),
+        );
+        decide::create_tags(user_tags, &own)
+    }
+
+    /// Publishes an Event about `obj`, aside: a slow Events API must not hold
+    /// a reconcile slot.
+    pub fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.into(),
+            note: Some(note),
+            action: reason.into(),
+            secondary: None,
+        };
+        let (recorder, reference) = (self.recorder.clone(), obj.object_ref(&()));
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&ev, &reference).await {
+                warn!(error = %e, "could not publish event");
+            }
+        });
+    }
+}

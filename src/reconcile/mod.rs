@@ -1,0 +1,551 @@
+//! The reconcile skeleton, written once for every kind: observe (the
+//! resource, and AWS when a read is due), decide (pure, [`crate::decide`]),
+//! guard a create, act, write status, finish; cleanup on deletion; the error
+//! policy. Each kind plugs in through [`Managed`]: its remote type, how to
+//! read, create, update and delete it, its decision, and what blocks its
+//! deletion.
+//!
+//! The seam is that of a per-resource manager (read one, create, update,
+//! delete) under one generic reconciler; the rules are ours: a remote object
+//! is created only while status records none, always with the resource's UID
+//! as ClientRequestToken, and never recreated once AWS reports it gone.
+
+mod context;
+mod pipeline;
+mod pool;
+
+pub use context::Context;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::object::HasStatus;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::aws::Regional;
+use crate::config::Settings;
+use crate::crd::{DeletionPolicy, FINALIZER, Tag};
+use crate::decide::{self, GONE, ManagedStatus, Plan, Remote, RemoteObject};
+use crate::error::{Error, Retry};
+use crate::metrics;
+
+/// The field manager of every status write; the operator never writes spec.
+pub const MANAGER: &str = "chime-pipeline-operator";
+
+/// What the decision of a kind sees, whatever the kind.
+pub struct Observed<'a, K: Managed> {
+    pub generation: Option<i64>,
+    pub status: Option<&'a K::Status>,
+    /// The tags sent with the create.
+    pub create_tags: &'a [Tag],
+    /// The region the calls go to.
+    pub region: &'a str,
+    pub remote: &'a Remote<K::Remote>,
+    pub now: Timestamp,
+}
+
+/// One kind of managed resource: what the skeleton needs of it.
+pub trait Managed:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + HasStatus<Status: ManagedStatus + Serialize + Debug + Send + Sync>
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The object as AWS describes it.
+    type Remote: RemoteObject<Status = Self::Status> + Debug + Send + Sync;
+    /// What can change in place (nothing for pipelines).
+    type Update: Debug + Clone + PartialEq + Send + Sync;
+    /// What the decision and a create need besides the resource.
+    type Inputs: Send + Sync;
+    const METRICS_KIND: metrics::Kind;
+    /// How Events and logs name the remote object.
+    const NOUN: &'static str;
+    /// The Event reason once AWS no longer knows the object.
+    const GONE_REASON: &'static str;
+
+    fn user_tags(&self) -> &[Tag];
+    fn spec_region(&self) -> Option<&str>;
+    fn deletion_policy(&self, default: DeletionPolicy) -> DeletionPolicy;
+    /// An existing remote object to read instead of creating one.
+    fn adopt_id(&self) -> Option<&str> {
+        None
+    }
+    /// The inputs, looked up only when `needed` (a create or a spec change
+    /// may use them).
+    fn inputs(
+        &self,
+        ctx: &Context,
+        needed: bool,
+    ) -> impl Future<Output = Result<Self::Inputs, Error>> + Send;
+    /// The inputs a replayed create in cleanup would send; None when no
+    /// create can ever have been sent.
+    fn replay_inputs(
+        &self,
+        ctx: &Context,
+    ) -> impl Future<Output = Result<Option<Self::Inputs>, Error>> + Send;
+    fn decide(
+        &self,
+        obs: Observed<'_, Self>,
+        inputs: &Self::Inputs,
+        settings: &Settings,
+    ) -> Plan<Self::Status, Self::Update>;
+    /// Reads the object; None when AWS answers NotFound.
+    fn read(
+        aws: &Regional,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Remote>, Error>> + Send;
+    /// Creates the object with the resource's UID as ClientRequestToken.
+    fn create(
+        &self,
+        aws: &Regional,
+        inputs: &Self::Inputs,
+        tags: &[Tag],
+    ) -> impl Future<Output = Result<Self::Remote, Error>> + Send;
+    fn update(
+        aws: &Regional,
+        id: &str,
+        update: &Self::Update,
+    ) -> impl Future<Output = Result<Self::Remote, Error>> + Send;
+    /// Deletes the object; one already gone counts as deleted.
+    fn delete(aws: &Regional, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Why deletion must wait (resources still using this one), if it must.
+    fn blocked(
+        &self,
+        _ctx: &Context,
+    ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
+        async { Ok(None) }
+    }
+    /// Does this refusal of a replayed create prove that no earlier create
+    /// made the object?
+    fn refusal_proves_nothing(err: &Error) -> bool {
+        matches!(err.retry(), Retry::Permanent | Retry::Limit)
+    }
+}
+
+/// Runs one reconcile of `obj` inside its finalizer, with a span and metrics.
+pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let start = Instant::now();
+    let ns = obj.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", kind = %K::kind(&()), namespace = %ns, name = %obj.name_any(), uid = %obj.uid().unwrap_or_default());
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let result = finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(o) => apply(o.as_ref(), &api, &ctx).await,
+            Finalizer::Cleanup(o) => cleanup(o.as_ref(), &api, &ctx).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    let (outcome, reason) = match &result {
+        Ok(_) => ("success", "Synced"),
+        Err(e) => ("error", e.reason()),
+    };
+    ctx.metrics
+        .reconciled(&K::kind(&()), outcome, reason, start.elapsed());
+    result
+}
+
+/// Every failure comes through here: the resource waits for its backoff,
+/// and `apply` refuses AWS calls until then, whatever event wakes it.
+pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
+    let uid = obj.uid().unwrap_or_default();
+    Action::requeue(ctx.failed(&uid, obj.meta().generation, err.retry()))
+}
+
+/// The region a resource's calls go to: where its object lives once known,
+/// else the spec's, else the operator's.
+fn regional<K: Managed>(obj: &K, ctx: &Context) -> Regional {
+    let recorded = obj.status().and_then(|s| s.region());
+    ctx.aws.region(recorded.or(obj.spec_region()))
+}
+
+async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Action, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    let generation = obj.meta().generation;
+    if let Some(left) = ctx.held_back(&uid, generation) {
+        return Ok(Action::requeue(left));
+    }
+    let settings = &ctx.config.settings;
+    let status = obj.status();
+    let now = Timestamp::now();
+    let aws = regional(obj, ctx);
+
+    let every = spread_first_read(obj, ctx, now);
+    let remote = observe(obj, ctx, &aws, now).await;
+    let needed = status.and_then(|s| s.remote_id()).is_none()
+        || matches!(remote, Remote::Found { tags: Some(_), .. });
+    let inputs = obj.inputs(ctx, needed).await?;
+    let create_tags = ctx.create_tags(obj, obj.user_tags());
+    let plan = obj.decide(
+        Observed {
+            generation,
+            status,
+            create_tags: &create_tags,
+            region: aws.name(),
+            remote: &remote,
+            now,
+        },
+        &inputs,
+        settings,
+    );
+    if plan.actions.contains(&decide::Action::Create)
+        && let Some(wait) = guard_create(obj, api, settings).await?
+    {
+        return Ok(wait);
+    }
+    // At rest, the next read is due one interval after the last.
+    let requeue = match (&remote, plan.requeue, ctx.since_last_read(&uid)) {
+        (Remote::Unread, Some(d), Some(since)) if Some(d) == every => {
+            Some(d.saturating_sub(since).max(settings.poll_min))
+        }
+        (_, d, _) => d,
+    };
+    let failure = match remote {
+        Remote::Failed(e) => Some(e),
+        _ => None,
+    };
+    let done = Done {
+        status: plan.status,
+        requeue,
+        failure,
+    };
+    let done = act(obj, ctx, &aws, plan.actions, &inputs, &create_tags, done).await;
+    finish(obj, api, ctx, &aws, done).await
+}
+
+/// First sight, in this process, of an object at rest (a restart): count it
+/// as read at a random moment of the last interval, so that a restart costs
+/// no burst of reads, and later reads spread evenly. Returns the object's
+/// read interval.
+fn spread_first_read<K: Managed>(obj: &K, ctx: &Context, now: Timestamp) -> Option<Duration> {
+    let settings = &ctx.config.settings;
+    let uid = obj.uid().unwrap_or_default();
+    let status = obj.status()?;
+    let every = decide::next_read(status, settings, now);
+    if ctx.since_last_read(&uid).is_none()
+        && every == Some(settings.refresh_interval)
+        && status.observed_generation() == obj.meta().generation
+    {
+        let ago = settings.refresh_interval.mul_f64(rand::random::<f64>());
+        ctx.mark_read_ago(&uid, ago);
+    }
+    every
+}
+
+/// Reads the remote object when a read is due (or an adoption names one);
+/// its tags too when the spec changed, since only then can they differ.
+async fn observe<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+    now: Timestamp,
+) -> Remote<K::Remote> {
+    let uid = obj.uid().unwrap_or_default();
+    let generation = obj.meta().generation;
+    let status = obj.status();
+    let since = ctx.since_last_read(&uid);
+    let id = match status.and_then(|s| s.remote_id()) {
+        Some(id) if decide::refresh_due(generation, status, since, &ctx.config.settings, now) => id,
+        Some(_) => return Remote::Unread,
+        None => match obj.adopt_id() {
+            Some(id) => id,
+            None => return Remote::Unread,
+        },
+    };
+    ctx.mark_read(&uid);
+    let spec_changed = status.and_then(|s| s.observed_generation()) != generation;
+    let remote = match K::read(aws, id).await {
+        Ok(Some(remote)) => remote,
+        Ok(None) => return Remote::Gone,
+        Err(e) => return Remote::Failed(e),
+    };
+    if !spec_changed {
+        return Remote::Found { remote, tags: None };
+    }
+    match aws.list_tags(remote.arn()).await {
+        Ok(tags) => Remote::Found {
+            remote,
+            tags: Some(tags),
+        },
+        Err(e) => Remote::Failed(e),
+    }
+}
+
+/// A create needs the resource to be really there with our finalizer: the
+/// cache may lag a delete, and a delete racing the finalizer's addition can
+/// win (seen on a 1.20 API server). The cache may also lag our own status
+/// write: an ID there means the object exists, and the next reconcile sees
+/// it. Some(action) means: do not create now.
+async fn guard_create<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    settings: &Settings,
+) -> Result<Option<Action>, Error> {
+    let fresh = api.get_opt(&obj.name_any()).await?;
+    let guarded = fresh.as_ref().is_some_and(|o| {
+        o.uid() == obj.uid()
+            && o.meta().deletion_timestamp.is_none()
+            && o.finalizers().iter().any(|f| f == FINALIZER)
+    });
+    if !guarded {
+        return Ok(Some(Action::await_change()));
+    }
+    let recorded = fresh
+        .as_ref()
+        .and_then(|o| o.status())
+        .is_some_and(|s| s.remote_id().is_some());
+    Ok(recorded.then(|| Action::requeue(settings.poll_min)))
+}
+
+/// Where a reconcile stands after its calls: the status to write, when to
+/// look again, and the failure to report, if any.
+struct Done<S> {
+    status: S,
+    requeue: Option<Duration>,
+    failure: Option<Error>,
+}
+
+/// Makes the planned calls in order, folding each answer into the status;
+/// the first failure stops the rest.
+async fn act<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+    actions: Vec<decide::Action<K::Update>>,
+    inputs: &K::Inputs,
+    create_tags: &[Tag],
+    mut done: Done<K::Status>,
+) -> Done<K::Status> {
+    let generation = obj.meta().generation;
+    let now = Timestamp::now();
+    let settings = &ctx.config.settings;
+    for step in actions {
+        let id = done.status.remote_id().unwrap_or_default().to_string();
+        let arn = done.status.remote_arn().unwrap_or_default().to_string();
+        let described = match &step {
+            decide::Action::Create => create(obj, ctx, aws, inputs, create_tags).await.map(Some),
+            decide::Action::Update(u) => K::update(aws, &id, u).await.map(Some),
+            decide::Action::Tag(tags) => aws.tag(&arn, tags).await.map(|()| None),
+            decide::Action::Untag(keys) => aws.untag(&arn, keys).await.map(|()| None),
+        };
+        match described {
+            Ok(Some(remote)) => {
+                done.status = remote.fold(done.status, generation, now);
+                done.status.set_region(aws.name());
+                done.requeue = decide::next_read(&done.status, settings, now);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                done.status = decide::with_error(done.status, &e, generation, now);
+                if done.status.remote_id().is_some() {
+                    // The spec is not fully applied: keep the old generation
+                    // so that the next attempt re-reads and retries.
+                    let old = obj.status().and_then(|s| s.observed_generation());
+                    done.status.set_observed_generation(old);
+                }
+                done.failure = Some(e);
+                break;
+            }
+        }
+    }
+    done
+}
+
+/// The create call, with its log line and Event.
+async fn create<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+    inputs: &K::Inputs,
+    create_tags: &[Tag],
+) -> Result<K::Remote, Error> {
+    match obj.create(aws, inputs, create_tags).await {
+        Ok(remote) => {
+            let id = remote.id();
+            info!(id = %id, "created {}", K::NOUN);
+            ctx.mark_read(&obj.uid().unwrap_or_default());
+            ctx.event(obj, false, "Created", format!("Created {} {id}", K::NOUN));
+            Ok(remote)
+        }
+        Err(e) => {
+            ctx.event(obj, true, "CreateFailed", e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// Writes the status, undoes a create whose resource vanished meanwhile,
+/// and turns the outcome into the controller's next step.
+async fn finish<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    ctx: &Context,
+    aws: &Regional,
+    done: Done<K::Status>,
+) -> Result<Action, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    let old = obj.status();
+    let was_gone = old.and_then(|s| s.remote_state()) == Some(GONE);
+    if !was_gone && done.status.remote_state() == Some(GONE) {
+        let note = format!("AWS no longer knows the {}; it is not recreated", K::NOUN);
+        ctx.event(obj, true, K::GONE_REASON, note);
+    }
+    match write_status(api, obj, &done.status).await {
+        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {
+            let created = old.and_then(|s| s.remote_id()).is_none();
+            undo_orphan(obj, ctx, aws, created, &done.status).await?;
+            return Ok(Action::await_change());
+        }
+        other => other?,
+    }
+    let state = done.status.remote_state();
+    ctx.metrics.remote_status(K::METRICS_KIND, &uid, state);
+    match done.failure {
+        Some(e) => Err(e),
+        None => {
+            ctx.succeeded(&uid);
+            Ok(done
+                .requeue
+                .map_or_else(Action::await_change, Action::requeue))
+        }
+    }
+}
+
+/// The resource vanished under us: its finalizer was never effective (the
+/// API server can lose a race between adding a finalizer and a delete).
+/// Nothing will ever record an object created just now, so delete it.
+async fn undo_orphan<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+    created: bool,
+    status: &K::Status,
+) -> Result<(), Error> {
+    let policy = obj.deletion_policy(ctx.config.default_deletion_policy);
+    if let (true, DeletionPolicy::Delete, Some(id)) = (created, policy, status.remote_id()) {
+        warn!(id = %id, "the resource is gone: deleting the {} just created for it", K::NOUN);
+        K::delete(aws, id).await?;
+    }
+    ctx.forget(K::METRICS_KIND, &obj.uid().unwrap_or_default());
+    Ok(())
+}
+
+async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Action, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    if let Some(why) = obj.blocked(ctx).await? {
+        // An error keeps the finalizer (Ok would mean "cleaned up"); what it
+        // waits for wakes this resource.
+        return Err(cleanup_failed(obj, api, Error::InUse(why)).await);
+    }
+    let recorded = obj.status().and_then(|s| s.remote_id()).map(str::to_string);
+    if obj.deletion_policy(ctx.config.default_deletion_policy) == DeletionPolicy::Retain {
+        if let Some(id) = &recorded {
+            let note = format!("{} {id} kept (deletionPolicy Retain)", K::NOUN);
+            ctx.event(obj, false, "Retained", note);
+        }
+        ctx.forget(K::METRICS_KIND, &uid);
+        return Ok(Action::await_change());
+    }
+    let aws = regional(obj, ctx);
+    match delete_remote(obj, ctx, &aws, recorded).await {
+        Ok(Some(id)) => {
+            info!(id = %id, "deleted {}", K::NOUN);
+            ctx.event(obj, false, "Deleted", format!("Deleted {} {id}", K::NOUN));
+        }
+        Ok(None) => {}
+        Err(e) => {
+            ctx.event(obj, true, "DeleteFailed", e.to_string());
+            return Err(cleanup_failed(obj, api, e).await);
+        }
+    }
+    ctx.forget(K::METRICS_KIND, &uid);
+    Ok(Action::await_change())
+}
+
+/// Deletes the remote object: the recorded one, or the one a replayed
+/// create finds. Returns what was deleted, if anything.
+async fn delete_remote<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+    recorded: Option<String>,
+) -> Result<Option<String>, Error> {
+    let id = match recorded {
+        Some(id) => id,
+        None => match replay_create(obj, ctx, aws).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+    };
+    K::delete(aws, &id).await.map(|()| Some(id))
+}
+
+/// No ID recorded: a create may still have succeeded (a crash or a failed
+/// status write right after it). Replaying it with the same token returns
+/// that object, so it is not orphaned. None: nothing was created.
+async fn replay_create<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+) -> Result<Option<String>, Error> {
+    let Some(inputs) = obj.replay_inputs(ctx).await? else {
+        return Ok(None);
+    };
+    let tags = ctx.create_tags(obj, obj.user_tags());
+    match obj.create(aws, &inputs, &tags).await {
+        Ok(remote) => Ok(Some(remote.id().to_string())),
+        Err(e) if K::refusal_proves_nothing(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Shows a failed cleanup step in the status; returns the error to report
+/// (a failed status write wins, as it is what needs fixing first).
+async fn cleanup_failed<K: Managed>(obj: &K, api: &Api<K>, err: Error) -> Error {
+    let status = obj.status().cloned().unwrap_or_default();
+    let status = decide::with_error(status, &err, obj.meta().generation, Timestamp::now());
+    match write_status(api, obj, &status).await {
+        Ok(()) => err,
+        Err(write) => write,
+    }
+}
+
+/// One server-side apply of the whole status under our field manager;
+/// skipped when nothing changed, so a quiet reconcile costs no write.
+pub async fn write_status<K>(api: &Api<K>, obj: &K, status: &K::Status) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + HasStatus + Clone + DeserializeOwned + Debug,
+    K::Status: Serialize + PartialEq,
+{
+    if obj.status() == Some(status) {
+        return Ok(());
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}

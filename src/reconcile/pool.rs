@@ -1,0 +1,104 @@
+//! MediaPipelineKinesisVideoStreamPool under the skeleton: the retention
+//! updates in place, and deletion waits for the pipelines that use the pool.
+
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+
+use super::{Context, Managed, Observed};
+use crate::aws::{Regional, RemotePool};
+use crate::config::Settings;
+use crate::crd::{DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
+use crate::decide::pool::{self, Observation, PoolPlan};
+use crate::error::{Error, Retry};
+use crate::metrics;
+
+impl Managed for MediaPipelineKinesisVideoStreamPool {
+    type Remote = RemotePool;
+    /// The retention, in hours.
+    type Update = i32;
+    type Inputs = ();
+    const METRICS_KIND: metrics::Kind = metrics::Kind::Pool;
+    const NOUN: &'static str = "Kinesis Video Stream pool";
+    const GONE_REASON: &'static str = "PoolGone";
+
+    fn user_tags(&self) -> &[Tag] {
+        &self.spec.tags
+    }
+
+    fn spec_region(&self) -> Option<&str> {
+        self.spec.region.as_deref()
+    }
+
+    fn deletion_policy(&self, default: DeletionPolicy) -> DeletionPolicy {
+        self.spec.deletion_policy.unwrap_or(default)
+    }
+
+    async fn inputs(&self, _: &Context, _: bool) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn replay_inputs(&self, _: &Context) -> Result<Option<()>, Error> {
+        Ok(Some(()))
+    }
+
+    fn decide(&self, obs: Observed<'_, Self>, _: &(), settings: &Settings) -> PoolPlan {
+        pool::decide(
+            Observation {
+                generation: obs.generation,
+                spec: &self.spec,
+                name: &self.pool_name(),
+                status: obs.status,
+                create_tags: obs.create_tags,
+                remote: obs.remote,
+                now: obs.now,
+            },
+            settings,
+        )
+    }
+
+    async fn read(aws: &Regional, id: &str) -> Result<Option<RemotePool>, Error> {
+        aws.get_pool(id).await
+    }
+
+    async fn create(&self, aws: &Regional, _: &(), tags: &[Tag]) -> Result<RemotePool, Error> {
+        let conf = &self.spec.stream_configuration;
+        let token = self.uid().unwrap_or_default();
+        let name = self.pool_name();
+        aws.create_pool(
+            &name,
+            &conf.region,
+            conf.data_retention_in_hours,
+            &token,
+            tags,
+        )
+        .await
+    }
+
+    async fn update(aws: &Regional, id: &str, hours: &i32) -> Result<RemotePool, Error> {
+        aws.update_pool_retention(id, *hours).await
+    }
+
+    async fn delete(aws: &Regional, id: &str) -> Result<(), Error> {
+        aws.delete_pool(id).await
+    }
+
+    /// Pipelines that still name this pool keep it: deleting both at once
+    /// removes the pipelines first. Their watch wakes this pool up.
+    async fn blocked(&self, ctx: &Context) -> Result<Option<String>, Error> {
+        let ns = self.namespace().unwrap_or_default();
+        let pipelines: Api<MediaStreamPipeline> = Api::namespaced(ctx.client.clone(), &ns);
+        let list = pipelines.list(&ListParams::default()).await?;
+        let users = pool::referencing(self, &list.items);
+        Ok((!users.is_empty()).then(|| {
+            format!(
+                "deletion waits for the MediaStreamPipelines that use this pool: {}",
+                users.join(", ")
+            )
+        }))
+    }
+
+    /// A pool name taken (Conflict) also means this token made nothing.
+    fn refusal_proves_nothing(err: &Error) -> bool {
+        matches!(err.retry(), Retry::Permanent | Retry::Limit) || err.reason() == "Conflict"
+    }
+}
