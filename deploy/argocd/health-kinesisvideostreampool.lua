@@ -1,5 +1,6 @@
 -- Argo CD health check for media.chimeoperator.dev/MediaPipelineKinesisVideoStreamPool.
--- Kept in sync with argocd-cm-patch.yaml by tests/health.rs: edit both.
+-- Generated from health.lua.template; after editing the template, run
+-- CHIME_BLESS=1 cargo nextest run --config-file tests/nextest.toml --test health
 --
 -- Reads only what the operator writes: status.observedGeneration and the
 -- kstatus-style conditions Reconciling, Stalled and Ready (plus Synced for

@@ -19,12 +19,12 @@ use anyhow::{Context, bail};
 use chime_pipeline_operator::crd::MediaStreamPipeline;
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 use testworld::controlplane::ControlPlane;
 use testworld::emulator::{Emulator, EmulatorConfig};
+use testworld::ensure_namespace;
 
 use crate::observer::Observer;
 use crate::process::{Operator, Usage, log_path, mib};
@@ -153,24 +153,6 @@ async fn create_many(
         .try_collect::<()>()
         .await
         .with_context(|| format!("creating resources in {ns}"))
-}
-
-async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    match Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// AWS calls by operation.

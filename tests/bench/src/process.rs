@@ -7,7 +7,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 pub struct Operator {
@@ -84,24 +83,7 @@ impl Operator {
 
     /// GET a path of the operator's HTTP server: (status, body).
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        let mut s = tokio::net::TcpStream::connect(&self.addr).await?;
-        s.write_all(
-            format!(
-                "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                self.addr
-            )
-            .as_bytes(),
-        )
-        .await?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await?;
-        let status = buf
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-        Ok((status, body))
+        testworld::http_get(&self.addr, path).await
     }
 
     /// A metric summed over all its label sets; 0 when absent.

@@ -89,6 +89,50 @@ pub async fn install_crds(client: &Client, dir: &Path) -> anyhow::Result<Vec<Str
     Ok(names)
 }
 
+/// Creates the namespace `name` unless it exists: a test or benchmark run
+/// that reuses a cluster finds its namespaces already there.
+pub async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// GET `path` from the HTTP server at `addr` (`host:port`, with or without
+/// `http://`): (status, body). Asks for `Connection: close`, so reading to
+/// the end gives the whole answer.
+pub async fn http_get(addr: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = addr.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await?;
+    // 0 when the answer has no status line: callers compare against an
+    // expected code, and a garbled answer must simply not match.
+    let status = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    Ok((status, body))
+}
+
 /// What one test gets: an admin client of the shared control plane, the
 /// kubeconfig it came from, and a namespace of its own.
 pub struct TestEnv {
