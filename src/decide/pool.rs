@@ -238,3 +238,215 @@ pub fn referencing<'a>(
     names.sort();
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{READY, STALLED, SYNCED};
+    use super::*;
+    use crate::crd::StreamConfiguration;
+    use std::time::Duration;
+
+    fn spec(retention: Option<i32>, tags: &[(&str, &str)]) -> KinesisVideoStreamPoolSpec {
+        KinesisVideoStreamPoolSpec {
+            pool_name: None,
+            stream_configuration: StreamConfiguration {
+                region: "us-east-1".into(),
+                data_retention_in_hours: retention,
+            },
+            tags: tags
+                .iter()
+                .map(|(k, v)| Tag {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            deletion_policy: None,
+            region: None,
+        }
+    }
+
+    fn remote(status: &str, retention: Option<i32>) -> RemotePool {
+        RemotePool {
+            arn: "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/p".into(),
+            id: "9d3e1c6a-0b7f-4d2e-8f4a-5c1b2a3d4e5f".into(),
+            name: "p".into(),
+            status: status.into(),
+            size: Some(0),
+            region: "us-east-1".into(),
+            retention_hours: retention,
+            created: Some(Timestamp::UNIX_EPOCH),
+            updated: Some(Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-25T12:00:00Z".parse().unwrap()
+    }
+
+    fn existing(status: &str, generation: i64) -> KinesisVideoStreamPoolStatus {
+        let mut s = with_remote(
+            Default::default(),
+            &remote(status, Some(24)),
+            Some(generation),
+            now(),
+        );
+        s.region = Some("us-east-1".into());
+        s
+    }
+
+    fn plan(
+        spec: &KinesisVideoStreamPoolSpec,
+        status: Option<&KinesisVideoStreamPoolStatus>,
+        remote: &Remote<RemotePool>,
+        generation: i64,
+    ) -> PoolPlan {
+        decide(
+            Observation {
+                generation: Some(generation),
+                spec,
+                name: "p",
+                status,
+                create_tags: &[],
+                remote,
+                now: now(),
+            },
+            &Settings::default(),
+        )
+    }
+
+    fn cond<'a>(s: &'a KinesisVideoStreamPoolStatus, t: &str) -> &'a Condition {
+        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    }
+
+    #[test]
+    fn no_pool_arn_means_create_then_user_tags() {
+        let s = spec(Some(24), &[("team", "a")]);
+        let p = plan(&s, None, &Remote::Unread, 1);
+        assert_eq!(
+            p.actions,
+            vec![
+                Action::Create,
+                Action::Tag(vec![Tag {
+                    key: "team".into(),
+                    value: "a".into()
+                }])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_known_pool_is_never_created_again() {
+        let s = spec(Some(24), &[]);
+        for state in ["ACTIVE", "CREATING", "FAILED", GONE] {
+            let mut st = existing("ACTIVE", 1);
+            st.pool_status = Some(state.into());
+            for r in [
+                Remote::Unread,
+                Remote::Gone,
+                Remote::Failed(Error::Throttled("t".into())),
+            ] {
+                let p = plan(&s, Some(&st), &r, 1);
+                assert!(!p.actions.contains(&Action::Create), "{state}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_retention_change_is_an_update() {
+        let st = existing("ACTIVE", 1);
+        let found = Remote::Found {
+            remote: remote("ACTIVE", Some(24)),
+            tags: Some(vec![]),
+        };
+        let p = plan(&spec(Some(48), &[]), Some(&st), &found, 2);
+        assert_eq!(p.actions, vec![Action::Update(48)]);
+        assert_eq!(p.status.observed_generation, Some(2));
+        // Unchanged retention: nothing to call.
+        let p = plan(&spec(Some(24), &[]), Some(&st), &found, 2);
+        assert!(p.actions.is_empty());
+    }
+
+    #[test]
+    fn name_and_region_changes_are_refused_without_calls() {
+        let st = existing("ACTIVE", 1);
+        let mut s = spec(Some(48), &[("a", "b")]);
+        s.stream_configuration.region = "eu-west-1".into();
+        let found = Remote::Found {
+            remote: remote("ACTIVE", Some(24)),
+            tags: Some(vec![]),
+        };
+        let p = plan(&s, Some(&st), &found, 2);
+        assert!(p.actions.is_empty());
+        let synced = cond(&p.status, SYNCED);
+        assert_eq!(synced.reason, "ImmutableFieldChanged");
+        assert!(synced.message.contains("spec.streamConfiguration.region"));
+        assert_eq!(cond(&p.status, STALLED).status, "True");
+        // The pool itself is still fine.
+        assert_eq!(cond(&p.status, READY).status, "True");
+    }
+
+    #[test]
+    fn a_pool_gone_is_reported_not_recreated() {
+        let st = existing("ACTIVE", 1);
+        let p = plan(&spec(Some(24), &[]), Some(&st), &Remote::Gone, 1);
+        assert!(p.actions.is_empty());
+        assert_eq!(p.requeue, None);
+        assert_eq!(p.status.pool_status.as_deref(), Some(GONE));
+        assert_eq!(cond(&p.status, READY).reason, "PoolGone");
+        assert_eq!(cond(&p.status, STALLED).status, "True");
+    }
+
+    #[test]
+    fn reads_follow_the_pool_status() {
+        let s = spec(Some(24), &[]);
+        let settings = Settings::default();
+        let requeue = |state: &str| {
+            let st = existing(state, 1);
+            plan(&s, Some(&st), &Remote::Unread, 1).requeue
+        };
+        assert_eq!(requeue("ACTIVE"), Some(settings.refresh_interval));
+        assert_eq!(requeue("FAILED"), None);
+        // Changing state: read soon, never later than poll_max.
+        let creating = requeue("CREATING").unwrap_or(Duration::MAX);
+        assert!(creating <= settings.poll_max);
+    }
+
+    #[test]
+    fn ready_follows_the_pool_status() {
+        assert_eq!(cond(&existing("ACTIVE", 1), READY).status, "True");
+        for state in ["CREATING", "UPDATING", "DELETING", "FAILED", "SOMETHING"] {
+            let st = existing(state, 1);
+            assert_eq!(cond(&st, READY).status, "False", "{state}");
+        }
+        assert_eq!(cond(&existing("FAILED", 1), STALLED).status, "True");
+        assert_eq!(cond(&existing("CREATING", 1), STALLED).status, "False");
+    }
+
+    #[test]
+    fn pipelines_that_name_the_pool_block_it() {
+        let pool: MediaPipelineKinesisVideoStreamPool = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"streamConfiguration": {"region": "us-east-1"}},
+        }))
+        .unwrap();
+        let pipeline = |name: &str, ns: &str, sink: serde_json::Value| -> MediaStreamPipeline {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {
+                    "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": "arn:aws:chime:us-east-1:1:meeting/m"}],
+                    "sinks": [sink],
+                },
+            }))
+            .unwrap()
+        };
+        let by_ref = serde_json::json!({"sinkType": "KinesisVideoStreamPool", "poolRef": {"name": "p"}, "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"});
+        let by_arn = serde_json::json!({"sinkType": "KinesisVideoStreamPool", "sinkArn": "arn:aws:x", "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"});
+        let all = [
+            pipeline("b", "ns", by_ref.clone()),
+            pipeline("a", "ns", by_ref.clone()),
+            pipeline("other-ns", "elsewhere", by_ref),
+            pipeline("by-arn", "ns", by_arn),
+        ];
+        assert_eq!(referencing(&pool, &all), vec!["a", "b"]);
+    }
+}

@@ -298,19 +298,38 @@ async fn guard_create<K: Managed>(
     settings: &Settings,
 ) -> Result<Option<Action>, Error> {
     let fresh = api.get_opt(&obj.name_any()).await?;
-    let guarded = fresh.as_ref().is_some_and(|o| {
-        o.uid() == obj.uid()
-            && o.meta().deletion_timestamp.is_none()
-            && o.finalizers().iter().any(|f| f == FINALIZER)
-    });
-    if !guarded {
-        return Ok(Some(Action::await_change()));
+    Ok(match judge_create(obj, fresh.as_ref()) {
+        CreateGuard::Go => None,
+        CreateGuard::Vanished => Some(Action::await_change()),
+        CreateGuard::Recorded => Some(Action::requeue(settings.poll_min)),
+    })
+}
+
+/// What a fresh read of the resource says of a planned create.
+#[derive(Debug, PartialEq, Eq)]
+enum CreateGuard {
+    Go,
+    /// Gone, replaced (another UID), deleting, or without our finalizer:
+    /// nothing may be created for it.
+    Vanished,
+    /// Its status already records the object: the cache lags our write.
+    Recorded,
+}
+
+fn judge_create<K: Managed>(cached: &K, fresh: Option<&K>) -> CreateGuard {
+    let Some(fresh) = fresh else {
+        return CreateGuard::Vanished;
+    };
+    let ours = fresh.uid() == cached.uid()
+        && fresh.meta().deletion_timestamp.is_none()
+        && fresh.finalizers().iter().any(|f| f == FINALIZER);
+    if !ours {
+        return CreateGuard::Vanished;
     }
-    let recorded = fresh
-        .as_ref()
-        .and_then(|o| o.status())
-        .is_some_and(|s| s.remote_id().is_some());
-    Ok(recorded.then(|| Action::requeue(settings.poll_min)))
+    match fresh.status().and_then(|s| s.remote_id()) {
+        Some(_) => CreateGuard::Recorded,
+        None => CreateGuard::Go,
+    }
 }
 
 /// Where a reconcile stands after its calls: the status to write, when to
@@ -548,4 +567,59 @@ where
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::MediaPipelineKinesisVideoStreamPool as Pool;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn pool(uid: &str, finalized: bool, arn: Option<&str>) -> Pool {
+        let mut p: Pool = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "uid": uid},
+            "spec": {"streamConfiguration": {"region": "us-east-1"}},
+        }))
+        .unwrap();
+        if finalized {
+            p.metadata.finalizers = Some(vec![FINALIZER.into()]);
+        }
+        if let Some(arn) = arn {
+            p.status = Some(crate::crd::KinesisVideoStreamPoolStatus {
+                pool_arn: Some(arn.into()),
+                ..Default::default()
+            });
+        }
+        p
+    }
+
+    /// The cache may lag a delete, a replacement, or our own status write;
+    /// only a fresh read of the resource lets a create go ahead.
+    #[test]
+    fn a_create_goes_ahead_only_for_a_live_finalized_unrecorded_resource() {
+        let cached = pool("u1", true, None);
+        assert_eq!(judge_create(&cached, Some(&cached)), CreateGuard::Go);
+        assert_eq!(judge_create(&cached, None), CreateGuard::Vanished);
+        let replaced = pool("u2", true, None);
+        assert_eq!(
+            judge_create(&cached, Some(&replaced)),
+            CreateGuard::Vanished
+        );
+        let unfinalized = pool("u1", false, None);
+        assert_eq!(
+            judge_create(&cached, Some(&unfinalized)),
+            CreateGuard::Vanished
+        );
+        let mut deleting = pool("u1", true, None);
+        deleting.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
+        assert_eq!(
+            judge_create(&cached, Some(&deleting)),
+            CreateGuard::Vanished
+        );
+        let recorded = pool("u1", true, Some("arn:aws:chime:us-east-1:1:p"));
+        assert_eq!(
+            judge_create(&cached, Some(&recorded)),
+            CreateGuard::Recorded
+        );
+    }
 }
