@@ -7,9 +7,10 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use chime_pipeline_operator::crd::MediaStreamPipeline;
+use chime_pipeline_operator::crd::{MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline};
 use common::*;
 use kube::ResourceExt;
+use kube::api::Api;
 use serde_json::json;
 use testworld::TestEnv;
 use testworld::controlplane::ControlPlane;
@@ -142,7 +143,7 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         // finalizer on it: the deletion races the pipeline's creation.
         // (Not sooner: a delete racing the finalizer's addition itself can
         // beat the finalizer on a 1.20 API server, leaving no trace for any
-        // operator to clean up; see the operator's guards in controller.rs.)
+        // operator to clean up; see the guards in src/reconcile/mod.rs.)
         for name in deleted.iter().filter(|n| n.starts_with(&format!("b{b}-"))) {
             wait_for(
                 &h.api(),
@@ -394,5 +395,197 @@ async fn control_plane_faults_are_survived() -> anyhow::Result<()> {
     assert_eq!(duplicates(&h), 0);
     h.stop_operator().await;
     cp.stop();
+    Ok(())
+}
+
+fn crash_pool(name: &str) -> anyhow::Result<MediaPipelineKinesisVideoStreamPool> {
+    Ok(serde_json::from_value(json!({
+        "apiVersion": "media.chimeoperator.dev/v1alpha1",
+        "kind": "MediaPipelineKinesisVideoStreamPool",
+        "metadata": {"name": name},
+        "spec": {"streamConfiguration": {"region": "us-east-1", "dataRetentionInHours": 24}},
+    }))?)
+}
+
+/// Pools (resources) in the namespace, by name.
+async fn pools_by_name(
+    api: &Api<MediaPipelineKinesisVideoStreamPool>,
+) -> anyhow::Result<HashMap<String, MediaPipelineKinesisVideoStreamPool>> {
+    let list = api.list(&Default::default()).await?;
+    Ok(list.items.into_iter().map(|o| (o.name_any(), o)).collect())
+}
+
+/// 80 pools created and deleted in bursts while the operator process is
+/// SIGKILLed at random moments and restarted (10 kills): afterwards every
+/// survivor is Ready (ACTIVE), one pool per UID in AWS, and deleting
+/// everything leaves no pool behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
+    const BURSTS: usize = 4;
+    const PER_BURST: usize = 20;
+    const KILLS: usize = 10;
+    let h = Harness::without_operator("poolcrash").await?;
+    let api: Api<MediaPipelineKinesisVideoStreamPool> = h.env.api();
+    let kc = h.env.kubeconfig.clone();
+    let ns = h.env.namespace.clone();
+    let flags = ["--poll-min", "100ms", "--aws-rate-limit", "0"];
+    let emulator_url = h.emulator.endpoint_url();
+    let first = Operator::spawn(&kc, &h.emulator, &ns, &flags)?;
+    let killer = {
+        let (kc, ns) = (kc.clone(), ns.clone());
+        tokio::spawn(async move {
+            let mut op = first;
+            for _ in 0..KILLS {
+                let pause = rand::random_range(300..1500);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                op.child.start_kill()?;
+                op.child.wait().await?;
+                op = Operator::spawn_at(&kc, &emulator_url, &ns, &flags)?;
+            }
+            anyhow::Ok(op)
+        })
+    };
+
+    let (mut survivors, mut deleted) = (vec![], vec![]);
+    let mut names_by_uid: HashMap<String, String> = HashMap::new();
+    for b in 0..BURSTS {
+        for i in 0..PER_BURST {
+            // Unique names: a pool's name in AWS is the resource's.
+            let name = format!("pc{b}-{i}");
+            let o = api.create(&Default::default(), &crash_pool(&name)?).await?;
+            names_by_uid.insert(o.uid().unwrap_or_default(), name.clone());
+            if i % 5 == 0 {
+                deleted.push(name);
+            } else {
+                survivors.push(name);
+            }
+        }
+        // Every fifth goes again once the finalizer is on (not sooner: see
+        // crashes_neither_duplicate_nor_orphan).
+        for name in deleted.iter().filter(|n| n.starts_with(&format!("pc{b}-"))) {
+            wait_for(
+                &api,
+                name,
+                "finalized",
+                Duration::from_secs(60),
+                |o: &MediaPipelineKinesisVideoStreamPool| {
+                    o.finalizers()
+                        .iter()
+                        .any(|f| f == "media.chimeoperator.dev/pipeline")
+                },
+            )
+            .await?;
+            api.delete(name, &Default::default()).await?;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let op = killer.await??;
+
+    let active = |o: &MediaPipelineKinesisVideoStreamPool| {
+        is_ready(o)
+            && o.status
+                .as_ref()
+                .is_some_and(|s| s.pool_status.as_deref() == Some("ACTIVE"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let by_name = pools_by_name(&api).await?;
+        let missing: Vec<&String> = survivors
+            .iter()
+            .filter(|n| !by_name.get(*n).is_some_and(active))
+            .collect();
+        let stale: Vec<&String> = deleted
+            .iter()
+            .filter(|n| by_name.contains_key(*n))
+            .collect();
+        if missing.is_empty() && stale.is_empty() {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} of {} survivors not Ready, e.g. {:?}; {} deleted ones still there, e.g. {:?}",
+            missing.len(),
+            survivors.len(),
+            &missing[..missing.len().min(5)],
+            stale.len(),
+            &stale[..stale.len().min(5)]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let uids: Vec<String> = pools_by_name(&api)
+        .await?
+        .values()
+        .filter_map(|o| o.uid())
+        .collect();
+    assert_eq!(uids.len(), survivors.len());
+    let mut per_token: HashMap<String, usize> = HashMap::new();
+    for p in h.emulator.pools() {
+        *per_token
+            .entry(p.client_request_token.unwrap_or_default())
+            .or_default() += 1;
+    }
+    let dups: usize = per_token.values().filter(|n| **n > 1).map(|n| n - 1).sum();
+    for uid in &uids {
+        assert_eq!(
+            per_token.get(uid),
+            Some(&1),
+            "pools for resource {:?}",
+            names_by_uid.get(uid)
+        );
+    }
+
+    for name in &survivors {
+        api.delete(name, &Default::default()).await?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let left = pools_by_name(&api).await?;
+        if left.is_empty() {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} pools stuck on their finalizer, e.g. {:?}",
+            left.len(),
+            left.keys().next()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let remote = h.emulator.pools();
+    let orphaned = remote.iter().filter(|p| !p.deleted).count();
+    for p in remote.iter().filter(|p| !p.deleted) {
+        let token = p.client_request_token.clone().unwrap_or_default();
+        let calls: Vec<String> = h
+            .emulator
+            .calls()
+            .into_iter()
+            .filter(|c| {
+                c.subject.as_deref() == Some(token.as_str())
+                    || c.subject.as_deref() == Some(p.arn.as_str())
+            })
+            .map(|c| format!("{}@{}:{:?}", c.operation, c.at_ms, c.status))
+            .collect();
+        eprintln!(
+            "orphan pool {} of resource {:?}: {calls:?}",
+            p.arn,
+            names_by_uid.get(&token)
+        );
+    }
+    let mut creates: HashMap<String, usize> = HashMap::new();
+    for c in h.emulator.calls() {
+        if c.operation == "CreateMediaPipelineKinesisVideoStreamPool"
+            && let Some(token) = c.subject
+        {
+            *creates.entry(token).or_default() += 1;
+        }
+    }
+    let max_creates = creates.values().copied().max().unwrap_or(0);
+    println!(
+        "survival: pool crash: resources {}, kills {KILLS}, duplicates {dups}, orphans {orphaned}, max create calls per resource {max_creates}",
+        BURSTS * PER_BURST
+    );
+    assert_eq!(dups, 0);
+    assert_eq!(orphaned, 0, "pools left after every resource was deleted");
+    drop(op);
     Ok(())
 }
