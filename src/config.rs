@@ -16,6 +16,9 @@ pub struct Config {
     pub default_deletion_policy: DeletionPolicy,
     /// Tag every AWS object with its resource's namespace, name and UID.
     pub identity_tags: bool,
+    /// How long a finished resource is kept, unless it says otherwise;
+    /// None keeps it.
+    pub ttl_after_finished: Option<Duration>,
     pub settings: Settings,
 }
 
@@ -27,6 +30,7 @@ impl Default for Config {
             max_concurrent_reconciles: 16,
             default_deletion_policy: DeletionPolicy::Delete,
             identity_tags: true,
+            ttl_after_finished: None,
             settings: Settings::default(),
         }
     }

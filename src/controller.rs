@@ -19,7 +19,9 @@ use tracing::{info, warn};
 
 use crate::aws::Aws;
 use crate::config::Config;
-use crate::crd::{MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline};
+use crate::crd::{
+    MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, RECONCILE_REQUESTED_AT,
+};
 use crate::decide::pool::referencing;
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Context, MANAGER, Managed};
@@ -155,12 +157,14 @@ fn refs<K: Resource<DynamicType = ()>>(
         .collect()
 }
 
-/// What should wake a reconcile: the spec (generation), the finalizers and
-/// the deletion; not status writes, which are the operator's own.
+/// What should wake a reconcile: the spec (generation), the finalizers,
+/// the deletion and a reconcile request; not status writes, which are the
+/// operator's own.
 fn spec_or_lifecycle<K: Resource>(o: &K) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     o.meta().generation.hash(&mut h);
+    o.annotations().get(RECONCILE_REQUESTED_AT).hash(&mut h);
     o.finalizers().hash(&mut h);
     o.meta()
         .deletion_timestamp

@@ -120,6 +120,22 @@ impl Error {
         }
     }
 
+    /// Might a create that failed so have made its object all the same? Yes
+    /// unless AWS refused it outright (throttled, over the limit, or an
+    /// answer saying why not): a 5xx, a timeout or a lost connection leave
+    /// the outcome unknown.
+    pub fn may_have_succeeded(&self) -> bool {
+        !matches!(
+            self,
+            Error::Throttled(_)
+                | Error::ResourceLimitExceeded(_)
+                | Error::BadRequest(_)
+                | Error::Forbidden(_)
+                | Error::Unauthorized(_)
+                | Error::NotFound(_)
+        )
+    }
+
     /// Maps an AWS error code (the `x-amzn-ErrorType` shape name) to a variant.
     /// `None` means the request got no service answer at all.
     pub fn from_aws_code(code: Option<&str>, message: String) -> Error {

@@ -65,6 +65,11 @@ struct RunArgs {
         default_value = "delete"
     )]
     default_deletion_policy: Policy,
+    /// Delete a MediaStreamPipeline this long after its pipeline finished
+    /// (its meeting ended), unless it sets spec.ttlSecondsAfterFinished.
+    /// Unset: finished resources are kept.
+    #[arg(long, env = "CHIME_OPERATOR_TTL_SECONDS_AFTER_FINISHED")]
+    ttl_seconds_after_finished: Option<u32>,
     /// How often InProgress pipelines are re-read from AWS.
     #[arg(long, env = "CHIME_OPERATOR_REFRESH_INTERVAL", value_parser = duration, default_value = "5m")]
     refresh_interval: Duration,
@@ -165,6 +170,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             Policy::Retain => DeletionPolicy::Retain,
         },
         identity_tags: args.identity_tags,
+        ttl_after_finished: args
+            .ttl_seconds_after_finished
+            .map(|s| Duration::from_secs(s.into())),
         settings: Settings {
             refresh_interval: args.refresh_interval,
             poll_min: args.poll_min,

@@ -5,7 +5,7 @@
 //!   and checks that the `.lua` files and the copies inline in
 //!   `argocd-cm-patch.yaml` are renderings of `health.lua.template`
 //!   (`CHIME_BLESS=1` rewrites them when they are not).
-//! - Flux: Flux's `healthChecks` use kstatus; [`kstatus`] below is kstatus's
+//! - Flux: Flux's `healthChecks` use kstatus; `common::gitops::kstatus` is kstatus's
 //!   rule for custom resources, checked against the same samples.
 //!
 //! Samples of both kinds are built by the operator's own status code
@@ -15,8 +15,7 @@
 //!
 //! Needs `lua5.1` on PATH (`apt-get install -y lua5.1`); no control plane.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
 use chime_pipeline_operator::aws::{RemotePipeline, RemotePool};
 use chime_pipeline_operator::config::Settings;
@@ -33,12 +32,10 @@ use chime_pipeline_operator::decide::pool::{
 };
 use chime_pipeline_operator::decide::{Remote, with_error};
 use chime_pipeline_operator::error::Error;
+use common::gitops::*;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-const ARGOCD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd");
-const PIPELINE_LUA: &str = "health-mediastreampipeline.lua";
-const POOL_LUA: &str = "health-kinesisvideostreampool.lua";
 const TEMPLATE: &str = "health.lua.template";
 const CM_PATCH: &str = "argocd-cm-patch.yaml";
 const GROUP: &str = "media.chimeoperator.dev";
@@ -49,62 +46,6 @@ const BLESS_COMMAND: &str =
 
 // ---------------------------------------------------------------------------
 // Lua: run an Argo CD health script on an object.
-
-/// A Lua 5.1 string literal holding `s`.
-fn lua_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            // Three digits, so a digit that follows cannot extend the escape.
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\{:03}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A Lua table constructor for a JSON value, the way Argo CD hands objects to
-/// health scripts: objects become tables keyed by field name, arrays become
-/// sequences (1-based), null fields are absent.
-fn lua_value(v: &Value) -> String {
-    match v {
-        Value::Null => "nil".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => lua_string(s),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(lua_value).collect();
-            format!("{{{}}}", items.join(", "))
-        }
-        Value::Object(fields) => {
-            let fields: Vec<String> = fields
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| format!("[{}] = {}", lua_string(k), lua_value(v)))
-                .collect();
-            format!("{{{}}}", fields.join(", "))
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Health {
-    status: String,
-    message: String,
-}
-
-fn read_script(file: &str) -> String {
-    let path = format!("{ARGOCD_DIR}/{file}");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// Writes through a temporary file, so that tests running the scripts at the
 /// same time never read half of one.
@@ -122,7 +63,7 @@ struct HealthCheck {
     kind: &'static str,
     /// The rendered file next to the template.
     file: &'static str,
-    /// `{{REMOTE_FIELD}}`: the status field that says Gone.
+    /// `{{REMOTE_FIELD}}`: the status field with the status AWS reports.
     remote_field: &'static str,
     /// `{{KIND_NAME}}`: the kind in the words of hs.message.
     kind_name: &'static str,
@@ -192,105 +133,8 @@ fn splice_block(yaml: &str, key: &str, text: &str) -> String {
     format!("{}{block}{}", &yaml[..start], &yaml[end..])
 }
 
-/// Runs the health script `file` with `obj` as Argo CD would: `obj` global,
-/// the script's chunk returns `hs`.
-fn argocd_health(file: &str, obj: &Value) -> Health {
-    let script = read_script(file);
-    let chunk = format!(
-        "obj = {}\nlocal hs = (function()\n{script}\nend)()\n\
-         io.write(tostring(hs.status), \"\\n\", tostring(hs.message))\n",
-        lua_value(obj)
-    );
-    let mut child = Command::new("lua5.1")
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run lua5.1 ({e}): install it with `apt-get install -y lua5.1`")
-        });
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(chunk.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success(),
-        "lua5.1 failed on {file}: {}\nchunk:\n{chunk}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (status, message) = stdout.split_once('\n').unwrap_or((&stdout, ""));
-    Health {
-        status: status.into(),
-        message: message.into(),
-    }
-}
-
 // ---------------------------------------------------------------------------
 // kstatus: what Flux (and `kubectl`-less tools built on cli-utils) read.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KStatus {
-    InProgress,
-    Failed,
-    Current,
-    Terminating,
-}
-
-/// kstatus's status of a custom resource (one without a type-specific rule),
-/// in the order kstatus applies its rules. Source: sigs.k8s.io/cli-utils,
-/// `pkg/kstatus/status/generic.go` (`checkGenericProperties`,
-/// `checkGeneration`) and `status.go` (`Compute`), plus the section "The
-/// `Ready` Condition" of `pkg/kstatus/README.md`:
-///
-/// 1. `metadata.deletionTimestamp` set: Terminating.
-/// 2. `metadata.generation` and `status.observedGeneration` both present and
-///    different: InProgress (`LatestGenerationNotObserved`). An absent
-///    observedGeneration skips this rule.
-/// 3. In condition order, the first of `Reconciling=True` (InProgress) or
-///    `Stalled=True` (Failed).
-/// 4. `Ready=True`: Current; `Ready=False`: InProgress (README; older
-///    releases of generic.go skip this rule, which is why the operator must
-///    set Reconciling while it works, and not rely on Ready=False).
-/// 5. Otherwise, including no status or no conditions at all: Current.
-fn kstatus(obj: &Value) -> KStatus {
-    if obj["metadata"]["deletionTimestamp"]
-        .as_str()
-        .is_some_and(|t| !t.is_empty())
-    {
-        return KStatus::Terminating;
-    }
-    if let (Some(generation), Some(observed)) = (
-        obj["metadata"]["generation"].as_i64(),
-        obj["status"]["observedGeneration"].as_i64(),
-    ) && generation != observed
-    {
-        return KStatus::InProgress;
-    }
-    let conditions = obj["status"]["conditions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for c in &conditions {
-        match (c["type"].as_str(), c["status"].as_str()) {
-            (Some("Reconciling"), Some("True")) => return KStatus::InProgress,
-            (Some("Stalled"), Some("True")) => return KStatus::Failed,
-            _ => {}
-        }
-    }
-    for c in &conditions {
-        match (c["type"].as_str(), c["status"].as_str()) {
-            (Some("Ready"), Some("True")) => return KStatus::Current,
-            (Some("Ready"), Some("False")) => return KStatus::InProgress,
-            _ => {}
-        }
-    }
-    KStatus::Current
-}
 
 // ---------------------------------------------------------------------------
 // Samples.
@@ -319,6 +163,7 @@ fn spec() -> MediaStreamPipelineSpec {
         deletion_policy: None,
         region: None,
         adopt_media_pipeline_id: None,
+        ttl_seconds_after_finished: None,
     }
 }
 
@@ -674,18 +519,54 @@ fn pipeline_cases() -> Vec<Case> {
             "Failed",
             Failed,
         ),
+        // A meeting that ended is the normal end, not a failure.
         case(
-            "stopped",
+            "finished: stopped with its meeting",
             pipeline(1, Some(seen("Stopped", 1))),
-            "Degraded",
-            "Stopped",
-            Failed,
+            "Healthy",
+            "Finished. Stopped: The media pipeline stopped: its meeting ended.",
+            Current,
         ),
         case(
-            "gone from AWS",
+            "finished, then removed by AWS",
+            pipeline(
+                2,
+                Some(reconciled(&spec, &seen("Stopped", 1), Remote::Gone, 2)),
+            ),
+            "Healthy",
+            "Finished. Removed",
+            Current,
+        ),
+        case(
+            "gone from AWS without stopping",
             pipeline(1, Some(reconciled(&spec, &streaming, Remote::Gone, 1))),
-            "Missing",
+            "Degraded",
             "PipelineGone",
+            Failed,
+        ),
+        // The generation was processed, though not applied: GitOps tools
+        // must see the failure, not wait for the generation.
+        case(
+            "tag update refused",
+            pipeline(
+                2,
+                Some(with_error(
+                    reconciled(
+                        &spec,
+                        &streaming,
+                        Remote::Found {
+                            remote: remote(&spec, "InProgress"),
+                            tags: Some(vec![]),
+                        },
+                        2,
+                    ),
+                    &Error::Forbidden("no chime:TagResource".into()),
+                    Some(2),
+                    now(),
+                )),
+            ),
+            "Degraded",
+            "Forbidden",
             Failed,
         ),
     ]
@@ -787,7 +668,7 @@ fn pool_cases() -> Vec<Case> {
         case(
             "gone from AWS",
             pool(1, Some(pool_reconciled(&spec, &active, Remote::Gone, 1))),
-            "Missing",
+            "Degraded",
             "PoolGone",
             Failed,
         ),
@@ -848,7 +729,7 @@ fn statuses_carry_reconciling_and_stalled() {
         ) {
             ("Healthy", _) | (_, false) => None, // nothing to say about these
             ("Progressing", true) => Some((true, false)),
-            ("Degraded" | "Missing", true) => Some((false, true)),
+            ("Degraded", true) => Some((false, true)),
             _ => None,
         };
         if let Some(want) = want

@@ -413,10 +413,12 @@ async fn ended_meetings_and_vanished_pipelines_are_reported_not_recreated() -> a
             o.status.as_ref().and_then(|s| s.pipeline_status.as_deref()) == Some("Stopped")
         })
         .await?;
+    // The normal end of a meeting: finished, not a failure.
     assert_eq!(
-        condition(&o, "Ready").map(|c| (c.0, c.1)),
-        Some(("False".into(), "Stopped".into()))
+        condition(&o, "Finished").map(|c| (c.0, c.1)),
+        Some(("True".into(), "Stopped".into()))
     );
+    assert!(condition(&o, "Ready").is_none());
 
     let id = vb
         .status

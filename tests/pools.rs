@@ -220,10 +220,12 @@ async fn deleting_both_removes_the_pipeline_first_then_the_pool() -> anyhow::Res
         h.emulator.pipelines().iter().all(|p| p.deleted),
         "a pipeline remains"
     );
-    assert!(
-        h.emulator.pools().iter().all(|p| p.deleted),
-        "a pool remains"
-    );
+    // AWS keeps a deleted pool DELETING a while.
+    let gone = eventually(Duration::from_secs(30), || {
+        h.emulator.pools().iter().all(|p| p.deleted)
+    })
+    .await;
+    assert!(gone, "a pool remains");
     let order: Vec<String> = h
         .emulator
         .calls()
@@ -371,7 +373,8 @@ async fn pool_events_create_failed_created_delete_failed_deleted() -> anyhow::Re
     wait_event(&h, "life", "DeleteFailed", "Warning").await?;
     pool_gone(&h, "life").await?;
     wait_event(&h, "life", "Deleted", "Normal").await?;
-    assert!(h.emulator.pools()[0].deleted, "the pool is left in AWS");
+    let gone = eventually(Duration::from_secs(30), || h.emulator.pools()[0].deleted).await;
+    assert!(gone, "the pool is left in AWS");
     assert_eq!(h.emulator.call_count(DELETE_POOL), 2);
     assert_eq!(h.emulator.call_count(CREATE_POOL), 2);
     Ok(())

@@ -551,6 +551,11 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // A deleted pool stays DELETING in AWS a while: give it that.
+    eventually(Duration::from_secs(30), || {
+        h.emulator.pools().iter().all(|p| p.deleted)
+    })
+    .await;
     let remote = h.emulator.pools();
     let orphaned = remote.iter().filter(|p| !p.deleted).count();
     for p in remote.iter().filter(|p| !p.deleted) {

@@ -3,9 +3,8 @@
 -- CHIME_BLESS=1 cargo nextest run --config-file tests/nextest.toml --test health
 --
 -- Reads only what the operator writes: status.observedGeneration and the
--- kstatus-style conditions Reconciling, Stalled and Ready (plus Synced for
--- the message), and status.poolStatus to tell "gone from AWS" apart.
-local remoteField = "poolStatus"
+-- kstatus-style conditions Reconciling, Stalled, Finished and Ready (plus
+-- Synced for the message). Status poolStatus says what AWS reports.
 local kindName = "Kinesis Video Stream pool"
 
 local function condition(conditions, type_)
@@ -69,12 +68,16 @@ if isTrue(reconciling) then
 end
 
 if isTrue(stalled) then
-  if status[remoteField] == "Gone" then
-    hs.status = "Missing"
-  else
-    hs.status = "Degraded"
-  end
+  hs.status = "Degraded"
   hs.message = describe(stalled)
+  return hs
+end
+
+-- A pipeline whose meeting ended: done, and healthy.
+local finished = condition(conditions, "Finished")
+if isTrue(finished) then
+  hs.status = "Healthy"
+  hs.message = "Finished. " .. describe(finished)
   return hs
 end
 

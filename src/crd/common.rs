@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "media.chimeoperator.dev";
 /// The finalizer the controller puts on every resource it manages.
 pub const FINALIZER: &str = "media.chimeoperator.dev/pipeline";
+/// Changing this annotation's value (any value; a timestamp reads best) asks
+/// for a reconcile now, past any back-off, as Flux's
+/// reconcile.fluxcd.io/requestedAt does.
+pub const RECONCILE_REQUESTED_AT: &str = "reconcile.chimeoperator.dev/requestedAt";
 /// The model's `Arn` shape: pattern and length.
 pub const ARN_PATTERN: &str = r"^arn[\/\:\-\_\.a-zA-Z0-9]+$";
 

@@ -23,20 +23,26 @@ use super::common::{DeletionPolicy, Tag};
     printcolumn = r#"{"name":"Pipeline ID","type":"string","jsonPath":".status.mediaPipelineId"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.pipelineStatus"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"ARN","type":"string","priority":1,"jsonPath":".status.mediaPipelineArn"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","priority":1,"jsonPath":".status.region"}"#,
+    validation = Rule::new("!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sources == oldSelf.spec.sources && self.spec.sinks == oldSelf.spec.sinks)").message("spec.sources and spec.sinks cannot change once a create may have reached AWS (status.requestDigest or status.mediaPipelineId is set): create a new MediaStreamPipeline instead"),
+    validation = Rule::new("has(self.spec.adoptMediaPipelineId) == has(oldSelf.spec.adoptMediaPipelineId)").message("spec.adoptMediaPipelineId can be neither added nor removed: create a new MediaStreamPipeline instead")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MediaStreamPipelineSpec {
-    /// The media sources: the Chime SDK meetings whose audio is streamed (at
-    /// least one). Immutable once the pipeline exists.
-    #[schemars(length(min = 1))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("sources are immutable: create a new MediaStreamPipeline instead"))]
+    /// The media sources: the Chime SDK meetings whose audio is streamed (1
+    /// to 10; AWS's model sets no maximum, this bound keeps validation
+    /// cheap). May be corrected while AWS refuses every create outright;
+    /// fixed once a create may have reached AWS (status.requestDigest).
+    #[schemars(length(min = 1, max = 10))]
     pub sources: Vec<MediaStreamSource>,
 
     /// Where the audio goes: one or two Kinesis Video Stream pools (one per
-    /// media stream type). Immutable once the pipeline exists.
+    /// media stream type). Fixed like sources.
     #[schemars(length(min = 1, max = 2))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("sinks are immutable: create a new MediaStreamPipeline instead"))]
     pub sinks: Vec<MediaStreamSink>,
 
     /// Tags on the media pipeline (at most 200, keys unique). May change: the
@@ -59,11 +65,23 @@ pub struct MediaStreamPipelineSpec {
     #[schemars(length(min = 1, max = 32), regex(pattern = r"^([a-z]+-){2,}\d+$"))]
     pub region: Option<String>,
 
+    /// Delete this resource that many seconds after its pipeline finished
+    /// (its meeting ended), as Jobs do; its pipeline goes per
+    /// deletionPolicy. Defaults to the operator's
+    /// --ttl-seconds-after-finished; unset keeps finished resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
+    pub ttl_seconds_after_finished: Option<i32>,
+
     /// Bring an existing media pipeline under this resource instead of
     /// creating one: its ID (a GUID). Nothing is created; the status fills
     /// from GetMediaPipeline; sources and sinks must match the pipeline's.
+    /// Can be neither added nor removed later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$"))]
+    #[schemars(
+        length(min = 36, max = 36),
+        regex(pattern = r"^[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$")
+    )]
     #[x_kube(validation = Rule::new("self == oldSelf").message("adoptMediaPipelineId is immutable"))]
     pub adopt_media_pipeline_id: Option<String>,
 }
@@ -151,6 +169,7 @@ pub enum MediaStreamType {
 pub struct MediaStreamPipelineStatus {
     /// The ID of the media pipeline in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 36))]
     pub media_pipeline_id: Option<String>,
     /// The ARN of the media pipeline in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,11 +187,29 @@ pub struct MediaStreamPipelineStatus {
     /// The AWS Region the pipeline lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// The metadata.generation that this status describes.
+    /// The metadata.generation the operator last processed, whether it
+    /// could apply it or not (the conditions say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// A digest (SHA-256, hex) of spec.sources and spec.sinks, set once a
+    /// create may have reached AWS (it succeeded, or its outcome is unknown:
+    /// a timeout, a 5xx). From then on they cannot change: a replay of the
+    /// create must send the same request. Unset while AWS refused every
+    /// create outright, so that the spec can still be corrected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub request_digest: Option<String>,
+    /// When the pipeline finished (RFC 3339): AWS reported it Stopped, its
+    /// meeting having ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The value of the reconcile.chimeoperator.dev/requestedAt annotation
+    /// that the operator last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
     /// Ready: the pipeline is InProgress. Synced: the last reconcile reached
-    /// AWS and succeeded; if not, the reason says why.
+    /// AWS and succeeded; if not, the reason says why. Finished: the
+    /// pipeline stopped with its meeting (Ready is then absent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

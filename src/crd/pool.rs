@@ -23,7 +23,11 @@ use super::common::{DeletionPolicy, Tag};
     printcolumn = r#"{"name":"Pool ID","type":"string","jsonPath":".status.poolId"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.poolStatus"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"ARN","type":"string","priority":1,"jsonPath":".status.poolArn"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","priority":1,"jsonPath":".status.region"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KinesisVideoStreamPoolSpec {
@@ -99,9 +103,14 @@ pub struct KinesisVideoStreamPoolStatus {
     /// When AWS last updated the pool (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_timestamp: Option<String>,
-    /// The metadata.generation that this status describes.
+    /// The metadata.generation the operator last processed, whether it
+    /// could apply it or not (the conditions say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The value of the reconcile.chimeoperator.dev/requestedAt annotation
+    /// that the operator last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
     /// Ready (the pool is ACTIVE), Synced, Reconciling and Stalled, as for
     /// MediaStreamPipeline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

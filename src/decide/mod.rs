@@ -23,6 +23,9 @@ pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
+/// True once the remote object ended its life normally (a pipeline whose
+/// meeting ended); Ready is then absent, so that kstatus reads Current.
+pub const FINISHED: &str = "Finished";
 /// The remote status once AWS no longer knows the object.
 pub const GONE: &str = "Gone";
 /// Condition messages are never empty: the API server refuses a null message.
@@ -35,9 +38,12 @@ pub enum Phase {
     Changing,
     /// At rest and alive: re-read every refresh interval.
     Steady,
-    /// Failed, stopped or gone: never read again unless the spec changes,
-    /// and only a person can help.
+    /// Failed or gone: never read again unless the spec changes, and only a
+    /// person can help.
     Final,
+    /// Ended normally (a pipeline whose meeting ended): never read again
+    /// unless the spec changes, and nothing needs a person.
+    Finished,
 }
 
 /// What the shared rules need of a kind's status.
@@ -56,6 +62,13 @@ pub trait ManagedStatus: Clone + Default + PartialEq {
     fn set_region(&mut self, region: &str);
     fn observed_generation(&self) -> Option<i64>;
     fn set_observed_generation(&mut self, generation: Option<i64>);
+    /// When the object finished (RFC 3339), for kinds that finish.
+    fn finished_at(&self) -> Option<&str> {
+        None
+    }
+    /// The reconcile request (annotation value) last acted on.
+    fn last_handled_reconcile_at(&self) -> Option<&str>;
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>);
     fn conditions(&self) -> &[Condition];
     fn conditions_mut(&mut self) -> &mut Vec<Condition>;
 }
@@ -128,12 +141,25 @@ pub fn refresh_due<S: ManagedStatus>(
     let Some(status) = status.filter(|s| s.remote_id().is_some()) else {
         return false;
     };
+    // The last attempt failed (a read, a tag or retention update): read
+    // again, so that the retry starts from what AWS has now.
+    if !synced(status) {
+        return true;
+    }
     due(
         generation,
         status.observed_generation(),
         next_read(status, settings, now),
         since_last_read,
     )
+}
+
+/// Whether the last reconcile reached AWS and succeeded (or none ran yet).
+pub fn synced<S: ManagedStatus>(status: &S) -> bool {
+    !status
+        .conditions()
+        .iter()
+        .any(|c| c.type_ == SYNCED && c.status == "False")
 }
 
 /// Whether a remote object is due for a read: when the spec changed, or
@@ -161,7 +187,7 @@ pub fn next_read<S: ManagedStatus>(
     now: Timestamp,
 ) -> Option<Duration> {
     match status.phase() {
-        Phase::Final => None,
+        Phase::Final | Phase::Finished => None,
         Phase::Steady => Some(settings.refresh_interval),
         Phase::Changing => Some(poll_interval(status.updated_timestamp(), settings, now)),
     }
@@ -186,8 +212,10 @@ pub fn with_error<S: ManagedStatus>(
     now: Timestamp,
 ) -> S {
     let message = err.to_string();
+    // The generation was processed, even if it could not be applied: GitOps
+    // tools then read Stalled (or Reconciling), not "not observed yet".
+    status.set_observed_generation(generation);
     if status.remote_id().is_none() {
-        status.set_observed_generation(generation);
         set_condition(
             status.conditions_mut(),
             READY,
@@ -236,8 +264,27 @@ pub fn with_gone<S: ManagedStatus>(
 
 /// Derives Reconciling and Stalled for a status, by its phase.
 pub fn settle_status<S: ManagedStatus>(status: &mut S, generation: Option<i64>, now: Timestamp) {
-    let terminal = status.phase() == Phase::Final;
-    settle(status.conditions_mut(), terminal, generation, now);
+    let phase = status.phase();
+    let conditions = status.conditions_mut();
+    if phase == Phase::Finished {
+        // Finished is no failure and not Ready either: no Ready at all, so
+        // that kstatus (which reads Ready=False as in progress) says Current.
+        conditions.retain(|c| c.type_ != READY);
+    }
+    settle(conditions, phase == Phase::Final, generation, now);
+}
+
+/// Time left before a finished object's resource expires (zero: now), given
+/// its time to live; None when it does not expire.
+pub fn expires_in(
+    finished_at: Option<&str>,
+    ttl: Option<Duration>,
+    now: Timestamp,
+) -> Option<Duration> {
+    let at: Timestamp = finished_at?.parse().ok()?;
+    let ttl = jiff::SignedDuration::try_from(ttl?).ok()?;
+    let left = at.checked_add(ttl).ok()?.duration_since(now);
+    Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
 }
 
 /// AWS described the object: Ready as given, and Synced True.
@@ -255,11 +302,11 @@ pub fn set_observed(
     );
 }
 
-/// Derives the kstatus conditions from Ready and Synced, so that Flux,
-/// `kubectl wait` and Argo CD can tell progress from failure:
+/// Derives the kstatus conditions from Ready, Synced and Finished, so that
+/// Flux, `kubectl wait` and Argo CD can tell progress from failure:
 /// `Stalled` is True when only a person can help (a permanent error, or a
-/// remote object that is `terminal`: failed, stopped or gone); otherwise
-/// `Reconciling` is True until Ready is.
+/// remote object that is `terminal`: failed or gone); otherwise
+/// `Reconciling` is True until Ready is, or the object finished.
 pub fn settle(
     conditions: &mut Vec<Condition>,
     terminal: bool,
@@ -269,6 +316,7 @@ pub fn settle(
     let get = |t: &str| conditions.iter().find(|c| c.type_ == t).cloned();
     let ready = get(READY);
     let synced = get(SYNCED);
+    let finished = get(FINISHED).filter(|c| c.status == "True");
     let stalled_by = synced
         .filter(|c| c.status == "False" && PERMANENT_REASONS.contains(&c.reason.as_str()))
         .or_else(|| ready.clone().filter(|_| terminal));
@@ -304,7 +352,16 @@ pub fn settle(
                 generation,
                 now,
             );
-            match ready.filter(|_| !is_ready) {
+            match ready.filter(|_| !is_ready && finished.is_none()) {
+                _ if finished.is_some() => set_condition(
+                    conditions,
+                    RECONCILING,
+                    false,
+                    FINISHED,
+                    "Finished: nothing left to do.",
+                    generation,
+                    now,
+                ),
                 Some(cause) => set_condition(
                     conditions,
                     RECONCILING,

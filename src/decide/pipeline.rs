@@ -6,8 +6,9 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::{
-    Action, GONE, ManagedStatus, Phase, Plan, Remote, RemoteObject, desired_tags, next_read,
-    set_observed, settle_status, tag_actions, with_error, with_gone,
+    Action, FINISHED, GONE, ManagedStatus, Phase, Plan, Remote, RemoteObject, SYNCED, SYNCED_OK,
+    desired_tags, next_read, set_condition, set_observed, settle_status, tag_actions, with_error,
+    with_gone,
 };
 use crate::aws::RemotePipeline;
 use crate::config::Settings;
@@ -32,6 +33,9 @@ impl ManagedStatus for MediaStreamPipelineStatus {
         self.pipeline_status = Some(state.into());
     }
     fn phase(&self) -> Phase {
+        if self.finished_at.is_some() {
+            return Phase::Finished;
+        }
         match self.pipeline_status.as_deref() {
             Some("Stopped" | "Failed" | GONE) => Phase::Final,
             Some("InProgress" | "Paused" | "NotStarted") => Phase::Steady,
@@ -52,6 +56,15 @@ impl ManagedStatus for MediaStreamPipelineStatus {
     }
     fn set_observed_generation(&mut self, generation: Option<i64>) {
         self.observed_generation = generation;
+    }
+    fn finished_at(&self) -> Option<&str> {
+        self.finished_at.as_deref()
+    }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.last_handled_reconcile_at.as_deref()
+    }
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
+        self.last_handled_reconcile_at = value;
     }
     fn conditions(&self) -> &[Condition] {
         &self.conditions
@@ -93,7 +106,7 @@ pub struct Observation<'a> {
 
 pub fn decide(obs: Observation<'_>, settings: &Settings) -> PipelinePlan {
     let status = obs.status.cloned().unwrap_or_default();
-    if let Some(err) = refused_change(&obs, &status) {
+    if let Some(err) = refused_change(obs.spec, &status) {
         return PipelinePlan::idle(with_error(status, &err, obs.generation, obs.now), None);
     }
     match (&status.media_pipeline_id, &obs.spec.adopt_media_pipeline_id) {
@@ -103,24 +116,53 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> PipelinePlan {
     }
 }
 
-/// A change the recorded pipeline cannot follow: another adopted ID, or
-/// another region.
-fn refused_change(obs: &Observation<'_>, status: &MediaStreamPipelineStatus) -> Option<Error> {
+/// A change the recorded pipeline cannot follow, found without asking AWS:
+/// another adopted ID, another region, or other sources or sinks than a
+/// create that may have reached AWS was sent with.
+pub fn refused_change(
+    spec: &MediaStreamPipelineSpec,
+    status: &MediaStreamPipelineStatus,
+) -> Option<Error> {
+    if let Some(sent) = &status.request_digest
+        && *sent != request_digest(spec)
+    {
+        return Some(Error::ImmutableFieldChanged(
+            "spec.sources and spec.sinks cannot change once a create may have reached AWS \
+             (status.requestDigest): restore them, or create a new MediaStreamPipeline"
+                .into(),
+        ));
+    }
     let id = status.media_pipeline_id.as_ref()?;
-    if let Some(adopt) = &obs.spec.adopt_media_pipeline_id
+    if let Some(adopt) = &spec.adopt_media_pipeline_id
         && id != adopt
     {
         return Some(Error::ImmutableFieldChanged(format!(
             "spec.adoptMediaPipelineId is {adopt}, but this resource already manages {id}"
         )));
     }
-    match (&obs.spec.region, &status.region) {
+    match (&spec.region, &status.region) {
         (Some(want), Some(have)) if want != have => Some(Error::ImmutableFieldChanged(format!(
             "spec.region cannot change once the media pipeline exists (it lives in {have}); \
              restore it, or create a new MediaStreamPipeline"
         ))),
         _ => None,
     }
+}
+
+/// The digest of what a create sends besides the token and tags: sources
+/// and sinks, in a canonical order, as the spec gives them.
+pub fn request_digest(spec: &MediaStreamPipelineSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sources = spec.sources.clone();
+    sources.sort();
+    let mut sinks = spec.sinks.clone();
+    sinks.sort();
+    // Serializing our own plain types cannot fail.
+    let canonical = serde_json::to_vec(&(sources, sinks)).unwrap_or_default();
+    Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Adoption: read the named pipeline, never create one.
@@ -198,6 +240,11 @@ fn follow(
         }
         // The controller retries failures on its own backoff.
         Remote::Failed(err) => PipelinePlan::idle(with_error(status, err, generation, now), None),
+        // AWS removes a pipeline some time after its meeting ended: it stays
+        // finished.
+        Remote::Gone if status.finished_at.is_some() => {
+            PipelinePlan::idle(finished_gone(status, generation, now), None)
+        }
         Remote::Gone => PipelinePlan::idle(
             with_gone(
                 status,
@@ -262,11 +309,7 @@ pub fn with_remote(
         "InProgress" => (true, "InProgress", "The media pipeline is streaming."),
         "Initializing" => (false, "Initializing", "The media pipeline is starting."),
         "Stopping" => (false, "Stopping", "The media pipeline is stopping."),
-        "Stopped" => (
-            false,
-            "Stopped",
-            "The media pipeline has stopped (its meeting may have ended).",
-        ),
+        "Stopped" => return with_finished(status, p, generation, now),
         "Failed" => (false, "Failed", "The media pipeline failed in AWS."),
         "Paused" => (false, "Paused", "The media pipeline is paused."),
         "NotStarted" => (false, "NotStarted", "The media pipeline has not started."),
@@ -281,6 +324,71 @@ pub fn with_remote(
         ready,
         reason,
         message,
+        generation,
+        now,
+    );
+    settle_status(&mut status, generation, now);
+    status
+}
+
+/// A stopped pipeline has finished: its meeting ended. Not Ready, and
+/// nothing for a person to do: Finished says so, with when.
+fn with_finished(
+    mut status: MediaStreamPipelineStatus,
+    p: &RemotePipeline,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> MediaStreamPipelineStatus {
+    if status.finished_at.is_none() {
+        status.finished_at = Some(p.updated.unwrap_or(now).to_string());
+    }
+    let message = "The media pipeline stopped: its meeting ended.";
+    set_condition(
+        &mut status.conditions,
+        FINISHED,
+        true,
+        "Stopped",
+        message,
+        generation,
+        now,
+    );
+    set_condition(
+        &mut status.conditions,
+        SYNCED,
+        true,
+        "Synced",
+        SYNCED_OK,
+        generation,
+        now,
+    );
+    settle_status(&mut status, generation, now);
+    status
+}
+
+/// A finished pipeline that AWS has since removed stays finished.
+fn finished_gone(
+    mut status: MediaStreamPipelineStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> MediaStreamPipelineStatus {
+    status.pipeline_status = Some(GONE.into());
+    status.observed_generation = generation;
+    let message = "The media pipeline stopped when its meeting ended; AWS has since removed it.";
+    set_condition(
+        &mut status.conditions,
+        FINISHED,
+        true,
+        "Removed",
+        message,
+        generation,
+        now,
+    );
+    set_condition(
+        &mut status.conditions,
+        SYNCED,
+        true,
+        "Synced",
+        SYNCED_OK,
         generation,
         now,
     );
@@ -343,6 +451,7 @@ mod tests {
             }],
             region: None,
             adopt_media_pipeline_id: None,
+            ttl_seconds_after_finished: None,
             tags: tags
                 .iter()
                 .map(|(k, v)| Tag {
@@ -440,16 +549,109 @@ mod tests {
         let st = existing(&spec, "InProgress", 1);
         assert_eq!(cond(&st, READY).status, "True");
         assert_eq!(cond(&st, SYNCED).status, "True");
-        let st = existing(&spec, "Stopped", 1);
+        let st = existing(&spec, "Failed", 1);
         assert_eq!(
             (
                 cond(&st, READY).status.as_str(),
                 cond(&st, READY).reason.as_str()
             ),
-            ("False", "Stopped")
+            ("False", "Failed")
         );
+    }
+
+    /// A pipeline stops when its meeting ends: finished, not failed. It
+    /// records when, is never read again, and stays finished once AWS
+    /// removes it; a pipeline that vanished without stopping is Stalled.
+    #[test]
+    fn a_stopped_pipeline_is_finished_and_stays_so_when_aws_removes_it() {
+        let spec = spec(&[]);
+        let st = existing(&spec, "Stopped", 1);
         assert_eq!(st.pipeline_status.as_deref(), Some("Stopped"));
-        assert_eq!(st.observed_generation, Some(1));
+        assert_eq!(st.finished_at.as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert!(st.conditions.iter().all(|c| c.type_ != READY));
+        let finished = cond(&st, FINISHED);
+        assert_eq!(
+            (finished.status.as_str(), finished.reason.as_str()),
+            ("True", "Stopped")
+        );
+        assert_eq!(cond(&st, "Stalled").status, "False");
+        assert_eq!(cond(&st, "Reconciling").status, "False");
+        assert_eq!(st.phase(), Phase::Finished);
+
+        let observe = |status: &MediaStreamPipelineStatus, remote: Remote<RemotePipeline>| {
+            decide(
+                Observation {
+                    generation: Some(2),
+                    spec: &spec,
+                    sinks: &Ok(spec.sinks.clone()),
+                    region: "us-east-1",
+                    status: Some(status),
+                    create_tags: &[],
+                    remote: &remote,
+                    now: now(),
+                },
+                &Settings::default(),
+            )
+        };
+        let gone = observe(&st, Remote::Gone);
+        assert_eq!(gone.status.pipeline_status.as_deref(), Some(GONE));
+        assert_eq!(gone.status.finished_at, st.finished_at);
+        assert_eq!(cond(&gone.status, FINISHED).reason, "Removed");
+        assert_eq!(cond(&gone.status, "Stalled").status, "False");
+        assert_eq!(gone.requeue, None);
+
+        let streaming = existing(&spec, "InProgress", 1);
+        let vanished = observe(&streaming, Remote::Gone);
+        assert_eq!(cond(&vanished.status, "Stalled").status, "True");
+        assert_eq!(cond(&vanished.status, READY).reason, "PipelineGone");
+    }
+
+    #[test]
+    fn a_finished_resource_expires_after_its_time_to_live() {
+        let at = "2026-11-25T12:00:00Z";
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let ttl = Some(Duration::from_secs(5));
+        assert_eq!(
+            super::super::expires_in(Some(at), ttl, t("2026-11-25T12:00:02Z")),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            super::super::expires_in(Some(at), ttl, t("2026-11-25T12:00:09Z")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(super::super::expires_in(Some(at), None, t(at)), None);
+        assert_eq!(super::super::expires_in(None, ttl, t(at)), None);
+    }
+
+    /// Sources and sinks may be corrected while AWS refused every create;
+    /// once a create may have reached AWS, its digest fixes them.
+    #[test]
+    fn sources_are_fixed_once_a_create_may_have_reached_aws() {
+        let old = spec(&[]);
+        let mut new = old.clone();
+        new.sources[0].source_arn = "arn:aws:chime:us-east-1:1:meeting/other".into();
+        let refused = with_error(
+            Default::default(),
+            &Error::NotFound("meeting".into()),
+            Some(1),
+            now(),
+        );
+        assert!(refused_change(&new, &refused).is_none());
+        let sent = MediaStreamPipelineStatus {
+            request_digest: Some(request_digest(&old)),
+            ..refused
+        };
+        assert!(refused_change(&old, &sent).is_none());
+        let err = refused_change(&new, &sent).map(|e| e.reason());
+        assert_eq!(err, Some("ImmutableFieldChanged"));
+        // Tags are not part of the request.
+        let mut tagged = old.clone();
+        tagged.tags = vec![Tag {
+            key: "a".into(),
+            value: "b".into(),
+        }];
+        assert!(refused_change(&tagged, &sent).is_none());
+        assert_eq!(request_digest(&old).len(), 64);
     }
 
     #[test]
@@ -751,9 +953,10 @@ mod kstatus_tests {
             state(&s("Failed")),
             ("False:Stalled".into(), "True:Failed".into())
         );
+        // A meeting that ended is no failure: finished, nothing to do.
         assert_eq!(
             state(&s("Stopped")),
-            ("False:Stalled".into(), "True:Stopped".into())
+            ("False:Finished".into(), "False:NotStalled".into())
         );
         let e = |err: Error| with_error(Default::default(), &err, Some(1), t);
         assert_eq!(state(&e(Error::Throttled("x".into()))).0, "True:Throttled");

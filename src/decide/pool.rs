@@ -59,6 +59,12 @@ impl ManagedStatus for KinesisVideoStreamPoolStatus {
     fn set_observed_generation(&mut self, generation: Option<i64>) {
         self.observed_generation = generation;
     }
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.last_handled_reconcile_at.as_deref()
+    }
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
+        self.last_handled_reconcile_at = value;
+    }
     fn conditions(&self) -> &[Condition] {
         &self.conditions
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -34,7 +34,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::aws::Regional;
 use crate::config::Settings;
-use crate::crd::{DeletionPolicy, FINALIZER, Tag};
+use crate::crd::{DeletionPolicy, FINALIZER, RECONCILE_REQUESTED_AT, Tag};
 use crate::decide::{self, GONE, ManagedStatus, Plan, Remote, RemoteObject};
 use crate::error::{Error, Retry};
 use crate::metrics;
@@ -123,6 +123,19 @@ pub trait Managed:
     ) -> impl Future<Output = Result<Self::Remote, Error>> + Send;
     /// Deletes the object; one already gone counts as deleted.
     fn delete(aws: &Regional, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// A spec change refused before any AWS call (a field that cannot change
+    /// any more), if there is one.
+    fn refused(&self) -> Option<Error> {
+        None
+    }
+    /// Records in the status that a create may have reached AWS (it
+    /// succeeded, or its outcome is unknown).
+    fn record_attempt(&self, _status: &mut Self::Status) {}
+    /// How long the resource is kept once its object finished, if it
+    /// expires; `default` is the operator's.
+    fn time_to_live(&self, _default: Option<Duration>) -> Option<Duration> {
+        None
+    }
     /// Why deletion must wait (resources still using this one), if it must.
     fn blocked(
         &self,
@@ -178,21 +191,28 @@ fn regional<K: Managed>(obj: &K, ctx: &Context) -> Regional {
 async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Action, Error> {
     let uid = obj.uid().unwrap_or_default();
     let generation = obj.meta().generation;
-    if let Some(left) = ctx.held_back(&uid, generation) {
+    let requested = reconcile_requested(obj);
+    if requested.is_some() {
+        // A person asked for a reconcile now: past any back-off.
+        ctx.succeeded(&uid);
+    } else if let Some(left) = ctx.held_back(&uid, generation) {
         return Ok(Action::requeue(left));
     }
     let settings = &ctx.config.settings;
     let status = obj.status();
     let now = Timestamp::now();
+    if let Some(err) = obj.refused() {
+        return refuse(obj, api, ctx, err, requested, now).await;
+    }
     let aws = regional(obj, ctx);
 
     let every = spread_first_read(obj, ctx, now);
-    let remote = observe(obj, ctx, &aws, now).await;
+    let remote = observe(obj, ctx, &aws, requested.is_some(), now).await;
     let needed = status.and_then(|s| s.remote_id()).is_none()
         || matches!(remote, Remote::Found { tags: Some(_), .. });
     let inputs = obj.inputs(ctx, needed).await?;
     let create_tags = ctx.create_tags(obj, obj.user_tags());
-    let plan = obj.decide(
+    let mut plan = obj.decide(
         Observed {
             generation,
             status,
@@ -208,6 +228,9 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
         && let Some(wait) = guard_create(obj, api, settings).await?
     {
         return Ok(wait);
+    }
+    if requested.is_some() {
+        plan.status.set_last_handled_reconcile_at(requested);
     }
     // At rest, the next read is due one interval after the last.
     let requeue = match (&remote, plan.requeue, ctx.since_last_read(&uid)) {
@@ -227,6 +250,34 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     };
     let done = act(obj, ctx, &aws, plan.actions, &inputs, &create_tags, done).await;
     finish(obj, api, ctx, &aws, done).await
+}
+
+/// The value of the reconcile-request annotation, when it asks for a
+/// reconcile not yet acted on.
+fn reconcile_requested<K: Managed>(obj: &K) -> Option<String> {
+    let value = obj.annotations().get(RECONCILE_REQUESTED_AT)?;
+    let handled = obj.status().and_then(|s| s.last_handled_reconcile_at());
+    (handled != Some(value.as_str())).then(|| value.clone())
+}
+
+/// A spec change that cannot be applied: said in the status, with no AWS
+/// call. A later spec change (or restoring the old value) lifts it.
+async fn refuse<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    ctx: &Context,
+    err: Error,
+    requested: Option<String>,
+    now: Timestamp,
+) -> Result<Action, Error> {
+    let status = obj.status().cloned().unwrap_or_default();
+    let mut status = decide::with_error(status, &err, obj.meta().generation, now);
+    if requested.is_some() {
+        status.set_last_handled_reconcile_at(requested);
+    }
+    write_status(api, obj, &status).await?;
+    ctx.succeeded(&obj.uid().unwrap_or_default());
+    Ok(Action::await_change())
 }
 
 /// First sight, in this process, of an object at rest (a restart): count it
@@ -254,14 +305,18 @@ async fn observe<K: Managed>(
     obj: &K,
     ctx: &Context,
     aws: &Regional,
+    requested: bool,
     now: Timestamp,
 ) -> Remote<K::Remote> {
     let uid = obj.uid().unwrap_or_default();
     let generation = obj.meta().generation;
     let status = obj.status();
     let since = ctx.since_last_read(&uid);
+    let settings = &ctx.config.settings;
     let id = match status.and_then(|s| s.remote_id()) {
-        Some(id) if decide::refresh_due(generation, status, since, &ctx.config.settings, now) => id,
+        Some(id) if requested || decide::refresh_due(generation, status, since, settings, now) => {
+            id
+        }
         Some(_) => return Remote::Unread,
         None => match obj.adopt_id() {
             Some(id) => id,
@@ -269,13 +324,16 @@ async fn observe<K: Managed>(
         },
     };
     ctx.mark_read(&uid);
+    // Tags can differ only when the spec changed, or the last attempt to
+    // apply them failed; a requested reconcile checks everything.
     let spec_changed = status.and_then(|s| s.observed_generation()) != generation;
+    let full = spec_changed || requested || !status.is_none_or(decide::synced);
     let remote = match K::read(aws, id).await {
         Ok(Some(remote)) => remote,
         Ok(None) => return Remote::Gone,
         Err(e) => return Remote::Failed(e),
     };
-    if !spec_changed {
+    if !full {
         return Remote::Found { remote, tags: None };
     }
     match aws.list_tags(remote.arn()).await {
@@ -358,7 +416,16 @@ async fn act<K: Managed>(
         let id = done.status.remote_id().unwrap_or_default().to_string();
         let arn = done.status.remote_arn().unwrap_or_default().to_string();
         let described = match &step {
-            decide::Action::Create => create(obj, ctx, aws, inputs, create_tags).await.map(Some),
+            decide::Action::Create => {
+                let made = create(obj, ctx, aws, inputs, create_tags).await;
+                if made
+                    .as_ref()
+                    .map_or_else(Error::may_have_succeeded, |_| true)
+                {
+                    obj.record_attempt(&mut done.status);
+                }
+                made.map(Some)
+            }
             decide::Action::Update(u) => K::update(aws, &id, u).await.map(Some),
             decide::Action::Tag(tags) => aws.tag(&arn, tags).await.map(|()| None),
             decide::Action::Untag(keys) => aws.untag(&arn, keys).await.map(|()| None),
@@ -371,13 +438,8 @@ async fn act<K: Managed>(
             }
             Ok(None) => {}
             Err(e) => {
+                // Synced=False makes the next attempt re-read and retry.
                 done.status = decide::with_error(done.status, &e, generation, now);
-                if done.status.remote_id().is_some() {
-                    // The spec is not fully applied: keep the old generation
-                    // so that the next attempt re-reads and retries.
-                    let old = obj.status().and_then(|s| s.observed_generation());
-                    done.status.set_observed_generation(old);
-                }
                 done.failure = Some(e);
                 break;
             }
@@ -435,14 +497,47 @@ async fn finish<K: Managed>(
     }
     let state = done.status.remote_state();
     ctx.metrics.remote_status(K::METRICS_KIND, &uid, state);
-    match done.failure {
-        Some(e) => Err(e),
-        None => {
-            ctx.succeeded(&uid);
-            Ok(done
-                .requeue
-                .map_or_else(Action::await_change, Action::requeue))
+    if let Some(e) = done.failure {
+        return Err(e);
+    }
+    ctx.succeeded(&uid);
+    let ttl = obj.time_to_live(ctx.config.ttl_after_finished);
+    let left = decide::expires_in(done.status.finished_at(), ttl, Timestamp::now());
+    let requeue = match left {
+        Some(Duration::ZERO) => return expire(obj, api, ctx, ttl).await,
+        Some(left) => Some(done.requeue.map_or(left, |r| r.min(left))),
+        None => done.requeue,
+    };
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// The resource outlived its time to live after finishing: delete it, as
+/// the Job controller does; its cleanup then treats the remote object per
+/// its deletion policy. The UID precondition spares a new resource of the
+/// same name.
+async fn expire<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    ctx: &Context,
+    ttl: Option<Duration>,
+) -> Result<Action, Error> {
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: obj.uid(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(&obj.name_any(), &params).await {
+        Ok(_) => {
+            let secs = ttl.unwrap_or_default().as_secs();
+            info!(ttl = secs, "finished and past its time to live: deleted");
+            let note = format!("Deleted {secs} s after it finished (ttlSecondsAfterFinished)");
+            ctx.event(obj, false, "Expired", note);
+            Ok(Action::await_change())
         }
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(Action::await_change()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! pool references resolved to ARNs.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::Api;
@@ -10,7 +11,8 @@ use super::{Context, Managed, Observed};
 use crate::aws::{Regional, RemotePipeline};
 use crate::config::Settings;
 use crate::crd::{
-    DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, MediaStreamSink, Tag,
+    DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    MediaStreamPipelineStatus, MediaStreamSink, Tag,
 };
 use crate::decide::pipeline::{self, Observation, PipelinePlan};
 use crate::decide::pool::ACTIVE;
@@ -45,6 +47,23 @@ impl Managed for MediaStreamPipeline {
         } else {
             default
         })
+    }
+
+    fn refused(&self) -> Option<Error> {
+        pipeline::refused_change(&self.spec, self.status.as_ref()?)
+    }
+
+    /// From now on a replay must send this request: sources and sinks are
+    /// fixed.
+    fn record_attempt(&self, status: &mut MediaStreamPipelineStatus) {
+        status.request_digest = Some(pipeline::request_digest(&self.spec));
+    }
+
+    fn time_to_live(&self, default: Option<Duration>) -> Option<Duration> {
+        match self.spec.ttl_seconds_after_finished {
+            Some(secs) => Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0))),
+            None => default,
+        }
     }
 
     fn adopt_id(&self) -> Option<&str> {

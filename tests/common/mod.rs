@@ -3,6 +3,8 @@
 //! both (in-process, watching only that namespace).
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod gitops;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
@@ -221,6 +223,19 @@ impl Drop for Harness {
             task.abort();
         }
     }
+}
+
+/// Polls `done` until it holds or `timeout` passes; false then. For what
+/// AWS finishes after answering (a pool stays DELETING a while).
+pub async fn eventually(timeout: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done() {
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
 }
 
 pub async fn wait_for<K>(

@@ -19,6 +19,10 @@ use aws_sdk_chimesdkmediapipelines::types::{
     KinesisVideoStreamPoolStatus, MediaPipelineSourceType, MediaPipelineStatus,
     MediaStreamPipelineSinkType, MediaStreamSink, MediaStreamSource, MediaStreamType, Tag,
 };
+use aws_sdk_chimesdkmediapipelines::config::http::HttpResponse;
+use aws_sdk_chimesdkmediapipelines::operation::update_media_pipeline_kinesis_video_stream_pool::UpdateMediaPipelineKinesisVideoStreamPoolError as UpdatePoolError;
+use aws_sdk_chimesdkmediapipelines::operation::update_media_pipeline_kinesis_video_stream_pool::builders::UpdateMediaPipelineKinesisVideoStreamPoolFluentBuilder as UpdatePoolBuilder;
+use aws_sdk_chimesdkmediapipelines::primitives::DateTime;
 use serde_json::{Value, json};
 use testworld::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger, sdk_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -777,7 +781,12 @@ async fn active_pipeline_limit_per_region() {
 
 #[tokio::test]
 async fn not_found_and_ended_meetings() {
-    let (emulator, client) = start().await;
+    // Stopping at once: this test is about which pipelines stop, not how.
+    let (emulator, client) = start_with(EmulatorConfig {
+        stopping_delay: Duration::ZERO,
+        ..EmulatorConfig::default()
+    })
+    .await;
     let err = client
         .get_media_pipeline()
         .media_pipeline_id("0b7c8a4e-1d2f-4c3b-9a8e-7f6d5c4b3a21")
@@ -944,6 +953,8 @@ async fn injected_faults_reach_the_sdk() {
 async fn pool_lifecycle() {
     let (emulator, client) = start().await;
     emulator.set_initializing_delay(Duration::from_millis(100));
+    // Gone at once: the DELETING phase has its own test.
+    emulator.set_pool_deleting_delay(Duration::ZERO);
     let config = KinesisVideoStreamConfiguration::builder()
         .region("us-east-1")
         .data_retention_in_hours(24)
@@ -1186,7 +1197,7 @@ async fn admin_http_api() {
     let response = admin(
         "PUT",
         "/_emulator/config",
-        json!({"initializingDelayMs": 0, "regionLimits": {"us-east-1": 1}}),
+        json!({"initializingDelayMs": 0, "stoppingDelayMs": 0, "regionLimits": {"us-east-1": 1}}),
     )
     .await;
     assert_eq!(response.status, 204);
@@ -1321,4 +1332,466 @@ async fn standalone_program() {
         "{err:?}"
     );
     child.kill().await.unwrap();
+}
+
+// ----- lifecycle phases: Stopping, removal by AWS, UPDATING, DELETING, FAILED
+
+async fn pipeline_state(client: &Client, id: &str) -> Option<(MediaPipelineStatus, DateTime)> {
+    match client
+        .get_media_pipeline()
+        .media_pipeline_id(id)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let p = out.media_pipeline()?.media_stream_pipeline()?;
+            Some((p.status()?.clone(), *p.updated_timestamp()?))
+        }
+        Err(err) => match err.into_service_error() {
+            GetMediaPipelineError::NotFoundException(_) => None,
+            other => panic!("{other:?}"),
+        },
+    }
+}
+
+async fn create_pool(client: &Client, name: &str) -> String {
+    let config = KinesisVideoStreamConfiguration::builder()
+        .region("us-east-1")
+        .build()
+        .unwrap();
+    let out = client
+        .create_media_pipeline_kinesis_video_stream_pool()
+        .pool_name(name)
+        .stream_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    let pool = out.kinesis_video_stream_pool_configuration().unwrap();
+    pool.pool_id().unwrap().to_owned()
+}
+
+async fn pool_state(
+    client: &Client,
+    identifier: &str,
+) -> Option<(KinesisVideoStreamPoolStatus, DateTime)> {
+    let answer = client
+        .get_media_pipeline_kinesis_video_stream_pool()
+        .identifier(identifier)
+        .send()
+        .await;
+    match answer {
+        Ok(out) => {
+            let pool = out.kinesis_video_stream_pool_configuration()?;
+            Some((pool.pool_status()?.clone(), *pool.updated_timestamp()?))
+        }
+        Err(err) => match err.into_service_error() {
+            GetPoolError::NotFoundException(_) => None,
+            other => panic!("{other:?}"),
+        },
+    }
+}
+
+fn update_pool(client: &Client, identifier: &str, hours: i32) -> UpdatePoolBuilder {
+    client
+        .update_media_pipeline_kinesis_video_stream_pool()
+        .identifier(identifier)
+        .stream_configuration(
+            KinesisVideoStreamConfigurationUpdate::builder()
+                .data_retention_in_hours(hours)
+                .build(),
+        )
+}
+
+fn is_update_conflict(err: SdkError<UpdatePoolError, HttpResponse>) -> bool {
+    matches!(
+        err.into_service_error(),
+        UpdatePoolError::ConflictException(_)
+    )
+}
+
+#[tokio::test]
+async fn ended_meetings_stop_through_stopping() {
+    // A phase too long to end during the checks, shortened for the end.
+    let (emulator, client) = start_with(EmulatorConfig {
+        stopping_delay: Duration::from_secs(60),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    emulator.set_region_limit("us-east-1", 1);
+    let id = create_id(&client, &meeting(1)).await;
+    let (status, running_since) = pipeline_state(&client, &id).await.unwrap();
+    assert_eq!(status, MediaPipelineStatus::InProgress);
+    // Millisecond timestamps: the stop must come at a later one.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    assert_eq!(emulator.end_meeting(&meeting(1)), 1);
+    let (status, stopping_since) = pipeline_state(&client, &id).await.unwrap();
+    assert_eq!(status, MediaPipelineStatus::Stopping);
+    assert!(stopping_since > running_since);
+    assert_eq!(emulator.pipelines()[0].status, "Stopping");
+    // Already stopping: nothing more to stop.
+    assert_eq!(emulator.end_meeting(&meeting(1)), 0);
+    // A stopping pipeline no longer holds a slot of the region's limit.
+    let second = create_id(&client, &meeting(2)).await;
+
+    emulator.set_stopping_delay(Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (status, stopped_since) = pipeline_state(&client, &id).await.unwrap();
+    assert_eq!(status, MediaPipelineStatus::Stopped);
+    // Dated when the phase ended, not when this read noticed it.
+    assert_eq!(
+        stopped_since.to_millis().unwrap() - stopping_since.to_millis().unwrap(),
+        100,
+        "{stopping_since} -> {stopped_since}"
+    );
+    // Kept by default: still listed, still readable later on.
+    let listed = client.list_media_pipelines().send().await.unwrap();
+    assert_eq!(listed.media_pipelines().len(), 2);
+    let records = emulator.pipelines();
+    assert_eq!(records[0].status, "Stopped");
+    assert!(!records[0].deleted && !records[0].removed_by_aws);
+
+    // A pipeline can be deleted while it stops.
+    assert_eq!(emulator.end_meeting(&meeting(2)), 1);
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pipeline_state(&client, &second).await, None);
+    let records = emulator.pipelines();
+    assert!(records[1].deleted && !records[1].removed_by_aws);
+}
+
+#[tokio::test]
+async fn stopped_pipelines_can_be_removed_by_aws() {
+    let (emulator, client) = start_with(EmulatorConfig {
+        stopping_delay: Duration::from_millis(50),
+        remove_stopped_after: Some(Duration::from_millis(100)),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let gone = create_id(&client, &meeting(1)).await;
+    let deleted = create_id(&client, &meeting(2)).await;
+    let running = create_id(&client, &meeting(3)).await;
+    let arn = emulator.pipelines()[0].arn.clone();
+
+    assert_eq!(emulator.end_meeting(&meeting(1)), 1);
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&deleted)
+        .send()
+        .await
+        .unwrap();
+    // Stopping (50 ms), Stopped (100 ms), then removed: one read sees the end.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(pipeline_state(&client, &gone).await, None);
+    let err = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        ListTagsForResourceError::NotFoundException(_)
+    ));
+    let listed = client.list_media_pipelines().send().await.unwrap();
+    let listed: Vec<&str> = listed
+        .media_pipelines()
+        .iter()
+        .filter_map(|p| p.media_pipeline_id())
+        .collect();
+    assert_eq!(listed, [running.as_str()]);
+
+    let records = emulator.pipelines();
+    let flags: Vec<(&str, bool, bool)> = records
+        .iter()
+        .map(|p| (p.status.as_str(), p.deleted, p.removed_by_aws))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("Stopped", true, true),
+            ("InProgress", true, false),
+            ("InProgress", false, false)
+        ]
+    );
+    // What is left in AWS: records not deleted, the removed one excluded.
+    assert_eq!(records.iter().filter(|p| !p.deleted).count(), 1);
+
+    // Turned off again, a stopped pipeline stays.
+    emulator.set_remove_stopped_after(None);
+    emulator.set_stopping_delay(Duration::ZERO);
+    assert_eq!(emulator.end_meeting(&meeting(3)), 1);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (status, _) = pipeline_state(&client, &running).await.unwrap();
+    assert_eq!(status, MediaPipelineStatus::Stopped);
+    assert!(!emulator.pipelines()[2].deleted);
+}
+
+#[tokio::test]
+async fn pool_updates_pass_through_updating() {
+    // A phase too long to end during the checks, shortened for the end.
+    let (emulator, client) = start_with(EmulatorConfig {
+        pool_updating_delay: Duration::from_secs(60),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let id = create_pool(&client, "pool").await;
+    let (status, created) = pool_state(&client, "pool").await.unwrap();
+    assert_eq!(status, KinesisVideoStreamPoolStatus::Active);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    // The answer shows the new configuration, UPDATING.
+    let out = update_pool(&client, &id, 48).send().await.unwrap();
+    let pool = out.kinesis_video_stream_pool_configuration().unwrap();
+    assert_eq!(
+        pool.pool_status(),
+        Some(&KinesisVideoStreamPoolStatus::Updating)
+    );
+    assert_eq!(
+        pool.stream_configuration()
+            .unwrap()
+            .data_retention_in_hours(),
+        Some(48)
+    );
+    let (status, updating_since) = pool_state(&client, "pool").await.unwrap();
+    assert_eq!(status, KinesisVideoStreamPoolStatus::Updating);
+    assert!(updating_since > created);
+    assert_eq!(emulator.pools()[0].status, "UPDATING");
+    assert_eq!(emulator.pools()[0].data_retention_in_hours, Some(48));
+
+    emulator.set_pool_updating_delay(Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (status, active_since) = pool_state(&client, "pool").await.unwrap();
+    assert_eq!(status, KinesisVideoStreamPoolStatus::Active);
+    assert_eq!(
+        active_since.to_millis().unwrap() - updating_since.to_millis().unwrap(),
+        100,
+        "{updating_since} -> {active_since}"
+    );
+    assert_eq!(
+        emulator.call_count("UpdateMediaPipelineKinesisVideoStreamPool"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn pool_deletes_pass_through_deleting() {
+    // A phase too long to end during the checks, shortened for the end.
+    let (emulator, client) = start_with(EmulatorConfig {
+        pool_deleting_delay: Duration::from_secs(60),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let id = create_pool(&client, "pool").await;
+    let (_, created) = pool_state(&client, "pool").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let delete = || {
+        client
+            .delete_media_pipeline_kinesis_video_stream_pool()
+            .identifier("pool")
+            .send()
+    };
+    delete().await.unwrap();
+
+    // Still there while DELETING, by each of its identifiers.
+    let arn = pool_arn("us-east-1", "pool");
+    for identifier in ["pool", id.as_str(), arn.as_str()] {
+        let (status, since) = pool_state(&client, identifier).await.unwrap();
+        assert_eq!(status, KinesisVideoStreamPoolStatus::Deleting);
+        assert!(since > created);
+    }
+    let listed = client
+        .list_media_pipeline_kinesis_video_stream_pools()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.kinesis_video_stream_pools().len(), 1);
+    let record = &emulator.pools()[0];
+    assert_eq!(
+        (record.status.as_str(), record.deleted),
+        ("DELETING", false)
+    );
+    // A second delete changes nothing; an update or a new pool of the name conflicts.
+    delete().await.unwrap();
+    assert!(is_update_conflict(
+        update_pool(&client, "pool", 48).send().await.unwrap_err()
+    ));
+    let err = client
+        .create_media_pipeline_kinesis_video_stream_pool()
+        .pool_name("pool")
+        .stream_configuration(
+            KinesisVideoStreamConfiguration::builder()
+                .region("us-east-1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        CreatePoolError::ConflictException(_)
+    ));
+
+    emulator.set_pool_deleting_delay(Duration::from_millis(100));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(pool_state(&client, "pool").await, None);
+    let err = delete().await.unwrap_err();
+    assert!(matches!(
+        err.into_service_error(),
+        DeletePoolError::NotFoundException(_)
+    ));
+    let listed = client
+        .list_media_pipeline_kinesis_video_stream_pools()
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.kinesis_video_stream_pools().is_empty());
+    let records = emulator.pools();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].deleted);
+    assert_eq!(
+        emulator.call_count("DeleteMediaPipelineKinesisVideoStreamPool"),
+        3
+    );
+    // The name is free again.
+    create_pool(&client, "pool").await;
+    assert_eq!(emulator.pools().len(), 2);
+}
+
+#[tokio::test]
+async fn pools_can_be_failed() {
+    let (emulator, client) = start_with(EmulatorConfig {
+        pool_deleting_delay: Duration::ZERO,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    create_pool(&client, "pool").await;
+    let arn = pool_arn("us-east-1", "pool");
+    let (_, created) = pool_state(&client, "pool").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    assert_eq!(emulator.fail_pool(&arn), 1);
+    assert_eq!(emulator.fail_pool("no-such-pool"), 0);
+    let (status, failed_since) = pool_state(&client, "pool").await.unwrap();
+    assert_eq!(status, KinesisVideoStreamPoolStatus::Failed);
+    assert!(failed_since > created);
+    // FAILED stays: no timed phase leaves it, an update is refused.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        pool_state(&client, "pool").await,
+        Some((KinesisVideoStreamPoolStatus::Failed, failed_since))
+    );
+    assert!(is_update_conflict(
+        update_pool(&client, "pool", 48).send().await.unwrap_err()
+    ));
+    assert_eq!(emulator.pools()[0].status, "FAILED");
+
+    // A failed pool can be deleted.
+    client
+        .delete_media_pipeline_kinesis_video_stream_pool()
+        .identifier(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pool_state(&client, "pool").await, None);
+    assert!(emulator.pools()[0].deleted);
+    assert_eq!(emulator.fail_pool(&arn), 0);
+}
+
+#[tokio::test]
+async fn admin_http_api_drives_the_lifecycle_phases() {
+    let (emulator, client) = start().await;
+    let admin = |method: &'static str, path: &'static str, body: Value| {
+        let emulator = &emulator;
+        async move { raw(emulator, method, path, None, &body.to_string()).await }
+    };
+    let config = |body: Value| async move {
+        let response = admin("PUT", "/_emulator/config", body).await;
+        assert_eq!(response.status, 204, "{}", response.body);
+    };
+    let end = |n: u32| async move {
+        let body = json!({"meetingArn": meeting(n)});
+        admin("POST", "/_emulator/meetings/end", body).await.json()
+    };
+
+    // Zero phases pass at once; long ones show without waiting.
+    config(json!({"stoppingDelayMs": 0, "removeStoppedAfterMs": 0})).await;
+    let removed = create_id(&client, &meeting(1)).await;
+    assert_eq!(end(1).await, json!({"stopped": 1}));
+    assert_eq!(pipeline_state(&client, &removed).await, None);
+    // null turns removal off; the earlier stoppingDelayMs stays.
+    config(json!({"removeStoppedAfterMs": null})).await;
+    let kept = create_id(&client, &meeting(2)).await;
+    end(2).await;
+    let (status, _) = pipeline_state(&client, &kept).await.unwrap();
+    assert_eq!(status, MediaPipelineStatus::Stopped);
+    config(json!({"stoppingDelayMs": 60_000})).await;
+    let slow = create_id(&client, &meeting(3)).await;
+    end(3).await;
+    let (status, _) = pipeline_state(&client, &slow).await.unwrap();
+    assert_eq!(status, MediaPipelineStatus::Stopping);
+    let pipelines = admin("GET", "/_emulator/pipelines", Value::Null)
+        .await
+        .json();
+    let flags: Vec<(&Value, &Value)> = pipelines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (&p["status"], &p["removedByAws"]))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            (&json!("Stopped"), &json!(true)),
+            (&json!("Stopped"), &json!(false)),
+            (&json!("Stopping"), &json!(false))
+        ]
+    );
+
+    config(json!({"poolUpdatingDelayMs": 60_000, "poolDeletingDelayMs": 60_000})).await;
+    create_pool(&client, "updated").await;
+    create_pool(&client, "deleted").await;
+    create_pool(&client, "failed").await;
+    update_pool(&client, "updated", 48).send().await.unwrap();
+    client
+        .delete_media_pipeline_kinesis_video_stream_pool()
+        .identifier("deleted")
+        .send()
+        .await
+        .unwrap();
+    let response = admin(
+        "POST",
+        "/_emulator/pools/fail",
+        json!({"identifier": "failed"}),
+    )
+    .await;
+    assert_eq!(response.json(), json!({"failed": 1}));
+    let pools = admin("GET", "/_emulator/pools", Value::Null).await.json();
+    let statuses: Vec<&Value> = pools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!("UPDATING"), &json!("DELETING"), &json!("FAILED")]
+    );
+
+    config(json!({"poolUpdatingDelayMs": 0, "poolDeletingDelayMs": 0})).await;
+    assert_eq!(
+        pool_state(&client, "updated").await.map(|s| s.0),
+        Some(KinesisVideoStreamPoolStatus::Active)
+    );
+    assert_eq!(pool_state(&client, "deleted").await, None);
+
+    let response = admin("PUT", "/_emulator/config", json!({"stoppingDelay": 1})).await;
+    assert_eq!(response.status, 400);
+    let response = admin("POST", "/_emulator/pools/fail", json!({})).await;
+    assert_eq!(response.status, 400);
 }

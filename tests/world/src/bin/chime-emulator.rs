@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         region_limits: args.limits.into_iter().collect::<HashMap<_, _>>(),
         account_id: args.account_id,
         require_existing_pools: args.require_existing_pools,
+        ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on(args.listen, config)
         .await

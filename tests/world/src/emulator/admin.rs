@@ -4,6 +4,7 @@
 //! - `GET /_emulator/pipelines`, `GET /_emulator/pools`, `GET /_emulator/calls`
 //! - `POST /_emulator/faults` with a [`FaultSpec`], `DELETE /_emulator/faults`
 //! - `POST /_emulator/meetings/end` and `/_emulator/meetings/missing` with `{"meetingArn": ".."}`
+//! - `POST /_emulator/pools/fail` with `{"identifier": ".."}` (a pool name, ID or ARN)
 //! - `PUT /_emulator/config` with [`ConfigPatch`]
 
 use std::collections::HashMap;
@@ -93,12 +94,34 @@ pub struct ConfigPatch {
     #[serde(default)]
     pub region_limits: HashMap<String, usize>,
     pub require_existing_pools: Option<bool>,
+    pub stopping_delay_ms: Option<u64>,
+    /// `null` turns the removal of stopped pipelines off, which an absent
+    /// member must not do: hence the two levels of `Option`.
+    #[serde(default, deserialize_with = "present")]
+    pub remove_stopped_after_ms: Option<Option<u64>>,
+    pub pool_updating_delay_ms: Option<u64>,
+    pub pool_deleting_delay_ms: Option<u64>,
+}
+
+/// Called by serde only for a member that is there, `null` included.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Meeting {
     meeting_arn: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PoolIdentifier {
+    identifier: String,
 }
 
 fn bad_request(message: &str) -> Response<Body> {
@@ -159,6 +182,10 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             shared.lock().mark_meeting_missing(&m.meeting_arn);
             plain(StatusCode::NO_CONTENT, None)
         }),
+        (&Method::POST, "pools/fail") => read::<PoolIdentifier>(req).await.map(|p| {
+            let failed = shared.lock().fail_pool(&p.identifier);
+            plain(StatusCode::OK, Some(&json!({ "failed": failed })))
+        }),
         (&Method::PUT, "config") => read::<ConfigPatch>(req).await.map(|patch| {
             let mut state = shared.lock();
             if let Some(ms) = patch.initializing_delay_ms {
@@ -169,6 +196,18 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             }
             if let Some(require) = patch.require_existing_pools {
                 state.set_require_existing_pools(require);
+            }
+            if let Some(ms) = patch.stopping_delay_ms {
+                state.set_stopping_delay(Duration::from_millis(ms));
+            }
+            if let Some(after) = patch.remove_stopped_after_ms {
+                state.set_remove_stopped_after(after.map(Duration::from_millis));
+            }
+            if let Some(ms) = patch.pool_updating_delay_ms {
+                state.set_pool_updating_delay(Duration::from_millis(ms));
+            }
+            if let Some(ms) = patch.pool_deleting_delay_ms {
+                state.set_pool_deleting_delay(Duration::from_millis(ms));
             }
             plain(StatusCode::NO_CONTENT, None)
         }),

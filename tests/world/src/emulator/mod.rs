@@ -2,7 +2,8 @@
 //! (restJson1, 2021-07-15), enough of it for the operator: media stream
 //! pipelines, Kinesis video stream pools and tags, with the service's
 //! validation, idempotency, limits and errors, plus knobs for tests
-//! (lifecycle delay, ended or missing meetings, injected faults) and records
+//! (lifecycle delays, ended or missing meetings, pipelines AWS removes,
+//! failed pools, injected faults) and records
 //! of everything that happened.
 //!
 //! It runs in-process ([`Emulator::start`]) or as the `chime-emulator`
@@ -41,6 +42,17 @@ pub struct EmulatorConfig {
     pub account_id: String,
     /// Refuse pipelines whose sink is not an existing pool of the region.
     pub require_existing_pools: bool,
+    /// How long a pipeline whose meeting ended stays `Stopping` before it is
+    /// `Stopped`.
+    pub stopping_delay: Duration,
+    /// When set, AWS removes a pipeline this long after it stopped: from then
+    /// on GetMediaPipeline answers `NotFoundException`, as for a deleted one.
+    /// `None` keeps stopped pipelines until they are deleted.
+    pub remove_stopped_after: Option<Duration>,
+    /// How long an updated pool stays `UPDATING` before it is `ACTIVE` again.
+    pub pool_updating_delay: Duration,
+    /// How long a deleted pool stays `DELETING` before it is gone.
+    pub pool_deleting_delay: Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -50,6 +62,10 @@ impl Default for EmulatorConfig {
             region_limits: HashMap::new(),
             account_id: "111122223333".to_owned(),
             require_existing_pools: false,
+            stopping_delay: Duration::from_millis(300),
+            remove_stopped_after: None,
+            pool_updating_delay: Duration::from_millis(300),
+            pool_deleting_delay: Duration::from_millis(300),
         }
     }
 }
@@ -66,7 +82,13 @@ pub struct PipelineRecord {
     pub sink_arns: Vec<String>,
     pub tags: Vec<(String, String)>,
     pub status: String,
+    /// Gone from the service: deleted by a DeleteMediaPipeline call, or
+    /// removed by AWS after it stopped (then `removed_by_aws` is set too), so
+    /// that counting the records without `deleted` counts what is left in AWS.
     pub deleted: bool,
+    /// Removed by AWS some time after it stopped
+    /// ([`EmulatorConfig::remove_stopped_after`]), not by a delete call.
+    pub removed_by_aws: bool,
     /// ISO-8601 creation time, as in `CreatedTimestamp`.
     pub created_at: String,
 }
@@ -82,6 +104,7 @@ pub struct PoolRecord {
     pub client_request_token: Option<String>,
     pub data_retention_in_hours: Option<i32>,
     pub status: String,
+    /// Gone from the service: set once a delete has gone through `DELETING`.
     pub deleted: bool,
     pub tags: Vec<(String, String)>,
 }
@@ -220,7 +243,30 @@ impl Emulator {
         self.shared.lock().set_require_existing_pools(require);
     }
 
-    /// Stops every live pipeline fed by the meeting; returns how many.
+    pub fn set_stopping_delay(&self, d: Duration) {
+        self.shared.lock().set_stopping_delay(d);
+    }
+
+    pub fn set_remove_stopped_after(&self, d: Option<Duration>) {
+        self.shared.lock().set_remove_stopped_after(d);
+    }
+
+    pub fn set_pool_updating_delay(&self, d: Duration) {
+        self.shared.lock().set_pool_updating_delay(d);
+    }
+
+    pub fn set_pool_deleting_delay(&self, d: Duration) {
+        self.shared.lock().set_pool_deleting_delay(d);
+    }
+
+    /// Makes the live pools with this name, ID or ARN `FAILED` (in any
+    /// region; a pool being deleted is left alone); returns how many.
+    pub fn fail_pool(&self, identifier: &str) -> usize {
+        self.shared.lock().fail_pool(identifier)
+    }
+
+    /// Starts stopping every live pipeline fed by the meeting (`Stopping`,
+    /// then `Stopped` after the stopping delay); returns how many.
     pub fn end_meeting(&self, meeting_arn: &str) -> usize {
         self.shared.lock().end_meeting(meeting_arn)
     }

@@ -23,6 +23,7 @@ const OTHER_REGION_LIMIT: usize = 10;
 enum PipelineStatus {
     Initializing,
     InProgress,
+    Stopping,
     Stopped,
 }
 
@@ -31,13 +32,46 @@ impl PipelineStatus {
         match self {
             Self::Initializing => "Initializing",
             Self::InProgress => "InProgress",
+            Self::Stopping => "Stopping",
             Self::Stopped => "Stopped",
         }
     }
 
-    /// Stopped and failed pipelines no longer count against the limit.
+    /// Only running pipelines count against the limit: the slot of an ended
+    /// meeting's pipeline is free from the moment it starts stopping (tests
+    /// end a meeting and create the next pipeline right away).
     fn is_active(self) -> bool {
-        self != Self::Stopped
+        matches!(self, Self::Initializing | Self::InProgress)
+    }
+}
+
+/// When the current status began, on both clocks: the monotonic one decides
+/// when a timed phase is over, the wall clock dates the change
+/// (`UpdatedTimestamp`).
+#[derive(Clone, Copy, Debug)]
+struct Since {
+    at: Instant,
+    ts: Timestamp,
+}
+
+impl Since {
+    fn now() -> Self {
+        Self {
+            at: Instant::now(),
+            ts: Timestamp::now(),
+        }
+    }
+
+    /// Ends a phase that lasts `delay` if it is over by `now`, and returns
+    /// when it ended: the moment the change happened, not the (later) moment
+    /// a read noticed it, so that timestamps do not depend on who looks when.
+    fn end_if_over(&mut self, delay: Duration, now: Instant) -> Option<Timestamp> {
+        if now.duration_since(self.at) < delay {
+            return None;
+        }
+        self.at = self.at.checked_add(delay).unwrap_or(now);
+        self.ts = self.ts.checked_add(delay).unwrap_or(self.ts);
+        Some(self.ts)
     }
 }
 
@@ -51,16 +85,20 @@ struct Pipeline {
     sinks: Vec<Sink>,
     tags: Tags,
     status: PipelineStatus,
+    since: Since,
     created: Timestamp,
-    created_at: Instant,
     updated: Timestamp,
     deleted: bool,
+    removed_by_aws: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PoolStatus {
     Creating,
     Active,
+    Updating,
+    Deleting,
+    Failed,
 }
 
 impl PoolStatus {
@@ -68,6 +106,9 @@ impl PoolStatus {
         match self {
             Self::Creating => "CREATING",
             Self::Active => "ACTIVE",
+            Self::Updating => "UPDATING",
+            Self::Deleting => "DELETING",
+            Self::Failed => "FAILED",
         }
     }
 }
@@ -83,8 +124,8 @@ struct Pool {
     data_retention_in_hours: Option<i32>,
     tags: Tags,
     status: PoolStatus,
+    since: Since,
     created: Timestamp,
-    created_at: Instant,
     updated: Timestamp,
     deleted: bool,
 }
@@ -100,6 +141,10 @@ struct TokenUse {
 pub(crate) struct State {
     started: Instant,
     initializing_delay: Duration,
+    stopping_delay: Duration,
+    remove_stopped_after: Option<Duration>,
+    pool_updating_delay: Duration,
+    pool_deleting_delay: Duration,
     region_limits: HashMap<String, usize>,
     account_id: String,
     require_existing_pools: bool,
@@ -161,6 +206,10 @@ impl State {
         Self {
             started,
             initializing_delay: config.initializing_delay,
+            stopping_delay: config.stopping_delay,
+            remove_stopped_after: config.remove_stopped_after,
+            pool_updating_delay: config.pool_updating_delay,
+            pool_deleting_delay: config.pool_deleting_delay,
             region_limits: config.region_limits,
             account_id: config.account_id,
             require_existing_pools: config.require_existing_pools,
@@ -180,6 +229,22 @@ impl State {
         self.initializing_delay = delay;
     }
 
+    pub(crate) fn set_stopping_delay(&mut self, delay: Duration) {
+        self.stopping_delay = delay;
+    }
+
+    pub(crate) fn set_remove_stopped_after(&mut self, after: Option<Duration>) {
+        self.remove_stopped_after = after;
+    }
+
+    pub(crate) fn set_pool_updating_delay(&mut self, delay: Duration) {
+        self.pool_updating_delay = delay;
+    }
+
+    pub(crate) fn set_pool_deleting_delay(&mut self, delay: Duration) {
+        self.pool_deleting_delay = delay;
+    }
+
     pub(crate) fn set_region_limit(&mut self, region: &str, limit: usize) {
         self.region_limits.insert(region.to_owned(), limit);
     }
@@ -190,17 +255,35 @@ impl State {
 
     pub(crate) fn end_meeting(&mut self, meeting_arn: &str) -> usize {
         self.refresh();
-        let now = Timestamp::now();
-        let mut stopped = 0;
+        let mut stopping = 0;
         for p in &mut self.pipelines {
             let uses_meeting = p.sources.iter().any(|s| s.source_arn == meeting_arn);
-            if !p.deleted && uses_meeting && p.status != PipelineStatus::Stopped {
-                p.status = PipelineStatus::Stopped;
-                p.updated = now;
-                stopped += 1;
+            if !p.deleted && uses_meeting && p.status.is_active() {
+                p.status = PipelineStatus::Stopping;
+                p.since = Since::now();
+                p.updated = p.since.ts;
+                stopping += 1;
             }
         }
-        stopped
+        // A zero stopping delay stops them at once.
+        self.refresh();
+        stopping
+    }
+
+    pub(crate) fn fail_pool(&mut self, identifier: &str) -> usize {
+        self.refresh();
+        let mut failed = 0;
+        for p in &mut self.pools {
+            let named = p.name == identifier || p.id == identifier || p.arn == identifier;
+            // A delete already under way wins: the pool goes anyway.
+            if named && !p.deleted && p.status != PoolStatus::Deleting {
+                p.status = PoolStatus::Failed;
+                p.since = Since::now();
+                p.updated = p.since.ts;
+                failed += 1;
+            }
+        }
+        failed
     }
 
     pub(crate) fn mark_meeting_missing(&mut self, meeting_arn: &str) {
@@ -282,6 +365,7 @@ impl State {
                 tags: p.tags.clone(),
                 status: p.status.as_str().to_owned(),
                 deleted: p.deleted,
+                removed_by_aws: p.removed_by_aws,
                 created_at: iso(p.created),
             })
             .collect()
@@ -308,22 +392,49 @@ impl State {
     // ----- lifecycle --------------------------------------------------------
 
     /// Applies the time-driven transitions lazily: whatever reads the state
-    /// sees what a real pipeline would have become by now.
+    /// sees what a real pipeline or pool would have become by now. Phases
+    /// are checked in lifecycle order, so one read can pass several (a
+    /// pipeline can have stopped and been removed since the last look).
+    /// Each phase lasts the delay configured when it is checked.
     fn refresh(&mut self) {
         let now = Instant::now();
-        let delay = self.initializing_delay;
-        let ready_at = |created: Timestamp| created.checked_add(delay).unwrap_or(created);
         for p in &mut self.pipelines {
-            if p.status == PipelineStatus::Initializing && now.duration_since(p.created_at) >= delay
+            if p.status == PipelineStatus::Initializing
+                && let Some(at) = p.since.end_if_over(self.initializing_delay, now)
             {
                 p.status = PipelineStatus::InProgress;
-                p.updated = ready_at(p.created);
+                p.updated = at;
+            }
+            if p.status == PipelineStatus::Stopping
+                && let Some(at) = p.since.end_if_over(self.stopping_delay, now)
+            {
+                p.status = PipelineStatus::Stopped;
+                p.updated = at;
+            }
+            if p.status == PipelineStatus::Stopped
+                && !p.deleted
+                && let Some(after) = self.remove_stopped_after
+                && let Some(at) = p.since.end_if_over(after, now)
+            {
+                p.deleted = true;
+                p.removed_by_aws = true;
+                p.updated = at;
             }
         }
         for p in &mut self.pools {
-            if p.status == PoolStatus::Creating && now.duration_since(p.created_at) >= delay {
-                p.status = PoolStatus::Active;
-                p.updated = ready_at(p.created);
+            let (delay, next) = match p.status {
+                PoolStatus::Creating => (self.initializing_delay, PoolStatus::Active),
+                PoolStatus::Updating => (self.pool_updating_delay, PoolStatus::Active),
+                // The record keeps the last status the service showed.
+                PoolStatus::Deleting if !p.deleted => (self.pool_deleting_delay, p.status),
+                _ => continue,
+            };
+            if let Some(at) = p.since.end_if_over(delay, now) {
+                if p.status == PoolStatus::Deleting {
+                    p.deleted = true;
+                }
+                p.status = next;
+                p.updated = at;
             }
         }
     }
@@ -460,10 +571,14 @@ impl State {
             sinks: input.sinks,
             tags: input.tags,
             status: PipelineStatus::Initializing,
+            since: Since {
+                at: Instant::now(),
+                ts: now,
+            },
             created: now,
-            created_at: Instant::now(),
             updated: now,
             deleted: false,
+            removed_by_aws: false,
         };
         let body = json!({ "MediaStreamPipeline": Self::pipeline_json(&pipeline) });
         if let Some(token) = input.token {
@@ -493,11 +608,12 @@ impl State {
     }
 
     pub(crate) fn list_pipelines(
-        &self,
+        &mut self,
         region: &str,
         next: Option<&str>,
         max: Option<usize>,
     ) -> ApiResult<Value> {
+        self.refresh();
         let live: Vec<Value> = self
             .pipelines
             .iter()
@@ -515,6 +631,7 @@ impl State {
     // ----- tags -------------------------------------------------------------
 
     fn tags_of(&mut self, region: &str, arn: &str) -> ApiResult<&mut Tags> {
+        self.refresh();
         if let Some(p) = self
             .pipelines
             .iter_mut()
@@ -615,8 +732,11 @@ impl State {
             data_retention_in_hours: input.data_retention_in_hours,
             tags: input.tags,
             status: PoolStatus::Creating,
+            since: Since {
+                at: Instant::now(),
+                ts: now,
+            },
             created: now,
-            created_at: Instant::now(),
             updated: now,
             deleted: false,
         };
@@ -651,21 +771,37 @@ impl State {
         let pool = self.pools.get_mut(index).ok_or_else(|| {
             ApiError::not_found(format!("Kinesis video stream pool {identifier} not found"))
         })?;
+        if matches!(pool.status, PoolStatus::Deleting | PoolStatus::Failed) {
+            return Err(ApiError::conflict(format!(
+                "Kinesis video stream pool {identifier} is {} and cannot be updated",
+                pool.status.as_str()
+            )));
+        }
         if retention.is_some() {
             pool.data_retention_in_hours = retention;
         }
-        pool.updated = Timestamp::now();
+        // The answer already shows the new configuration, with the pool
+        // UPDATING until the change has gone through.
+        pool.status = PoolStatus::Updating;
+        pool.since = Since::now();
+        pool.updated = pool.since.ts;
         Ok(Self::pool_json(pool))
     }
 
     pub(crate) fn delete_pool(&mut self, region: &str, identifier: &str) -> ApiResult<()> {
         self.refresh();
         let index = self.live_pool_index(region, identifier)?;
-        let Some(arn) = self.pools.get(index).map(|p| p.arn.clone()) else {
+        let Some((arn, status)) = self.pools.get(index).map(|p| (p.arn.clone(), p.status)) else {
             return Err(ApiError::not_found(format!(
                 "Kinesis video stream pool {identifier} not found"
             )));
         };
+        // Deleting again while DELETING is accepted and changes nothing: a
+        // client retrying a delete whose answer it lost must not read a
+        // conflict (which means "in use").
+        if status == PoolStatus::Deleting {
+            return Ok(());
+        }
         let in_use = self
             .pipelines
             .iter()
@@ -675,19 +811,23 @@ impl State {
                 "Kinesis video stream pool {identifier} is in use by a media pipeline"
             )));
         }
+        // Gone (and its record deleted) once DELETING is over; see refresh.
         if let Some(pool) = self.pools.get_mut(index) {
-            pool.deleted = true;
-            pool.updated = Timestamp::now();
+            pool.status = PoolStatus::Deleting;
+            pool.since = Since::now();
+            pool.updated = pool.since.ts;
         }
+        self.refresh();
         Ok(())
     }
 
     pub(crate) fn list_pools(
-        &self,
+        &mut self,
         region: &str,
         next: Option<&str>,
         max: Option<usize>,
     ) -> ApiResult<Value> {
+        self.refresh();
         let live: Vec<Value> = self
             .pools
             .iter()
