@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Provisions the test world's control plane binaries: Debian's etcd, and a
-# kube-apiserver built from Debian bookworm's `kubernetes` source package;
-# and what the tests run besides (lua5.1 for the Argo CD health checks).
+# kube-apiserver and kube-controller-manager built from Debian bookworm's
+# `kubernetes` source package (the controller manager deletes namespaces,
+# collects garbage and aggregates ClusterRoles); and what the tests run
+# besides (lua5.1 for the Argo CD health checks).
 #
 # Prints nothing but progress on stderr; on success prints the cache folder
-# (holding bin/etcd and bin/kube-apiserver) on stdout.
+# (holding bin/etcd, bin/kube-apiserver and bin/kube-controller-manager) on
+# stdout.
 #
 # Idempotent and safe to run twice at once: the build happens under a lock
 # and is skipped when the cached binary exists.
@@ -45,7 +48,14 @@ pkgs=(lua5.1)
 if [ -z "${CHIME_TEST_KUBECONFIG:-}" ]; then
   pkgs+=(etcd-server openssl procps)
 fi
-if [ -z "${CHIME_TEST_KUBECONFIG:-}" ] && [ ! -x "$CACHE/bin/kube-apiserver" ]; then
+# What is built from the source package; a cache from before a binary was
+# added gets only the missing one built.
+BUILT=(kube-apiserver kube-controller-manager)
+to_build=()
+for b in "${BUILT[@]}"; do
+  [ -x "$CACHE/bin/$b" ] || to_build+=("$b")
+done
+if [ -z "${CHIME_TEST_KUBECONFIG:-}" ] && [ ${#to_build[@]} -gt 0 ]; then
   pkgs+=(golang-go golang-github-modern-go-reflect2-dev dpkg-dev rsync)
 fi
 missing=()
@@ -68,7 +78,7 @@ if [ -n "${CHIME_TEST_KUBECONFIG:-}" ]; then
   log "CHIME_TEST_KUBECONFIG is set: using that cluster, nothing to build"
   exit 0
 fi
-if [ -x "$CACHE/bin/kube-apiserver" ] && [ -x "$CACHE/bin/etcd" ]; then
+if [ ${#to_build[@]} = 0 ] && [ -x "$CACHE/bin/etcd" ]; then
   log "cached: $CACHE"
   echo "$CACHE"
   exit 0
@@ -105,19 +115,24 @@ sed -i 's#github.com/modern-go/reflect2 v1.0.1#github.com/modern-go/reflect2 v1.
 
 mkdir -p .go/src/k8s.io
 ln -sfn "$PWD" .go/src/k8s.io/kubernetes
-log "building kube-apiserver $K8S_VERSION (several minutes)"
+log "building ${to_build[*]} $K8S_VERSION (several minutes)"
+what=""
+for b in "${to_build[@]}"; do what="$what cmd/$b"; done
 (
   cd .go/src/k8s.io/kubernetes
   export GOPATH="$WORK/tree/.go" CGO_ENABLED=0 GO111MODULE=off GOFLAGS= GOCACHE="$WORK/gocache"
-  make WHAT=cmd/kube-apiserver KUBE_BUILD_PLATFORMS=linux/amd64 >&2
+  make WHAT="${what# }" KUBE_BUILD_PLATFORMS=linux/amd64 >&2
 )
-bin=$(find _output -type f -name kube-apiserver -perm -u+x | head -n1)
-[ -n "$bin" ] || { log "build produced no kube-apiserver"; exit 1; }
 
-mkdir -p "$CACHE.tmp/bin"
-cp "$bin" "$CACHE.tmp/bin/kube-apiserver"
-cp /usr/bin/etcd "$CACHE.tmp/bin/etcd"
-rm -rf "$CACHE" && mv "$CACHE.tmp" "$CACHE"
+# Each binary goes in by rename, so a test run using the cache meanwhile
+# never sees a missing or half-written file.
+mkdir -p "$CACHE/bin"
+for b in "${to_build[@]}"; do
+  bin=$(find _output -type f -name "$b" -perm -u+x | head -n1)
+  [ -n "$bin" ] || { log "build produced no $b"; exit 1; }
+  cp "$bin" "$CACHE/bin/.$b.tmp" && mv "$CACHE/bin/.$b.tmp" "$CACHE/bin/$b"
+done
+cp /usr/bin/etcd "$CACHE/bin/.etcd.tmp" && mv "$CACHE/bin/.etcd.tmp" "$CACHE/bin/etcd"
 cd / && rm -rf "$WORK"
 log "built: $CACHE"
 echo "$CACHE"

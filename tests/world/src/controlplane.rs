@@ -1,6 +1,11 @@
-//! A real etcd + kube-apiserver on loopback, from the binaries that
-//! tests/provision.sh builds. One is started per test run (by the `world`
-//! program) and shared by every test through its kubeconfig.
+//! A real etcd + kube-apiserver + kube-controller-manager on loopback, from
+//! the binaries that tests/provision.sh builds. One is started per test run
+//! (by the `world` program) and shared by every test through its kubeconfig.
+//!
+//! The controller manager is what makes namespace deletion, garbage
+//! collection (owner references) and ClusterRole aggregation (the `edit` and
+//! `view` roles picking up the operator's rules) happen; there is no
+//! scheduler and no kubelet, so Deployments never get pods.
 
 use std::fs;
 use std::net::TcpListener;
@@ -18,6 +23,7 @@ pub struct ControlPlane {
     dir: Option<tempfile::TempDir>,
     etcd: Option<Child>,
     apiserver: Option<Child>,
+    controller_manager: Option<Child>,
     bin_dir: PathBuf,
     etcd_args: Vec<String>,
     apiserver_args: Vec<String>,
@@ -59,6 +65,7 @@ impl ControlPlane {
             dir: Some(dir),
             etcd: None,
             apiserver: None,
+            controller_manager: None,
             server_url: String::new(),
             kubeconfig: root.join("kubeconfig"),
             bin_dir: bin_dir.to_path_buf(),
@@ -128,7 +135,41 @@ impl ControlPlane {
         fs::write(&cp.kubeconfig, kubeconfig_yaml(&cp.server_url, &ca, &token))?;
 
         cp.wait_ready().await?;
+
+        let mut cmd = Command::new(cp.bin_dir.join("kube-controller-manager"));
+        cmd.arg(format!("--kubeconfig={}", cp.kubeconfig.display()))
+            .arg(format!(
+                "--service-account-private-key-file={}",
+                sa_key.display()
+            ))
+            .arg(format!("--root-ca-file={}", cert_file.display()))
+            // No serving: nothing here scrapes it, and fixed ports would
+            // clash between the control planes of one test run.
+            .args(["--port=0", "--secure-port=0", "--leader-elect=false"])
+            .arg("--v=0");
+        cp.controller_manager = Some(spawn(&mut cmd, &root.join("kube-controller-manager.log"))?);
+        cp.wait_aggregation().await?;
         Ok(cp)
+    }
+
+    /// Waits until the controller manager works: the built-in `view` role,
+    /// empty until its aggregation controller fills it, has rules.
+    async fn wait_aggregation(&mut self) -> anyhow::Result<()> {
+        use k8s_openapi::api::rbac::v1::ClusterRole;
+        let client = crate::client_from_kubeconfig(&self.kubeconfig).await?;
+        let roles: kube::Api<ClusterRole> = kube::Api::all(client);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            self.check_alive()?;
+            let role = roles.get_opt("view").await?;
+            if role.and_then(|r| r.rules).is_some_and(|r| !r.is_empty()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("kube-controller-manager aggregated no ClusterRole in 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn start_etcd(&mut self) -> anyhow::Result<()> {
@@ -190,6 +231,7 @@ impl ControlPlane {
         for (name, child) in [
             ("etcd", &mut self.etcd),
             ("kube-apiserver", &mut self.apiserver),
+            ("kube-controller-manager", &mut self.controller_manager),
         ] {
             if let Some(c) = child
                 && let Some(status) = c.try_wait()?
@@ -213,11 +255,15 @@ impl ControlPlane {
         self.dir.as_ref().map(|d| d.path())
     }
 
-    /// Stops both servers, waits for them, and removes their files.
+    /// Stops the servers, waits for them, and removes their files.
     pub fn stop(&mut self) {
-        for child in [self.apiserver.take(), self.etcd.take()]
-            .into_iter()
-            .flatten()
+        for child in [
+            self.controller_manager.take(),
+            self.apiserver.take(),
+            self.etcd.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             let mut child = child;
             // SIGTERM first so etcd closes its files; SIGKILL if it lingers.
