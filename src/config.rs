@@ -14,8 +14,11 @@ pub struct Config {
     /// Most reconciles at once (per kind and watched namespace).
     pub max_concurrent_reconciles: u16,
     pub default_deletion_policy: DeletionPolicy,
-    /// Tag every AWS object with its resource's namespace, name and UID.
-    pub identity_tags: bool,
+    /// This installation's identity, tagged on every AWS object it creates
+    /// (by default the kube-system namespace's UID), so that installations
+    /// sharing an AWS account never touch each other's objects.
+    pub cluster_id: String,
+    pub sweep: Sweep,
     /// How long a finished resource is kept, unless it says otherwise;
     /// None keeps it.
     pub ttl_after_finished: Option<Duration>,
@@ -29,9 +32,42 @@ impl Default for Config {
             label_selector: None,
             max_concurrent_reconciles: 16,
             default_deletion_policy: DeletionPolicy::Delete,
-            identity_tags: true,
+            cluster_id: "default".into(),
+            sweep: Sweep::default(),
             ttl_after_finished: None,
             settings: Settings::default(),
+        }
+    }
+}
+
+/// What the orphan sweep does with an AWS object of this installation
+/// whose resource is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SweepMode {
+    Off,
+    /// Report it (log, metric, Event), never delete.
+    #[default]
+    Report,
+    /// Report it, and delete it when its deletion-policy tag says Delete.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Sweep {
+    pub mode: SweepMode,
+    /// How often AWS is listed.
+    pub interval: Duration,
+    /// How long an object must stay without a resource before it counts as
+    /// an orphan (a resource may be on its way).
+    pub grace: Duration,
+}
+
+impl Default for Sweep {
+    fn default() -> Self {
+        Sweep {
+            mode: SweepMode::Report,
+            interval: Duration::from_secs(600),
+            grace: Duration::from_secs(600),
         }
     }
 }

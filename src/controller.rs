@@ -2,27 +2,35 @@
 //! each over a trimmed cache that only spec, finalizer and deletion changes
 //! wake; the watches that map one kind's changes onto the other; readiness
 //! once every cache has listed.
+//!
+//! Every watch reads [`Decoded`] objects: one that does not decode into its
+//! type is kept apart and reported ([`invalid`]) instead of failing the
+//! whole list, so no single object can stall the others or readiness.
+
+mod invalid;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::crd::{
-    MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, RECONCILE_REQUESTED_AT,
+    Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, RECONCILE_REQUESTED_AT,
 };
 use crate::decide::pool::referencing;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Context, MANAGER, Managed};
 
@@ -57,16 +65,26 @@ pub async fn run(
         stores.push(synced(pools.store()));
         // A pool's change wakes the pipelines that name it.
         let users = pipelines.store();
-        let pipelines =
-            pipelines.watches(api(&ctx, ns.as_deref()), watch_config(&ctx), move |pool| {
-                let names = referencing(&pool, users.state().iter().map(|p| p.as_ref()));
+        let pipelines = pipelines.watches(
+            api(&ctx, ns.as_deref()),
+            watch_config(&ctx),
+            move |pool: Decoded<MediaPipelineKinesisVideoStreamPool>| {
+                let Some(pool) = pool.valid() else {
+                    return vec![];
+                };
+                let all = users.state();
+                let names = referencing(pool, all.iter().filter_map(|p| p.valid()).map(|p| &**p));
                 refs(pool.namespace(), names)
-            });
+            },
+        );
         // A pipeline's change (above all its deletion) wakes the pools it names.
         let pools = pools.watches(
             api(&ctx, ns.as_deref()),
             watch_config(&ctx),
-            |p: MediaStreamPipeline| {
+            |p: Decoded<MediaStreamPipeline>| {
+                let Some(p) = p.valid() else {
+                    return vec![];
+                };
                 let names = p.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref());
                 let names: Vec<String> = names.map(|r| r.name.clone()).collect();
                 refs(p.namespace(), names)
@@ -113,35 +131,64 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// nor last-applied annotation (half of an object's size), and the
 /// operator's own status writes wake nothing: only changes to spec,
 /// finalizers or deletion do (plus requeues and the mapped watches).
-fn controller_for<K: Managed>(ctx: &Context, ns: Option<&str>) -> Controller<K> {
+fn controller_for<K: Managed>(ctx: &Arc<Context>, ns: Option<&str>) -> Controller<Decoded<K>>
+where
+    K::Status: DeserializeOwned,
+{
     let (reader, writer) = reflector::store();
-    let trigger = watcher(api::<K>(ctx, ns), watch_config(ctx))
+    let trigger = watcher(api::<Decoded<K>>(ctx, ns), watch_config(ctx))
         .default_backoff()
-        .modify(|o: &mut K| {
+        .modify(|o: &mut Decoded<K>| {
             o.managed_fields_mut().clear();
             o.annotations_mut().remove(LAST_APPLIED);
         })
+        .inspect_ok(invalid::tracker::<K>(ctx.clone(), ns))
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(spec_or_lifecycle::<K>, Default::default());
+        .predicate_filter(spec_or_lifecycle::<Decoded<K>>, Default::default());
     let concurrency = ctx.config.max_concurrent_reconciles;
     Controller::for_stream(trigger, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
 }
 
 fn start<K: Managed>(
-    c: Controller<K>,
+    c: Controller<Decoded<K>>,
     ctx: &Arc<Context>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) -> BoxFuture<'static, ()> {
+) -> BoxFuture<'static, ()>
+where
+    K::Status: DeserializeOwned,
+{
     c.graceful_shutdown_on(shutdown)
-        .run(
-            reconcile::reconcile::<K>,
-            reconcile::error_policy::<K>,
-            ctx.clone(),
-        )
+        .run(reconcile_any::<K>, error_policy_any::<K>, ctx.clone())
         .for_each(log_failure)
         .boxed()
+}
+
+/// The one reconcile for objects that decode; a report for those that do
+/// not.
+async fn reconcile_any<K: Managed>(
+    obj: Arc<Decoded<K>>,
+    ctx: Arc<Context>,
+) -> Result<controller::Action, Error>
+where
+    K::Status: DeserializeOwned,
+{
+    match obj.as_ref() {
+        Decoded::Valid(k) => reconcile::reconcile(k.clone(), ctx).await,
+        Decoded::Invalid(bad) => invalid::report(obj.as_ref(), bad, &ctx).await,
+    }
+}
+
+fn error_policy_any<K: Managed>(
+    obj: Arc<Decoded<K>>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> controller::Action {
+    match obj.as_ref() {
+        Decoded::Valid(k) => reconcile::error_policy(k.clone(), err, ctx),
+        Decoded::Invalid(_) => controller::Action::await_change(),
+    }
 }
 
 fn refs<K: Resource<DynamicType = ()>>(

@@ -33,6 +33,14 @@ pub enum Error {
     /// The resource is in a state that does not allow the operation.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The name is already taken in the Region (a pool's name): it stays
+    /// taken until a person renames or deletes one of the two.
+    #[error(
+        "the name is already in use in this Region (by another resource, perhaps in another \
+         namespace, or a pool made outside the operator): choose another spec.poolName or \
+         delete the other pool. AWS: {0}"
+    )]
+    NameInUse(String),
     /// An answer that we could not make sense of.
     #[error("unexpected answer from AWS: {0}")]
     Unexpected(String),
@@ -42,6 +50,18 @@ pub enum Error {
     /// sources or sinks differ from those the pipeline was created with.
     #[error("{0}")]
     ImmutableFieldChanged(String),
+    /// A reference that cannot resolve until a person acts: a name no
+    /// object can have, or a pool that failed or is gone.
+    #[error("{0}")]
+    InvalidReference(String),
+    /// The object has a field the operator cannot read (stored before the
+    /// CRD bounded it): the message names the field and its value.
+    #[error("{0}")]
+    InvalidField(String),
+    /// The spec asks for something the operator refuses before any call
+    /// (e.g. tag keys reserved for the operator).
+    #[error("{0}")]
+    InvalidSpec(String),
     /// Writing to the Kubernetes API failed.
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
@@ -51,12 +71,16 @@ pub enum Error {
 }
 
 /// The condition reasons of errors that need a person ([`Retry::Permanent`]).
-pub const PERMANENT_REASONS: [&str; 5] = [
+pub const PERMANENT_REASONS: [&str; 9] = [
     "BadRequest",
     "Forbidden",
     "Unauthorized",
     "NotFound",
     "ImmutableFieldChanged",
+    "InvalidSpec",
+    "NameInUse",
+    "InvalidReference",
+    "InvalidField",
 ];
 
 /// How the controller treats an error class.
@@ -84,8 +108,12 @@ impl Error {
             Error::Unauthorized(_) => "Unauthorized",
             Error::NotFound(_) => "NotFound",
             Error::Conflict(_) => "Conflict",
+            Error::NameInUse(_) => "NameInUse",
+            Error::InvalidReference(_) => "InvalidReference",
+            Error::InvalidField(_) => "InvalidField",
             Error::Unexpected(_) => "UnexpectedResponse",
             Error::ImmutableFieldChanged(_) => "ImmutableFieldChanged",
+            Error::InvalidSpec(_) => "InvalidSpec",
             Error::InUse(_) => "InUse",
             Error::Kube(_) => "KubernetesError",
             Error::Finalizer(e) => match e.as_ref() {
@@ -116,7 +144,11 @@ impl Error {
             | Error::Forbidden(_)
             | Error::Unauthorized(_)
             | Error::NotFound(_)
-            | Error::ImmutableFieldChanged(_) => Retry::Permanent,
+            | Error::ImmutableFieldChanged(_)
+            | Error::InvalidSpec(_)
+            | Error::NameInUse(_)
+            | Error::InvalidReference(_)
+            | Error::InvalidField(_) => Retry::Permanent,
         }
     }
 
@@ -133,33 +165,67 @@ impl Error {
                 | Error::Forbidden(_)
                 | Error::Unauthorized(_)
                 | Error::NotFound(_)
+                | Error::NameInUse(_)
         )
     }
 
-    /// Maps an AWS error code (the `x-amzn-ErrorType` shape name) to a variant.
-    /// `None` means the request got no service answer at all.
-    pub fn from_aws_code(code: Option<&str>, message: String) -> Error {
-        match code {
-            Some(
-                "ThrottledClientException" | "ThrottlingException" | "TooManyRequestsException",
-            ) => Error::Throttled(message),
-            Some("ServiceUnavailableException") => Error::ServiceUnavailable(message),
-            Some("ServiceFailureException" | "InternalServerError") => {
-                Error::ServiceFailure(message)
-            }
-            Some("ResourceLimitExceededException") => Error::ResourceLimitExceeded(message),
-            Some("BadRequestException" | "ValidationException") => Error::BadRequest(message),
-            Some("ForbiddenException" | "AccessDeniedException") => Error::Forbidden(message),
-            Some("UnauthorizedClientException" | "UnrecognizedClientException") => {
-                Error::Unauthorized(message)
-            }
-            Some("NotFoundException") => Error::NotFound(message),
-            Some("ConflictException") => Error::Conflict(message),
-            Some(other) => Error::Unexpected(format!("{other}: {message}")),
-            None => Error::Network(message),
+    /// Classifies an AWS error by what it means for `operation`: the first
+    /// row of [`AWS_ERRORS`] that matches. `code` is the error shape's name
+    /// (`x-amzn-ErrorType`); `None` means the request got no service answer
+    /// at all.
+    pub fn from_aws(operation: &str, code: Option<&str>, message: String) -> Error {
+        let Some(code) = code else {
+            return Error::Network(message);
+        };
+        let row = AWS_ERRORS
+            .iter()
+            .find(|(op, c, _)| *c == code && op.is_none_or(|op| op == operation));
+        match row {
+            Some((_, _, make)) => make(message),
+            None => Error::Unexpected(format!("{code}: {message}")),
         }
     }
 }
+
+/// What each AWS error means: (operation, or None for every operation;
+/// error code; variant). Rows for one operation come before the general
+/// ones. The model lists, per operation, the errors it may answer; a test
+/// (tests/model_bounds.rs) classifies every one of them.
+#[allow(clippy::type_complexity)]
+pub const AWS_ERRORS: &[(Option<&str>, &str, fn(String) -> Error)] = &[
+    // A pool's name is unique in its Region: the create's conflict is the
+    // name, held by another pool; no retry can change that.
+    (
+        Some("CreateMediaPipelineKinesisVideoStreamPool"),
+        "ConflictException",
+        Error::NameInUse,
+    ),
+    // Elsewhere a conflict is a state that passes: a pool still in use or
+    // being updated, a pipeline being deleted.
+    (None, "ConflictException", Error::Conflict),
+    (None, "ThrottledClientException", Error::Throttled),
+    (None, "ThrottlingException", Error::Throttled),
+    (None, "TooManyRequestsException", Error::Throttled),
+    (
+        None,
+        "ServiceUnavailableException",
+        Error::ServiceUnavailable,
+    ),
+    (None, "ServiceFailureException", Error::ServiceFailure),
+    (None, "InternalServerError", Error::ServiceFailure),
+    (
+        None,
+        "ResourceLimitExceededException",
+        Error::ResourceLimitExceeded,
+    ),
+    (None, "BadRequestException", Error::BadRequest),
+    (None, "ValidationException", Error::BadRequest),
+    (None, "ForbiddenException", Error::Forbidden),
+    (None, "AccessDeniedException", Error::Forbidden),
+    (None, "UnauthorizedClientException", Error::Unauthorized),
+    (None, "UnrecognizedClientException", Error::Unauthorized),
+    (None, "NotFoundException", Error::NotFound),
+];
 
 #[cfg(test)]
 mod tests {
@@ -195,12 +261,17 @@ mod tests {
             ("ConflictException", "Conflict", Retry::Transient),
         ];
         for (code, reason, retry) in cases {
-            let e = Error::from_aws_code(Some(code), "m".into());
+            let e = Error::from_aws("GetMediaPipeline", Some(code), "m".into());
             assert_eq!(e.reason(), reason, "{code}");
             assert_eq!(e.retry(), retry, "{code}");
         }
-        let e = Error::from_aws_code(None, "connection reset".into());
+        let e = Error::from_aws("GetMediaPipeline", None, "connection reset".into());
         assert_eq!((e.reason(), e.retry()), ("NetworkError", Retry::Transient));
+        // The same code means something else for a pool's create: its name.
+        let op = "CreateMediaPipelineKinesisVideoStreamPool";
+        let e = Error::from_aws(op, Some("ConflictException"), "taken".into());
+        assert_eq!((e.reason(), e.retry()), ("NameInUse", Retry::Permanent));
+        assert!(!e.may_have_succeeded());
     }
 
     #[test]
@@ -218,6 +289,10 @@ mod tests {
             Error::Conflict(String::new()),
             Error::Unexpected(String::new()),
             Error::ImmutableFieldChanged(String::new()),
+            Error::InvalidSpec(String::new()),
+            Error::NameInUse(String::new()),
+            Error::InvalidReference(String::new()),
+            Error::InvalidField(String::new()),
             Error::InUse(String::new()),
         ];
         for e in all {

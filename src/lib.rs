@@ -1,7 +1,8 @@
 //! A Kubernetes operator for Amazon Chime SDK media stream pipelines.
 //!
 //! Modules by layer, each using only those listed below it:
-//! - [`controller`]: the wiring: watches, mappings between kinds, readiness.
+//! - [`controller`]: the wiring: watches, mappings between kinds, readiness;
+//!   [`sweep`]: the orphan sweep beside it.
 //! - [`reconcile`]: the one reconcile skeleton, its context, and each kind's
 //!   small implementation of it.
 //! - [`decide`]: the pure decisions, shared rules and one file per kind.
@@ -18,4 +19,5 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod reconcile;
+pub mod sweep;
 pub mod telemetry;

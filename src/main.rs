@@ -8,10 +8,10 @@ use futures::FutureExt;
 use kube_lease_manager::LeaseManagerBuilder;
 
 use chime_pipeline_operator::aws::{Aws, AwsOptions, RateLimit};
-use chime_pipeline_operator::config::{Backoff, Config, Settings};
-use chime_pipeline_operator::controller;
+use chime_pipeline_operator::config::{Backoff, Config, Settings, Sweep, SweepMode};
 use chime_pipeline_operator::crd::{self, DeletionPolicy};
 use chime_pipeline_operator::metrics::Metrics;
+use chime_pipeline_operator::{controller, sweep};
 use chime_pipeline_operator::{http, telemetry};
 
 /// Kubernetes operator for Amazon Chime SDK media stream pipelines.
@@ -28,6 +28,13 @@ enum Command {
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML.
     Crds,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SweepArg {
+    Off,
+    Report,
+    Delete,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,10 +103,28 @@ struct RunArgs {
     /// Requests the AWS rate limit lets through at once after a quiet spell.
     #[arg(long, env = "CHIME_OPERATOR_AWS_BURST", default_value_t = 20)]
     aws_burst: u32,
-    /// Tag every pipeline with chimeoperator.dev/namespace, /name and /uid
-    /// (user tags win on a clash).
-    #[arg(long, env = "CHIME_OPERATOR_IDENTITY_TAGS", default_value_t = true, action = clap::ArgAction::Set)]
-    identity_tags: bool,
+    /// This installation's identity, tagged (chimeoperator.dev/cluster) on
+    /// every AWS object it creates; installations sharing an AWS account
+    /// must differ. Default: the UID of the kube-system namespace.
+    #[arg(long, env = "CHIME_OPERATOR_CLUSTER_ID")]
+    cluster_id: Option<String>,
+    /// What the orphan sweep does with an AWS object of this installation
+    /// whose resource is gone: off, report, or delete (only objects tagged
+    /// chimeoperator.dev/deletion-policy=Delete).
+    #[arg(
+        long,
+        env = "CHIME_OPERATOR_SWEEP_MODE",
+        value_enum,
+        default_value = "report"
+    )]
+    sweep_mode: SweepArg,
+    /// How often the orphan sweep lists AWS.
+    #[arg(long, env = "CHIME_OPERATOR_SWEEP_INTERVAL", value_parser = duration, default_value = "10m")]
+    sweep_interval: Duration,
+    /// How long an AWS object stays without a resource before the sweep
+    /// counts it as an orphan.
+    #[arg(long, env = "CHIME_OPERATOR_SWEEP_GRACE", value_parser = duration, default_value = "10m")]
+    sweep_grace: Duration,
     /// Where to serve /healthz, /readyz and /metrics.
     #[arg(long, env = "CHIME_OPERATOR_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     http_addr: SocketAddr,
@@ -169,7 +194,16 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             Policy::Delete => DeletionPolicy::Delete,
             Policy::Retain => DeletionPolicy::Retain,
         },
-        identity_tags: args.identity_tags,
+        cluster_id: cluster_id(&client, args.cluster_id).await?,
+        sweep: Sweep {
+            mode: match args.sweep_mode {
+                SweepArg::Off => SweepMode::Off,
+                SweepArg::Report => SweepMode::Report,
+                SweepArg::Delete => SweepMode::Delete,
+            },
+            interval: args.sweep_interval,
+            grace: args.sweep_grace,
+        },
         ttl_after_finished: args
             .ttl_seconds_after_finished
             .map(|s| Duration::from_secs(s.into())),
@@ -195,7 +229,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!(namespaces = ?config.namespaces, "starting");
     if !args.leader_election {
         metrics.set_leader(true);
-        controller::run(client, aws, config, metrics.clone(), shutdown).await;
+        operate(client, aws, config, metrics.clone(), shutdown).await;
         tracing::info!("stopped");
         return Ok(());
     }
@@ -229,7 +263,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         // if need be: every AWS call it makes is safe to repeat.
         let mut lost = leading.clone();
         tokio::select! {
-            _ = controller::run(client.clone(), aws.clone(), config.clone(), metrics.clone(), futures::future::pending()) => {}
+            _ = operate(client.clone(), aws.clone(), config.clone(), metrics.clone(), futures::future::pending::<()>()) => {}
             _ = lost.wait_for(|l| !*l) => tracing::warn!("lost the lease: stopped reconciling"),
             _ = shutdown.clone() => {
                 metrics.set_leader(false);
@@ -249,6 +283,43 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The installation's identity: the flag, else the kube-system namespace's
+/// UID, stable for the life of a cluster and unique to it.
+async fn cluster_id(client: &kube::Client, flag: Option<String>) -> anyhow::Result<String> {
+    if let Some(id) = flag {
+        return Ok(id);
+    }
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    let ns = namespaces.get("kube-system").await.map_err(|e| {
+        anyhow::anyhow!("reading the kube-system namespace's UID (the default --cluster-id) failed: {e}; set --cluster-id, or allow get on that namespace")
+    })?;
+    ns.metadata
+        .uid
+        .ok_or_else(|| anyhow::anyhow!("the kube-system namespace has no UID; set --cluster-id"))
+}
+
+/// The controllers and the orphan sweep, until `shutdown` completes.
+async fn operate(
+    client: kube::Client,
+    aws: Aws,
+    config: Config,
+    metrics: Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + Clone + 'static,
+) {
+    let sweeping = sweep::run(
+        client.clone(),
+        aws.clone(),
+        config.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    );
+    futures::join!(
+        controller::run(client, aws, config, metrics, shutdown),
+        sweeping
+    );
 }
 
 async fn shutdown_signal() {

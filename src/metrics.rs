@@ -32,6 +32,11 @@ struct OperationLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: String,
 }
@@ -52,6 +57,12 @@ pub struct Metrics {
     pipelines: Family<StatusLabel, Gauge>,
     pools: Family<StatusLabel, Gauge>,
     leader: Gauge,
+    orphans: Family<KindLabel, Gauge>,
+    orphans_deleted: Family<KindLabel, Counter>,
+    invalid: Family<KindLabel, Gauge>,
+    /// Objects that do not decode, by kind and watch scope (a namespace, or
+    /// "" for all); the gauge is their sum by kind.
+    invalid_by_scope: Mutex<HashMap<(String, String), i64>>,
     /// Remote status of each managed resource, by kind and UID; the gauges
     /// are recounted from it at every scrape.
     statuses: Mutex<HashMap<(Kind, String), String>>,
@@ -105,6 +116,24 @@ impl Default for Metrics {
             "Managed Kinesis Video Stream pools by remote status",
             pools.clone(),
         );
+        let orphans = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "orphans",
+            "AWS objects of this installation whose resource is gone, at the last sweep",
+            orphans.clone(),
+        );
+        let orphans_deleted = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "orphans_deleted",
+            "Orphaned AWS objects the sweep deleted",
+            orphans_deleted.clone(),
+        );
+        let invalid = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "invalid_objects",
+            "Objects the operator cannot read (a field out of its type's range), by kind; each gets an InvalidField Event",
+            invalid.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -120,6 +149,10 @@ impl Default for Metrics {
             pipelines,
             pools,
             leader,
+            orphans,
+            orphans_deleted,
+            invalid,
+            invalid_by_scope: Mutex::default(),
             statuses: Mutex::default(),
             ready: AtomicBool::new(false),
         }
@@ -161,6 +194,35 @@ impl Metrics {
                 None => map.remove(&key),
             };
         }
+    }
+
+    /// What a sweep found of one kind.
+    pub fn orphans(&self, kind: &str, orphans: usize, deleted: usize) {
+        let label = KindLabel { kind: kind.into() };
+        self.orphans
+            .get_or_create(&label)
+            .set(i64::try_from(orphans).unwrap_or(i64::MAX));
+        self.orphans_deleted
+            .get_or_create(&label)
+            .inc_by(u64::try_from(deleted).unwrap_or(u64::MAX));
+    }
+
+    /// How many objects of `kind` one watch (`scope`) holds that do not
+    /// decode.
+    pub fn set_invalid(&self, kind: &str, scope: &str, count: usize) {
+        let Ok(mut map) = self.invalid_by_scope.lock() else {
+            return;
+        };
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        map.insert((kind.to_string(), scope.to_string()), count);
+        let total: i64 = map
+            .iter()
+            .filter(|((k, _), _)| k == kind)
+            .map(|(_, n)| n)
+            .sum();
+        self.invalid
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .set(total);
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -227,6 +289,8 @@ mod tests {
         m.remote_status(Kind::Pipeline, "u3", None);
         m.remote_status(Kind::Pool, "u1", Some("ACTIVE"));
         m.set_leader(true);
+        m.set_invalid("MediaPipelineKinesisVideoStreamPool", "a", 2);
+        m.set_invalid("MediaPipelineKinesisVideoStreamPool", "b", 1);
         let text = m.encode();
         for needle in [
             r#"chime_operator_reconciles_total{kind="MediaStreamPipeline",outcome="success",reason="Synced"} 1"#,
@@ -234,6 +298,7 @@ mod tests {
             r#"chime_operator_managed_pipelines{status="InProgress"} 2"#,
             r#"chime_operator_managed_pools{status="ACTIVE"} 1"#,
             "chime_operator_leader 1",
+            r#"chime_operator_invalid_objects{kind="MediaPipelineKinesisVideoStreamPool"} 3"#,
             "chime_operator_reconcile_duration_seconds_bucket",
             "chime_operator_aws_call_duration_seconds_bucket",
         ] {

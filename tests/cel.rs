@@ -45,7 +45,17 @@ const RULES: &[(&str, &str, &str)] = &[
         ROOT,
         "has(self.spec.adoptMediaPipelineId) == has(oldSelf.spec.adoptMediaPipelineId)",
     ),
+    (
+        PIPELINE,
+        "spec.tags",
+        "self.all(t, !t.key.startsWith('chimeoperator.dev/'))",
+    ),
     (POOL, "spec.poolName", "self == oldSelf"),
+    (
+        POOL,
+        "spec.tags",
+        "self.all(t, !t.key.startsWith('chimeoperator.dev/'))",
+    ),
     (POOL, "spec.streamConfiguration.region", "self == oldSelf"),
 ];
 
@@ -447,8 +457,37 @@ fn cases() -> Vec<Case> {
         new,
         allowed,
     };
+    let reserved = json!([{"key": "chimeoperator.dev/uid", "value": "x"}]);
     vec![
         case(PIPELINE, "a create", None, pipeline.clone(), true),
+        case(
+            PIPELINE,
+            "a create with user tags",
+            None,
+            with_spec(pipeline.clone(), "tags", tags()),
+            true,
+        ),
+        case(
+            PIPELINE,
+            "a create with an operator tag key",
+            None,
+            with_spec(pipeline.clone(), "tags", reserved.clone()),
+            false,
+        ),
+        case(
+            POOL,
+            "a pool with user tags",
+            None,
+            with_spec(pool.clone(), "tags", tags()),
+            true,
+        ),
+        case(
+            POOL,
+            "a pool with an operator tag key",
+            None,
+            with_spec(pool.clone(), "tags", reserved.clone()),
+            false,
+        ),
         case(
             PIPELINE,
             "a create adopting a pipeline",

@@ -38,6 +38,15 @@ pub struct Regional {
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     region: String,
     metrics: Arc<Metrics>,
+    /// Tags read before, by ARN: see [`Regional::known_tags`].
+    seen_tags: Arc<Mutex<HashMap<String, Vec<Tag>>>>,
+}
+
+/// An object as a List call names it: what Get and Delete take, and its ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: String,
+    pub arn: String,
 }
 
 /// Where and how to reach AWS; credentials always come from the standard
@@ -107,6 +116,7 @@ impl Aws {
             }),
             region: region.to_string(),
             metrics: self.metrics.clone(),
+            seen_tags: Arc::default(),
         }
     }
 }
@@ -130,13 +140,35 @@ impl Regional {
             limiter.until_ready().await;
         }
         let start = Instant::now();
-        let result = send.await.map_err(classify);
+        let result = send.await.map_err(|e| classify(operation, e));
         let outcome = match &result {
             Ok(_) => "Success",
             Err(e) => e.reason(),
         };
         self.metrics.aws_call(operation, outcome, start.elapsed());
         result
+    }
+
+    /// The tags of `arn`, from memory once read: the operator's identity
+    /// tags never change, so a lookup or a sweep reads each object once.
+    /// Anything that may change (the deletion-policy tag) must be read
+    /// afresh with [`Regional::list_tags`] before it is acted on.
+    pub async fn known_tags(&self, arn: &str) -> Result<Vec<Tag>, Error> {
+        if let Some(tags) = self.seen_tags.lock().ok().and_then(|m| m.get(arn).cloned()) {
+            return Ok(tags);
+        }
+        let tags = self.list_tags(arn).await?;
+        if let Ok(mut m) = self.seen_tags.lock() {
+            m.insert(arn.to_string(), tags.clone());
+        }
+        Ok(tags)
+    }
+
+    /// Drops remembered tags of objects no longer listed.
+    pub fn keep_known_tags(&self, listed: &std::collections::HashSet<&str>) {
+        if let Ok(mut m) = self.seen_tags.lock() {
+            m.retain(|arn, _| listed.contains(arn.as_str()));
+        }
     }
 
     pub async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, Error> {
@@ -196,9 +228,10 @@ pub fn loader(opts: &AwsOptions) -> aws_config::ConfigLoader {
     loader
 }
 
-/// Classifies an SDK failure. Only the error code and message are kept: the
+/// Classifies an SDK failure of `operation` (a code can mean different
+/// things for different operations). Only the error code and message are kept: the
 /// request (with its signature) is never part of what we log or show.
-fn classify<E>(err: SdkError<E, HttpResponse>) -> Error
+fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -206,13 +239,13 @@ where
         SdkError::ServiceError(se) => {
             let e = se.err();
             let message = e.message().unwrap_or("no message").to_string();
-            Error::from_aws_code(e.code(), message)
+            Error::from_aws(operation, e.code(), message)
         }
         SdkError::ConstructionFailure(_) => Error::Unexpected(format!(
             "could not build the request: {}",
             source_text(&err)
         )),
-        _ => Error::from_aws_code(None, source_text(&err)),
+        _ => Error::from_aws(operation, None, source_text(&err)),
     }
 }
 

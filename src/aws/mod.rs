@@ -8,6 +8,6 @@ mod client;
 mod pipeline;
 mod pool;
 
-pub use client::{Aws, AwsOptions, RateLimit, Regional, loader};
+pub use client::{Aws, AwsOptions, Listed, RateLimit, Regional, loader};
 pub use pipeline::RemotePipeline;
 pub use pool::RemotePool;

@@ -4,7 +4,7 @@
 use aws_sdk_chimesdkmediapipelines::types as t;
 use jiff::Timestamp;
 
-use super::client::{Regional, sdk_tag, timestamp};
+use super::client::{Listed, Regional, sdk_tag, timestamp};
 use crate::crd::{MediaStreamSink, MediaStreamSource, MediaStreamType, SinkType, SourceType, Tag};
 use crate::error::Error;
 
@@ -21,6 +21,31 @@ pub struct RemotePipeline {
 }
 
 impl Regional {
+    /// ListMediaPipelines, every page: (ID, ARN) of every media pipeline
+    /// of the region, of every type (the tags tell ours).
+    pub async fn list_pipelines(&self) -> Result<Vec<Listed>, Error> {
+        let mut out = vec![];
+        let mut next: Option<String> = None;
+        loop {
+            let send = self
+                .client
+                .list_media_pipelines()
+                .max_results(100)
+                .set_next_token(next.take())
+                .send();
+            let page = self.call("ListMediaPipelines", send).await?;
+            for p in page.media_pipelines.unwrap_or_default() {
+                if let (Some(id), Some(arn)) = (p.media_pipeline_id, p.media_pipeline_arn) {
+                    out.push(Listed { id, arn });
+                }
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// CreateMediaStreamPipeline, with `sinks` resolved to ARNs. The same
     /// `token` with the same input returns the pipeline created first, so
     /// this is safe to repeat.

@@ -4,7 +4,7 @@
 use aws_sdk_chimesdkmediapipelines::types as t;
 use jiff::Timestamp;
 
-use super::client::{Regional, sdk_tag, timestamp};
+use super::client::{Listed, Regional, sdk_tag, timestamp};
 use crate::crd::Tag;
 use crate::error::Error;
 
@@ -23,6 +23,36 @@ pub struct RemotePool {
 }
 
 impl Regional {
+    /// ListMediaPipelineKinesisVideoStreamPools, every page; a pool's ID
+    /// for Get and Delete is its ARN.
+    pub async fn list_pools(&self) -> Result<Vec<Listed>, Error> {
+        let mut out = vec![];
+        let mut next: Option<String> = None;
+        loop {
+            let send = self
+                .client
+                .list_media_pipeline_kinesis_video_stream_pools()
+                .max_results(100)
+                .set_next_token(next.take())
+                .send();
+            let page = self
+                .call("ListMediaPipelineKinesisVideoStreamPools", send)
+                .await?;
+            for p in page.kinesis_video_stream_pools.unwrap_or_default() {
+                if let Some(arn) = p.pool_arn {
+                    out.push(Listed {
+                        id: arn.clone(),
+                        arn,
+                    });
+                }
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => next = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// CreateMediaPipelineKinesisVideoStreamPool; safe to repeat with the
     /// same token and input.
     pub async fn create_pool(

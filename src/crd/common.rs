@@ -13,6 +13,36 @@ pub const FINALIZER: &str = "media.chimeoperator.dev/pipeline";
 pub const RECONCILE_REQUESTED_AT: &str = "reconcile.chimeoperator.dev/requestedAt";
 /// The model's `Arn` shape: pattern and length.
 pub const ARN_PATTERN: &str = r"^arn[\/\:\-\_\.a-zA-Z0-9]+$";
+/// A Kubernetes object name (a DNS subdomain, RFC 1123), at most 253
+/// characters: what a reference to another resource must look like.
+pub const OBJECT_NAME_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+
+/// `status.conditions` with the bounds Kubernetes' API conventions give
+/// `metav1.Condition` (the kubebuilder markers of its Go type), which the
+/// generated schema lacks: every string bounded, at most 16 conditions.
+pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+    let mut item = serde_json::Value::from(Condition::json_schema(generator));
+    let bounds = serde_json::json!({
+        "type": {"maxLength": 316, "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"},
+        "status": {"enum": ["True", "False", "Unknown"]},
+        "observedGeneration": {"minimum": 0},
+        "reason": {"minLength": 1, "maxLength": 1024, "pattern": r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},
+        "message": {"maxLength": 32768},
+    });
+    if let (Some(props), Some(bounds)) = (item["properties"].as_object_mut(), bounds.as_object()) {
+        for (field, extra) in bounds {
+            if let (Some(p), Some(extra)) = (
+                props.get_mut(field).and_then(|p| p.as_object_mut()),
+                extra.as_object(),
+            ) {
+                p.extend(extra.clone());
+            }
+        }
+    }
+    schemars::json_schema!({"type": "array", "maxItems": 16, "items": item})
+}
 
 /// A tag of the media pipeline.
 #[derive(

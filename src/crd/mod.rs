@@ -10,10 +10,12 @@
 use kube::CustomResourceExt;
 
 mod common;
+mod decoded;
 mod pipeline;
 mod pool;
 
 pub use common::*;
+pub use decoded::*;
 pub use pipeline::*;
 pub use pool::*;
 
@@ -60,7 +62,7 @@ mod tests {
         );
         assert_eq!(sink["sinkArn"]["maxLength"], 1024);
         assert_eq!(sink["sinkArn"]["pattern"], ARN_PATTERN);
-        assert_eq!(spec["properties"]["tags"]["maxItems"], 200);
+        assert_eq!(spec["properties"]["tags"]["maxItems"], 195);
         assert_eq!(spec["properties"]["tags"]["x-kubernetes-list-type"], "map");
         assert_eq!(spec["properties"]["sources"]["minItems"], 1);
         assert_eq!(spec["properties"]["sources"]["maxItems"], 10);

@@ -45,11 +45,16 @@ pub struct MediaStreamPipelineSpec {
     #[schemars(length(min = 1, max = 2))]
     pub sinks: Vec<MediaStreamSink>,
 
-    /// Tags on the media pipeline (at most 200, keys unique). May change: the
-    /// operator applies the difference with TagResource and UntagResource.
+    /// Tags on the media pipeline (at most 195, keys unique: AWS allows 200
+    /// and the operator keeps 5, under chimeoperator.dev/, which a spec may
+    /// not use). May change: the operator applies the difference with
+    /// TagResource and UntagResource, after the create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 200))]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["key".into()]))]
+    #[schemars(length(max = 195))]
+    #[x_kube(
+        merge_strategy = ListMerge::Map(vec!["key".into()]),
+        validation = Rule::new("self.all(t, !t.key.startsWith('chimeoperator.dev/'))").message("tag keys starting with chimeoperator.dev/ are the operator's own")
+    )]
     pub tags: Vec<Tag>,
 
     /// What happens to the media pipeline when this resource is deleted:
@@ -136,8 +141,12 @@ pub struct MediaStreamSink {
     Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
 )]
 pub struct PoolRef {
-    /// The name of the MediaPipelineKinesisVideoStreamPool resource.
-    #[schemars(length(min = 1, max = 253))]
+    /// The name of the MediaPipelineKinesisVideoStreamPool resource: a
+    /// Kubernetes object name of this namespace (lower case, no slash).
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: String,
 }
 
@@ -173,23 +182,29 @@ pub struct MediaStreamPipelineStatus {
     pub media_pipeline_id: Option<String>,
     /// The ARN of the media pipeline in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1011))]
     pub media_pipeline_arn: Option<String>,
     /// The pipeline's status in AWS: Initializing, InProgress, Failed,
     /// Stopping, Stopped, Paused or NotStarted; Gone once AWS no longer knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub pipeline_status: Option<String>,
     /// When AWS created the pipeline (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub created_timestamp: Option<String>,
     /// When AWS last updated the pipeline (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub updated_timestamp: Option<String>,
     /// The AWS Region the pipeline lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub region: Option<String>,
     /// The metadata.generation the operator last processed, whether it
     /// could apply it or not (the conditions say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
     /// A digest (SHA-256, hex) of spec.sources and spec.sinks, set once a
     /// create may have reached AWS (it succeeded, or its outcome is unknown:
@@ -202,15 +217,18 @@ pub struct MediaStreamPipelineStatus {
     /// When the pipeline finished (RFC 3339): AWS reported it Stopped, its
     /// meeting having ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub finished_at: Option<String>,
     /// The value of the reconcile.chimeoperator.dev/requestedAt annotation
     /// that the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 262144))]
     pub last_handled_reconcile_at: Option<String>,
     /// Ready: the pipeline is InProgress. Synced: the last reconcile reached
     /// AWS and succeeded; if not, the reason says why. Finished: the
     /// pipeline stopped with its meeting (Ready is then absent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::common::conditions_schema")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
 }

@@ -39,10 +39,14 @@ pub struct KinesisVideoStreamPoolSpec {
     pub pool_name: Option<String>,
     /// Where the pool's streams live and how long they keep data.
     pub stream_configuration: StreamConfiguration,
-    /// Tags on the pool (at most 200, keys unique).
+    /// Tags on the pool (at most 195, keys unique; keys under
+    /// chimeoperator.dev/ are the operator's own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 200))]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["key".into()]))]
+    #[schemars(length(max = 195))]
+    #[x_kube(
+        merge_strategy = ListMerge::Map(vec!["key".into()]),
+        validation = Rule::new("self.all(t, !t.key.startsWith('chimeoperator.dev/'))").message("tag keys starting with chimeoperator.dev/ are the operator's own")
+    )]
     pub tags: Vec<Tag>,
     /// Delete (default) or Retain the pool in AWS when this resource is
     /// deleted; defaults to the operator's --default-deletion-policy.
@@ -67,7 +71,7 @@ pub struct StreamConfiguration {
     /// How long the streams keep data, in hours (0: no retention). May
     /// change; a change to 0 after creation is refused by AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub data_retention_in_hours: Option<i32>,
 }
 
@@ -77,43 +81,55 @@ pub struct StreamConfiguration {
 pub struct KinesisVideoStreamPoolStatus {
     /// The pool's ARN in AWS: what a media stream pipeline's sink names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub pool_arn: Option<String>,
     /// The pool's ID in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub pool_id: Option<String>,
     /// The pool's name in AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
     pub pool_name: Option<String>,
     /// The pool's status in AWS: CREATING, ACTIVE, UPDATING, DELETING or
     /// FAILED; Gone once AWS no longer knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub pool_status: Option<String>,
     /// The number of streams in the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub pool_size: Option<i32>,
     /// The AWS Region of the API that manages the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub region: Option<String>,
     /// The retention AWS reports, in hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 2147483647))]
     pub data_retention_in_hours: Option<i32>,
     /// When AWS created the pool (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub created_timestamp: Option<String>,
     /// When AWS last updated the pool (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub updated_timestamp: Option<String>,
     /// The metadata.generation the operator last processed, whether it
     /// could apply it or not (the conditions say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
     /// The value of the reconcile.chimeoperator.dev/requestedAt annotation
     /// that the operator last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 262144))]
     pub last_handled_reconcile_at: Option<String>,
     /// Ready (the pool is ACTIVE), Synced, Reconciling and Stalled, as for
     /// MediaStreamPipeline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::common::conditions_schema")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
 }

@@ -385,44 +385,70 @@ pub fn settle(
     }
 }
 
-/// Tags the operator puts on every AWS object so that it can be traced back
-/// to its resource.
-pub fn identity_tags(namespace: &str, name: &str, uid: &str) -> Vec<Tag> {
-    [("namespace", namespace), ("name", name), ("uid", uid)]
-        .into_iter()
-        .map(|(k, v)| Tag {
-            key: format!("chimeoperator.dev/{k}"),
-            value: v.into(),
-        })
-        .collect()
+/// The prefix of the operator's own tag keys; refused in a spec's tags.
+pub const TAG_PREFIX: &str = "chimeoperator.dev/";
+pub const CLUSTER_TAG: &str = "chimeoperator.dev/cluster";
+pub const UID_TAG: &str = "chimeoperator.dev/uid";
+/// What happens to the object when its resource goes: `Delete` or `Retain`
+/// (adopted objects always say `Retain`). The orphan sweep deletes only
+/// what says `Delete`.
+pub const POLICY_TAG: &str = "chimeoperator.dev/deletion-policy";
+/// How many tags the operator reserves of the 200 AWS allows.
+pub const RESERVED_TAGS: usize = 5;
+
+/// Tags that tie an AWS object to its resource and installation, sent with
+/// the create. They never change for a resource, so that every replay of
+/// the create sends the same request.
+pub fn identity_tags(cluster: &str, namespace: &str, name: &str, uid: &str) -> Vec<Tag> {
+    [
+        ("cluster", cluster),
+        ("namespace", namespace),
+        ("name", name),
+        ("uid", uid),
+    ]
+    .into_iter()
+    .map(|(k, v)| Tag {
+        key: format!("{TAG_PREFIX}{k}"),
+        value: v.into(),
+    })
+    .collect()
 }
 
-/// The tags sent with CreateMediaStreamPipeline: the operator's own, minus
-/// any key the user sets (user tags win), and none at all if they would
-/// push the pipeline past the model's 200 tags.
-pub fn create_tags(user: &[Tag], operator: &[Tag]) -> Vec<Tag> {
-    let own: Vec<Tag> = operator
-        .iter()
-        .filter(|t| !user.iter().any(|u| u.key == t.key))
-        .cloned()
-        .collect();
-    if user.len() + own.len() > 200 {
-        return vec![];
+/// The deletion-policy tag, applied after the create (it may change).
+pub fn policy_tag(retain: bool) -> Tag {
+    Tag {
+        key: POLICY_TAG.into(),
+        value: if retain { "Retain" } else { "Delete" }.into(),
     }
-    own
 }
 
-/// The tags the pipeline should carry: the user's, plus the operator's
-/// that were sent at create.
-pub fn desired_tags(user: &[Tag], create_tags: &[Tag]) -> Vec<Tag> {
+/// The tags the object should carry: the user's, then the operator's own.
+/// The user's can never hold an operator key (see [`reserved_tag_keys`]).
+pub fn desired_tags(user: &[Tag], own: &[Tag]) -> Vec<Tag> {
     let mut all = user.to_vec();
-    all.extend(
-        create_tags
-            .iter()
-            .filter(|t| !user.iter().any(|u| u.key == t.key))
-            .cloned(),
-    );
+    all.extend(own.iter().cloned());
     all
+}
+
+/// A spec whose tags use the operator's reserved keys is refused: those
+/// tags are how the operator finds its objects again.
+pub fn reserved_tag_keys(user: &[Tag]) -> Option<Error> {
+    let taken: Vec<&str> = user
+        .iter()
+        .map(|t| t.key.as_str())
+        .filter(|k| k.starts_with(TAG_PREFIX))
+        .collect();
+    (!taken.is_empty()).then(|| {
+        Error::InvalidSpec(format!(
+            "spec.tags: keys starting with {TAG_PREFIX} are the operator's own: remove {}",
+            taken.join(", ")
+        ))
+    })
+}
+
+/// The value of tag `key`, if present.
+pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
 }
 
 /// The Tag/Untag calls that bring the remote tags to the desired ones.
@@ -502,21 +528,33 @@ mod tag_tests {
     }
 
     #[test]
-    fn user_tags_win_over_the_operators() {
-        let own = identity_tags("ns", "n", "u");
-        let user = vec![tag("chimeoperator.dev/name", "mine"), tag("team", "a")];
-        let at_create = create_tags(&user, &own);
-        assert_eq!(at_create, vec![own[0].clone(), own[2].clone()]);
-        let desired = desired_tags(&user, &at_create);
-        assert_eq!(desired.len(), 4);
-        assert!(desired.contains(&tag("chimeoperator.dev/name", "mine")));
+    fn operator_keys_are_refused_in_a_spec() {
+        assert!(reserved_tag_keys(&[tag("team", "a")]).is_none());
+        let err = reserved_tag_keys(&[tag("team", "a"), tag(UID_TAG, "x")]);
+        let err = err.map(|e| (e.reason(), e.to_string()));
+        assert!(
+            err.as_ref()
+                .is_some_and(|(r, m)| *r == "InvalidSpec" && m.contains(UID_TAG)),
+            "{err:?}"
+        );
     }
 
     #[test]
-    fn the_operators_tags_never_push_past_200() {
-        let own = identity_tags("ns", "n", "u");
-        let user: Vec<Tag> = (0..199).map(|i| tag(&format!("k{i}"), "v")).collect();
-        assert!(create_tags(&user, &own).is_empty());
-        assert_eq!(create_tags(&user[..197], &own).len(), 3);
+    fn the_most_user_tags_leave_room_for_the_operators() {
+        let own = identity_tags("c", "ns", "n", "u");
+        let mut own = own.clone();
+        own.push(policy_tag(false));
+        assert_eq!(own.len(), RESERVED_TAGS);
+        let user: Vec<Tag> = (0..200 - RESERVED_TAGS)
+            .map(|i| tag(&format!("k{i}"), "v"))
+            .collect();
+        assert_eq!(desired_tags(&user, &own).len(), 200);
+    }
+
+    #[test]
+    fn identity_tags_name_the_installation_and_the_resource() {
+        let own = identity_tags("c1", "ns", "n", "u1");
+        assert_eq!(tag_value(&own, CLUSTER_TAG), Some("c1"));
+        assert_eq!(tag_value(&own, UID_TAG), Some("u1"));
     }
 }

@@ -5,6 +5,7 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use super::pool::ACTIVE;
 use super::{
     Action, FINISHED, GONE, ManagedStatus, Phase, Plan, Remote, RemoteObject, SYNCED, SYNCED_OK,
     desired_tags, next_read, set_condition, set_observed, settle_status, tag_actions, with_error,
@@ -12,7 +13,10 @@ use super::{
 };
 use crate::aws::RemotePipeline;
 use crate::config::Settings;
-use crate::crd::{MediaStreamPipelineSpec, MediaStreamPipelineStatus, MediaStreamSink, Tag};
+use crate::crd::{
+    KinesisVideoStreamPoolStatus, MediaStreamPipelineSpec, MediaStreamPipelineStatus,
+    MediaStreamSink, MediaStreamSource, Tag,
+};
 use crate::error::Error;
 
 /// Pipelines have nothing AWS can update in place.
@@ -87,6 +91,81 @@ impl RemoteObject for RemotePipeline {
     }
 }
 
+/// Why the spec's sinks do not resolve to ARNs.
+#[derive(Debug)]
+pub enum Unresolved {
+    /// A referenced pool is missing or not ACTIVE yet: it may come.
+    Waiting(String),
+    /// Only a person can help (a name no object can have, a pool that
+    /// failed or is gone): the error says which.
+    Refused(Error),
+}
+
+/// The spec's sinks with pool references resolved to ARNs.
+pub type Sinks = Result<Vec<MediaStreamSink>, Unresolved>;
+
+impl Unresolved {
+    pub fn message(&self) -> String {
+        match self {
+            Unresolved::Waiting(why) => why.clone(),
+            Unresolved::Refused(err) => err.to_string(),
+        }
+    }
+}
+
+/// A sink's pool reference against what the API server holds: the pool's
+/// ARN, or why not. `pool` is the pool resource's status (None: no such
+/// resource; `Err`: a pool the operator cannot read, with why).
+pub fn resolve_pool_ref(
+    ns: &str,
+    name: &str,
+    pool: Option<Result<&KinesisVideoStreamPoolStatus, String>>,
+) -> Result<String, Unresolved> {
+    let what = format!("MediaPipelineKinesisVideoStreamPool {ns}/{name}");
+    if !is_object_name(name) {
+        return Err(Unresolved::Refused(Error::InvalidReference(format!(
+            "spec.sinks[].poolRef.name {name:?} is not a Kubernetes object name (a pool of \
+             this namespace, lower case, no slash): no such pool can exist; fix the name"
+        ))));
+    }
+    let status = match pool {
+        None => {
+            return Err(Unresolved::Waiting(format!(
+                "Waiting for {what}: it does not exist"
+            )));
+        }
+        Some(Err(why)) => {
+            return Err(Unresolved::Refused(Error::InvalidReference(format!(
+                "{what} cannot be read: {why}"
+            ))));
+        }
+        Some(Ok(status)) => status,
+    };
+    match (&status.pool_arn, status.pool_status.as_deref()) {
+        (Some(arn), Some(ACTIVE)) => Ok(arn.clone()),
+        (_, Some(state @ ("FAILED" | GONE))) => Err(Unresolved::Refused(Error::InvalidReference(
+            format!("{what} is {state}: fix or recreate the pool, or name another one"),
+        ))),
+        (_, state) => Err(Unresolved::Waiting(format!(
+            "Waiting for {what} to be ACTIVE (it is {})",
+            state.unwrap_or("not created yet")
+        ))),
+    }
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain), as the CRD's pattern for
+/// poolRef.name ([`crate::crd::OBJECT_NAME_PATTERN`]) and maxLength say.
+pub fn is_object_name(name: &str) -> bool {
+    let label = |l: &str| {
+        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let bytes = l.as_bytes();
+        bytes.first().is_some_and(|&b| alnum(b))
+            && bytes.last().is_some_and(|&b| alnum(b))
+            && bytes.iter().all(|&b| alnum(b) || b == b'-')
+    };
+    name.len() <= 253 && name.split('.').all(label)
+}
+
 #[derive(Debug)]
 pub struct Observation<'a> {
     pub generation: Option<i64>,
@@ -94,9 +173,12 @@ pub struct Observation<'a> {
     pub status: Option<&'a MediaStreamPipelineStatus>,
     /// The tags sent with the create (see [`create_tags`]).
     pub create_tags: &'a [Tag],
+    /// The operator's tags the object should carry: the identity and the
+    /// deletion policy.
+    pub own_tags: &'a [Tag],
     /// The spec's sinks with pool references resolved to ARNs, or why they
     /// cannot be yet (a referenced pool is missing or not ACTIVE).
-    pub sinks: &'a Result<Vec<MediaStreamSink>, String>,
+    pub sinks: &'a Sinks,
     /// The region the calls go to: the recorded one once the pipeline
     /// exists, else the spec's or the operator's.
     pub region: &'a str,
@@ -134,7 +216,7 @@ pub fn refused_change(
     }
     let id = status.media_pipeline_id.as_ref()?;
     if let Some(adopt) = &spec.adopt_media_pipeline_id
-        && id != adopt
+        && !same_id(id, adopt)
     {
         return Some(Error::ImmutableFieldChanged(format!(
             "spec.adoptMediaPipelineId is {adopt}, but this resource already manages {id}"
@@ -198,7 +280,10 @@ fn create(
     settings: &Settings,
 ) -> PipelinePlan {
     let (generation, now) = (obs.generation, obs.now);
-    if let Err(waiting) = obs.sinks {
+    if let Err(Unresolved::Refused(err)) = obs.sinks {
+        return PipelinePlan::idle(with_error(status, err, generation, now), None);
+    }
+    if let Err(Unresolved::Waiting(waiting)) = obs.sinks {
         status.observed_generation = generation;
         set_observed(
             &mut status.conditions,
@@ -215,7 +300,7 @@ fn create(
     // User tags go on after the create: the create's input is then fixed by
     // immutable fields alone, so a replay with the same token always
     // matches, however the tags were edited meanwhile.
-    let desired = desired_tags(&obs.spec.tags, obs.create_tags);
+    let desired = desired_tags(&obs.spec.tags, obs.own_tags);
     let mut actions = vec![Action::Create];
     actions.extend(tag_actions(&desired, obs.create_tags));
     PipelinePlan {
@@ -259,9 +344,7 @@ fn follow(
         Remote::Found { remote, tags } => {
             let (status, refused) = found(obs, status, remote);
             let actions = match tags {
-                Some(t) if !refused => {
-                    tag_actions(&desired_tags(&obs.spec.tags, obs.create_tags), t)
-                }
+                Some(t) if !refused => tag_actions(&desired_tags(&obs.spec.tags, obs.own_tags), t),
                 _ => vec![],
             };
             let requeue = next_read(&status, settings, now);
@@ -400,7 +483,7 @@ fn finished_gone(
 /// Sinks compare once resolved to ARNs; unresolvable ones are not judged.
 fn immutable_change(
     spec: &MediaStreamPipelineSpec,
-    sinks: &Result<Vec<MediaStreamSink>, String>,
+    sinks: &Sinks,
     remote: &RemotePipeline,
 ) -> Option<String> {
     fn sorted<T: Ord + Clone>(v: &[T]) -> Vec<T> {
@@ -409,11 +492,33 @@ fn immutable_change(
         v
     }
     let mut changed = vec![];
-    if sorted(&spec.sources) != sorted(&remote.sources) {
+    let sources = |v: &[MediaStreamSource]| {
+        let v: Vec<_> = v
+            .iter()
+            .map(|s| (s.source_type, arn_key(&s.source_arn)))
+            .collect();
+        sorted(&v)
+    };
+    if sources(&spec.sources) != sources(&remote.sources) {
         changed.push("spec.sources");
     }
+    let sinks_of = |v: &[MediaStreamSink]| {
+        let v: Vec<_> = v
+            .iter()
+            .map(|s| {
+                let arn = s.sink_arn.as_deref().map(arn_key);
+                (
+                    arn,
+                    s.sink_type,
+                    s.reserved_stream_capacity,
+                    s.media_stream_type,
+                )
+            })
+            .collect();
+        sorted(&v)
+    };
     if let Ok(sinks) = sinks
-        && sorted(sinks) != sorted(&remote.sinks)
+        && sinks_of(sinks) != sinks_of(&remote.sinks)
     {
         changed.push("spec.sinks");
     }
@@ -424,6 +529,39 @@ fn immutable_change(
             changed.join(" and ")
         )
     })
+}
+
+/// AWS compares IDs (GUIDs) without regard to case: so do we.
+pub fn same_id(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// An ARN as AWS compares it: its GUID parts (a meeting's ID) without
+/// regard to case; names (a pool's) as they are.
+fn arn_key(arn: &str) -> String {
+    arn.split_inclusive([':', '/'])
+        .map(|part| {
+            let (body, sep) = match part.strip_suffix([':', '/']) {
+                Some(body) => (body, &part[body.len()..]),
+                None => (part, ""),
+            };
+            if is_guid(body) {
+                format!("{}{sep}", body.to_ascii_lowercase())
+            } else {
+                part.to_string()
+            }
+        })
+        .collect()
+}
+
+/// The model's GuidString: 8-4-4-4-12 hexadecimal digits.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -507,6 +645,7 @@ mod tests {
                 region: "us-east-1",
                 status: None,
                 create_tags: &[],
+                own_tags: &[],
                 remote: &Remote::Unread,
                 now: now(),
             },
@@ -533,6 +672,7 @@ mod tests {
                         region: "us-east-1",
                         status: Some(&st),
                         create_tags: &[],
+                        own_tags: &[],
                         remote: &remote_seen,
                         now: now(),
                     },
@@ -587,6 +727,7 @@ mod tests {
                     region: "us-east-1",
                     status: Some(status),
                     create_tags: &[],
+                    own_tags: &[],
                     remote: &remote,
                     now: now(),
                 },
@@ -666,6 +807,7 @@ mod tests {
                 region: "us-east-1",
                 status: Some(&st),
                 create_tags: &[],
+                own_tags: &[],
                 remote: &Remote::Gone,
                 now: now(),
             },
@@ -695,6 +837,7 @@ mod tests {
                 region: "us-east-1",
                 status: Some(&st),
                 create_tags: &[],
+                own_tags: &[],
                 remote: &Remote::Found {
                     remote: remote(&old, "InProgress"),
                     tags: Some(vec![]),
@@ -740,6 +883,7 @@ mod tests {
                 region: "us-east-1",
                 status: Some(&st),
                 create_tags: &[],
+                own_tags: &[],
                 remote: &Remote::Found {
                     remote: remote(&s, "InProgress"),
                     tags: Some(remote_tags),
@@ -826,6 +970,7 @@ mod tests {
                     region: "us-east-1",
                     status: Some(&st),
                     create_tags: &[],
+                    own_tags: &[],
                     remote: &Remote::Unread,
                     now: now(),
                 },
@@ -884,7 +1029,7 @@ mod tests {
             "tags": [{"key": "team", "value": "a"}],
         }))
         .unwrap();
-        let own = super::super::identity_tags("ns", "n", "u");
+        let own = super::super::identity_tags("c", "ns", "n", "u");
         let plan = decide(
             Observation {
                 generation: Some(1),
@@ -893,6 +1038,7 @@ mod tests {
                 region: "us-east-1",
                 status: None,
                 create_tags: &own,
+                own_tags: &own,
                 remote: &Remote::Unread,
                 now: Timestamp::UNIX_EPOCH,
             },

@@ -97,6 +97,9 @@ pub struct Observation<'a> {
     pub status: Option<&'a KinesisVideoStreamPoolStatus>,
     /// The tags sent with the create.
     pub create_tags: &'a [Tag],
+    /// The operator's tags the object should carry: the identity and the
+    /// deletion policy.
+    pub own_tags: &'a [Tag],
     pub remote: &'a Remote<RemotePool>,
     pub now: Timestamp,
 }
@@ -104,7 +107,7 @@ pub struct Observation<'a> {
 pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
     let status = obs.status.cloned().unwrap_or_default();
     let (generation, now) = (obs.generation, obs.now);
-    let desired = desired_tags(&obs.spec.tags, obs.create_tags);
+    let desired = desired_tags(&obs.spec.tags, obs.own_tags);
     if status.pool_arn.is_none() {
         // As for pipelines, user tags go on after the create.
         let mut actions = vec![Action::Create];
@@ -313,6 +316,7 @@ mod tests {
                 name: "p",
                 status,
                 create_tags: &[],
+                own_tags: &[],
                 remote,
                 now: now(),
             },

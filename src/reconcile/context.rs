@@ -115,18 +115,21 @@ impl Context {
         self.metrics.remote_status(kind, uid, None);
     }
 
-    /// The tags sent with a create; they depend only on the resource's
-    /// identity and its user tags' keys, so a replay sends the same.
-    pub fn create_tags<K: Resource>(&self, obj: &K, user_tags: &[Tag]) -> Vec<Tag> {
-        if !self.config.identity_tags {
-            return vec![];
-        }
-        let own = decide::identity_tags(
+    /// The operator's tags, sent with the create: the identity tags, which
+    /// never change for a resource, and the deletion policy, which is
+    /// visible on the object from its first moment (so that the orphan
+    /// sweep never deletes what was to be retained). User tags go on after
+    /// the create, so a replay sends the same request unless the policy
+    /// changed meanwhile; the object is then found by its identity tags.
+    pub fn own_tags<K: Resource>(&self, obj: &K, retain: bool) -> Vec<Tag> {
+        let mut own = decide::identity_tags(
+            &self.config.cluster_id,
             &obj.namespace().unwrap_or_default(),
             &obj.name_any(),
             &obj.uid().unwrap_or_default(),
         );
-        decide::create_tags(user_tags, &own)
+        own.push(decide::policy_tag(retain));
+        own
     }
 
     /// Publishes an Event about `obj`, aside: a slow Events API must not hold

@@ -32,11 +32,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::aws::Regional;
+use crate::aws::{Listed, Regional};
 use crate::config::Settings;
 use crate::crd::{DeletionPolicy, FINALIZER, RECONCILE_REQUESTED_AT, Tag};
 use crate::decide::{self, GONE, ManagedStatus, Plan, Remote, RemoteObject};
-use crate::error::{Error, Retry};
+use crate::error::Error;
 use crate::metrics;
 
 /// The field manager of every status write; the operator never writes spec.
@@ -46,8 +46,10 @@ pub const MANAGER: &str = "chime-pipeline-operator";
 pub struct Observed<'a, K: Managed> {
     pub generation: Option<i64>,
     pub status: Option<&'a K::Status>,
-    /// The tags sent with the create.
+    /// The tags sent with the create: the identity tags.
     pub create_tags: &'a [Tag],
+    /// The operator's tags the object should carry: identity and policy.
+    pub own_tags: &'a [Tag],
     /// The region the calls go to.
     pub region: &'a str,
     pub remote: &'a Remote<K::Remote>,
@@ -121,6 +123,8 @@ pub trait Managed:
         id: &str,
         update: &Self::Update,
     ) -> impl Future<Output = Result<Self::Remote, Error>> + Send;
+    /// Every object of this kind in the region.
+    fn list(aws: &Regional) -> impl Future<Output = Result<Vec<Listed>, Error>> + Send;
     /// Deletes the object; one already gone counts as deleted.
     fn delete(aws: &Regional, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// A spec change refused before any AWS call (a field that cannot change
@@ -142,11 +146,6 @@ pub trait Managed:
         _ctx: &Context,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send {
         async { Ok(None) }
-    }
-    /// Does this refusal of a replayed create prove that no earlier create
-    /// made the object?
-    fn refusal_proves_nothing(err: &Error) -> bool {
-        matches!(err.retry(), Retry::Permanent | Retry::Limit)
     }
 }
 
@@ -201,7 +200,10 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     let settings = &ctx.config.settings;
     let status = obj.status();
     let now = Timestamp::now();
-    if let Some(err) = obj.refused() {
+    if let Some(err) = obj
+        .refused()
+        .or_else(|| decide::reserved_tag_keys(obj.user_tags()))
+    {
         return refuse(obj, api, ctx, err, requested, now).await;
     }
     let aws = regional(obj, ctx);
@@ -211,12 +213,14 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     let needed = status.and_then(|s| s.remote_id()).is_none()
         || matches!(remote, Remote::Found { tags: Some(_), .. });
     let inputs = obj.inputs(ctx, needed).await?;
-    let create_tags = ctx.create_tags(obj, obj.user_tags());
+    let own_tags = ctx.own_tags(obj, retained(obj, ctx));
+    let create_tags = own_tags.clone();
     let mut plan = obj.decide(
         Observed {
             generation,
             status,
             create_tags: &create_tags,
+            own_tags: &own_tags,
             region: aws.name(),
             remote: &remote,
             now,
@@ -250,6 +254,13 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     };
     let done = act(obj, ctx, &aws, plan.actions, &inputs, &create_tags, done).await;
     finish(obj, api, ctx, &aws, done).await
+}
+
+/// Whether the remote object is to be kept when its resource goes (and so
+/// never deleted by the orphan sweep): Retain, or adopted.
+pub fn retained<K: Managed>(obj: &K, ctx: &Context) -> bool {
+    obj.adopt_id().is_some()
+        || obj.deletion_policy(ctx.config.default_deletion_policy) == DeletionPolicy::Retain
 }
 
 /// The value of the reconcile-request annotation, when it asks for a
@@ -464,11 +475,37 @@ async fn create<K: Managed>(
             ctx.event(obj, false, "Created", format!("Created {} {id}", K::NOUN));
             Ok(remote)
         }
+        // The token may have made an object with other parameters (the
+        // deletion policy changed, or a status was lost and the spec
+        // edited): find it by its identity tags rather than stall.
+        Err(Error::BadRequest(why)) => match recover_own::<K>(obj, ctx, aws).await {
+            Ok(Some(remote)) => Ok(remote),
+            Ok(None) => {
+                ctx.event(obj, true, "CreateFailed", why.clone());
+                Err(Error::BadRequest(why))
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => {
             ctx.event(obj, true, "CreateFailed", e.to_string());
             Err(e)
         }
     }
+}
+
+/// The object an earlier create made for this resource, found by its
+/// identity tags and read, if there is one.
+async fn recover_own<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+) -> Result<Option<K::Remote>, Error> {
+    let uid = obj.uid().unwrap_or_default();
+    let Some(id) = find_owned::<K>(aws, ctx, &uid).await? else {
+        return Ok(None);
+    };
+    info!(id = %id, "found the {} an earlier create made, by its tags", K::NOUN);
+    K::read(aws, &id).await
 }
 
 /// Writes the status, undoes a create whose resource vanished meanwhile,
@@ -612,7 +649,10 @@ async fn delete_remote<K: Managed>(
 
 /// No ID recorded: a create may still have succeeded (a crash or a failed
 /// status write right after it). Replaying it with the same token returns
-/// that object, so it is not orphaned. None: nothing was created.
+/// that object. A refused replay proves nothing (the spec may have changed
+/// since, or the create sent other tags): the object is then looked up by
+/// its identity tags. An unknown outcome keeps the finalizer. None: nothing
+/// was created.
 async fn replay_create<K: Managed>(
     obj: &K,
     ctx: &Context,
@@ -621,12 +661,33 @@ async fn replay_create<K: Managed>(
     let Some(inputs) = obj.replay_inputs(ctx).await? else {
         return Ok(None);
     };
-    let tags = ctx.create_tags(obj, obj.user_tags());
+    let tags = ctx.own_tags(obj, retained(obj, ctx));
     match obj.create(aws, &inputs, &tags).await {
         Ok(remote) => Ok(Some(remote.id().to_string())),
-        Err(e) if K::refusal_proves_nothing(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) if e.may_have_succeeded() => Err(e),
+        Err(refused) => {
+            info!(error = %refused, "the replayed create was refused: looking the {} up by its tags", K::NOUN);
+            find_owned::<K>(aws, ctx, &obj.uid().unwrap_or_default()).await
+        }
     }
+}
+
+/// The object of this kind that this installation created for the
+/// resource with `uid`, found by its identity tags: one List, then one tag
+/// read per object of the region. Rare: only a refused replay needs it.
+pub async fn find_owned<K: Managed>(
+    aws: &Regional,
+    ctx: &Context,
+    uid: &str,
+) -> Result<Option<String>, Error> {
+    for listed in K::list(aws).await? {
+        let tags = aws.known_tags(&listed.arn).await?;
+        let ours = decide::tag_value(&tags, decide::CLUSTER_TAG) == Some(&ctx.config.cluster_id);
+        if ours && decide::tag_value(&tags, decide::UID_TAG) == Some(uid) {
+            return Ok(Some(listed.id));
+        }
+    }
+    Ok(None)
 }
 
 /// Shows a failed cleanup step in the status; returns the error to report

@@ -8,20 +8,19 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use super::{Context, Managed, Observed};
-use crate::aws::{Regional, RemotePipeline};
+use crate::aws::{Listed, Regional, RemotePipeline};
 use crate::config::Settings;
 use crate::crd::{
-    DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
-    MediaStreamPipelineStatus, MediaStreamSink, Tag,
+    DeletionPolicy, KinesisVideoStreamPoolStatus, MediaPipelineKinesisVideoStreamPool,
+    MediaStreamPipeline, MediaStreamPipelineStatus, MediaStreamSink, Tag,
 };
-use crate::decide::pipeline::{self, Observation, PipelinePlan};
-use crate::decide::pool::ACTIVE;
+use crate::decide::pipeline::{self, Observation, PipelinePlan, is_object_name, resolve_pool_ref};
 use crate::error::Error;
 use crate::metrics;
 
 /// The spec's sinks with each pool reference replaced by that pool's ARN;
-/// Err says which pool is missing or not ACTIVE yet.
-pub type Sinks = Result<Vec<MediaStreamSink>, String>;
+/// Err says which pool is missing or not ACTIVE yet, or why it never will be.
+pub use crate::decide::pipeline::Sinks;
 
 impl Managed for MediaStreamPipeline {
     type Remote = RemotePipeline;
@@ -78,13 +77,14 @@ impl Managed for MediaStreamPipeline {
         }
     }
 
-    /// An adoption that never matched created nothing, and neither did a
-    /// create whose sinks never resolved.
+    /// An adoption never creates. Sinks that no longer resolve (a pool
+    /// deleted since) cannot be replayed: the create then fails as refused,
+    /// and the pipeline is looked up by its tags instead.
     async fn replay_inputs(&self, ctx: &Context) -> Result<Option<Sinks>, Error> {
         if self.spec.adopt_media_pipeline_id.is_some() {
             return Ok(None);
         }
-        Ok(resolve_sinks(self, ctx).await?.ok().map(Ok))
+        resolve_sinks(self, ctx).await.map(Some)
     }
 
     fn decide(&self, obs: Observed<'_, Self>, sinks: &Sinks, settings: &Settings) -> PipelinePlan {
@@ -94,6 +94,7 @@ impl Managed for MediaStreamPipeline {
                 spec: &self.spec,
                 status: obs.status,
                 create_tags: obs.create_tags,
+                own_tags: obs.own_tags,
                 sinks,
                 region: obs.region,
                 remote: obs.remote,
@@ -115,13 +116,17 @@ impl Managed for MediaStreamPipeline {
     ) -> Result<RemotePipeline, Error> {
         let sinks = sinks
             .as_ref()
-            .map_err(|why| Error::Unexpected(why.clone()))?;
+            .map_err(|why| Error::Unexpected(why.message()))?;
         let token = self.uid().unwrap_or_default();
         aws.create(&self.spec.sources, sinks, &token, tags).await
     }
 
     async fn update(_: &Regional, _: &str, never: &Infallible) -> Result<RemotePipeline, Error> {
         match *never {}
+    }
+
+    async fn list(aws: &Regional) -> Result<Vec<Listed>, Error> {
+        aws.list_pipelines().await
     }
 
     async fn delete(aws: &Regional, id: &str) -> Result<(), Error> {
@@ -138,27 +143,34 @@ async fn resolve_sinks(obj: &MediaStreamPipeline, ctx: &Context) -> Result<Sinks
             out.push(sink.clone());
             continue;
         };
-        let Some(pool) = pools.get_opt(&r.name).await? else {
-            return Ok(Err(format!(
-                "Waiting for MediaPipelineKinesisVideoStreamPool {ns}/{}: it does not exist",
-                r.name
-            )));
+        // A name no object can have is not looked up (a slash would make
+        // it another path).
+        let pool = match is_object_name(&r.name) {
+            true => read_pool(&pools, &r.name).await?,
+            false => None,
         };
-        let status = pool.status.unwrap_or_default();
-        match (status.pool_arn, status.pool_status.as_deref()) {
-            (Some(arn), Some(ACTIVE)) => out.push(MediaStreamSink {
+        let status = pool.as_ref().map(|p| p.as_ref().map_err(String::clone));
+        match resolve_pool_ref(&ns, &r.name, status) {
+            Ok(arn) => out.push(MediaStreamSink {
                 sink_arn: Some(arn),
                 pool_ref: None,
                 ..sink.clone()
             }),
-            (_, state) => {
-                return Ok(Err(format!(
-                    "Waiting for MediaPipelineKinesisVideoStreamPool {ns}/{} to be ACTIVE (it is {})",
-                    r.name,
-                    state.unwrap_or("not created yet")
-                )));
-            }
+            Err(why) => return Ok(Err(why)),
         }
     }
     Ok(Ok(out))
+}
+
+/// The named pool's status (None: no such pool); Err when its object does
+/// not decode (a field stored before the CRD bounded it), with why.
+async fn read_pool(
+    pools: &Api<MediaPipelineKinesisVideoStreamPool>,
+    name: &str,
+) -> Result<Option<Result<KinesisVideoStreamPoolStatus, String>>, Error> {
+    match pools.get_opt(name).await {
+        Ok(pool) => Ok(pool.map(|p| Ok(p.status.unwrap_or_default()))),
+        Err(kube::Error::SerdeError(e)) => Ok(Some(Err(e.to_string()))),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -5,11 +5,11 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
 use super::{Context, Managed, Observed};
-use crate::aws::{Regional, RemotePool};
+use crate::aws::{Listed, Regional, RemotePool};
 use crate::config::Settings;
 use crate::crd::{DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
 use crate::decide::pool::{self, Observation, PoolPlan};
-use crate::error::{Error, Retry};
+use crate::error::Error;
 use crate::metrics;
 
 impl Managed for MediaPipelineKinesisVideoStreamPool {
@@ -49,6 +49,7 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
                 name: &self.pool_name(),
                 status: obs.status,
                 create_tags: obs.create_tags,
+                own_tags: obs.own_tags,
                 remote: obs.remote,
                 now: obs.now,
             },
@@ -78,6 +79,10 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
         aws.update_pool_retention(id, *hours).await
     }
 
+    async fn list(aws: &Regional) -> Result<Vec<Listed>, Error> {
+        aws.list_pools().await
+    }
+
     async fn delete(aws: &Regional, id: &str) -> Result<(), Error> {
         aws.delete_pool(id).await
     }
@@ -95,10 +100,5 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
                 users.join(", ")
             )
         }))
-    }
-
-    /// A pool name taken (Conflict) also means this token made nothing.
-    fn refusal_proves_nothing(err: &Error) -> bool {
-        matches!(err.retry(), Retry::Permanent | Retry::Limit) || err.reason() == "Conflict"
     }
 }

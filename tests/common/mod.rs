@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use aws_sdk_chimesdkmediapipelines::config::Credentials;
 use chime_pipeline_operator::aws::{self, Aws, AwsOptions, RateLimit};
-use chime_pipeline_operator::config::{Backoff, Config, Settings};
-use chime_pipeline_operator::controller;
+use chime_pipeline_operator::config::{Backoff, Config, Settings, Sweep, SweepMode};
 use chime_pipeline_operator::crd::{MediaStreamPipeline, MediaStreamPipelineSpec};
 use chime_pipeline_operator::decide::ManagedStatus;
 use chime_pipeline_operator::metrics::Metrics;
+use chime_pipeline_operator::{controller, sweep};
+use futures::FutureExt;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use kube::core::object::HasStatus;
 use kube::{Client, ResourceExt};
@@ -33,9 +34,16 @@ pub const POOL_ARN: &str =
     "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/pool-a";
 
 /// Timings short enough for tests; the behaviour is the production one.
+/// The orphan sweep is off, so that AWS call counts are the reconcile's
+/// alone (tests of the sweep turn it on).
 pub fn test_config(namespace: &str) -> Config {
     Config {
         namespaces: vec![namespace.into()],
+        cluster_id: "test-cluster".into(),
+        sweep: Sweep {
+            mode: SweepMode::Off,
+            ..Sweep::default()
+        },
         settings: Settings {
             refresh_interval: Duration::from_secs(1),
             poll_min: Duration::from_millis(100),
@@ -52,6 +60,15 @@ pub fn test_config(namespace: &str) -> Config {
 }
 
 pub async fn test_aws(endpoint: &str, rate_limit: Option<RateLimit>) -> Aws {
+    test_aws_counted(endpoint, rate_limit, Arc::default()).await
+}
+
+/// The same, counting its calls in `metrics`.
+pub async fn test_aws_counted(
+    endpoint: &str,
+    rate_limit: Option<RateLimit>,
+    metrics: Arc<Metrics>,
+) -> Aws {
     let opts = AwsOptions {
         region: Some(REGION.into()),
         endpoint_url: Some(endpoint.into()),
@@ -59,7 +76,19 @@ pub async fn test_aws(endpoint: &str, rate_limit: Option<RateLimit>) -> Aws {
     };
     let creds = Credentials::new("AKIDTEST", "secret", None, None, "tests");
     let loader = aws::loader(&opts).credentials_provider(creds);
-    Aws::from_loader(loader, rate_limit, Arc::new(Metrics::default())).await
+    Aws::from_loader(loader, rate_limit, metrics).await
+}
+
+/// A metric's value in `metrics`, summed over the label sets whose text
+/// contains `labels_contain`; 0 when absent.
+pub fn metric_value(metrics: &Metrics, name: &str, labels_contain: &str) -> f64 {
+    metrics
+        .encode()
+        .lines()
+        .filter(|l| l.starts_with(name) && l.contains(labels_contain))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 pub struct Harness {
@@ -121,22 +150,30 @@ impl Harness {
     }
 
     pub async fn run_operator(&mut self, client: Client, config: Config) {
-        let aws = test_aws(&self.emulator.endpoint_url(), None).await;
+        let endpoint = self.emulator.endpoint_url();
+        let aws = test_aws_counted(&endpoint, None, self.metrics.clone()).await;
         self.run_operator_with(client, aws, config).await;
     }
 
     pub async fn run_operator_with(&mut self, client: Client, aws: Aws, config: Config) {
         let (tx, rx) = oneshot::channel();
         self.stop = Some(tx);
-        self.task = Some(tokio::spawn(controller::run(
-            client,
-            aws,
-            config,
-            self.metrics.clone(),
-            async {
-                let _ = rx.await;
-            },
-        )));
+        let stop = async {
+            let _ = rx.await;
+        }
+        .shared();
+        let metrics = self.metrics.clone();
+        let sweeping = sweep::run(
+            client.clone(),
+            aws.clone(),
+            config.clone(),
+            metrics.clone(),
+            stop.clone(),
+        );
+        let controllers = controller::run(client, aws, config, metrics, stop);
+        self.task = Some(tokio::spawn(async move {
+            futures::join!(controllers, sweeping);
+        }));
     }
 
     pub async fn stop_operator(&mut self) {

@@ -707,14 +707,16 @@ impl State {
                     ApiError::new(ErrorKind::ServiceFailure, "idempotency record lost")
                 });
         }
-        if self
+        // A pool's name is unique in its Region; the answer names the pool
+        // that holds it.
+        if let Some(taken) = self
             .pools
             .iter()
-            .any(|p| !p.deleted && p.region == region && p.name == input.name)
+            .find(|p| !p.deleted && p.region == region && p.name == input.name)
         {
             return Err(ApiError::conflict(format!(
-                "A Kinesis video stream pool named {} already exists",
-                input.name
+                "A Kinesis video stream pool named {} already exists: {}",
+                input.name, taken.arn
             )));
         }
 

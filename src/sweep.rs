@@ -1,0 +1,285 @@
+//! The orphan sweep: finds the AWS objects this installation created whose
+//! resource no longer exists, which no reconcile can see (a delete that beat
+//! the finalizer's addition, a finalizer removed by hand, a CRD or namespace
+//! deleted while the operator was down), and reports them or deletes them.
+//!
+//! Every interval, for each region in use: list each kind's objects; read
+//! the tags of those no resource's status records (remembered by ARN:
+//! identity tags never change); an object tagged with this installation's
+//! cluster ID whose UID tag matches no live resource for longer than the
+//! grace period is an orphan. Report mode logs it, counts it and records an
+//! Event; delete mode also deletes it when a fresh read of its tags still
+//! says deletion-policy Delete. Adopted and Retain objects are never deleted.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::Api;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, ResourceExt};
+use tracing::{info, warn};
+
+use crate::aws::{Aws, Regional};
+use crate::config::{Config, SweepMode};
+use crate::crd::{MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
+use crate::decide::{self, ManagedStatus};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::reconcile::{MANAGER, Managed};
+
+/// What the cluster holds, read afresh at each sweep.
+#[derive(Default)]
+struct Live {
+    uids: HashSet<String>,
+    /// The remote IDs and ARNs that resources record: known, not read.
+    recorded: HashSet<String>,
+    regions: BTreeSet<String>,
+}
+
+/// What one sweep found, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub orphans: usize,
+    pub deleted: usize,
+}
+
+/// The sweep's memory across intervals: when each orphan was first seen.
+#[derive(Default)]
+pub struct Sweeper {
+    first_seen: HashMap<String, Instant>,
+}
+
+/// Sweeps every `config.sweep.interval`, the first time one interval after
+/// the start (a crash-looping operator lists nothing), until `shutdown`
+/// completes.
+pub async fn run(
+    client: Client,
+    aws: Aws,
+    config: Config,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    if config.sweep.mode == SweepMode::Off {
+        return;
+    }
+    let mut shutdown = Box::pin(shutdown.fuse());
+    let mut sweeper = Sweeper::default();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(config.sweep.interval) => {}
+            _ = &mut shutdown => return,
+        }
+        match sweeper.once(&client, &aws, &config, &recorder).await {
+            Ok((pipelines, pools)) => {
+                let kinds = [
+                    ("MediaStreamPipeline", pipelines),
+                    ("MediaPipelineKinesisVideoStreamPool", pools),
+                ];
+                for (kind, f) in kinds {
+                    metrics.orphans(kind, f.orphans, f.deleted);
+                }
+            }
+            Err(e) => warn!(error = %e, "orphan sweep failed; retried next interval"),
+        }
+    }
+}
+
+impl Sweeper {
+    /// One sweep of both kinds in every region in use.
+    pub async fn once(
+        &mut self,
+        client: &Client,
+        aws: &Aws,
+        config: &Config,
+        recorder: &Recorder,
+    ) -> Result<(Found, Found), Error> {
+        let mut live = Live::default();
+        live.regions.insert(aws.default_region());
+        read_live::<MediaStreamPipeline>(client, config, &mut live).await?;
+        read_live::<MediaPipelineKinesisVideoStreamPool>(client, config, &mut live).await?;
+        let (mut pipelines, mut pools) = (Found::default(), Found::default());
+        let mut seen = HashSet::new();
+        for region in &live.regions {
+            let regional = aws.region(Some(region));
+            let ctx = SweepCtx {
+                aws: &regional,
+                config,
+                recorder,
+                live: &live,
+            };
+            add(
+                &mut pipelines,
+                self.kind::<MediaStreamPipeline>(&ctx, &mut seen).await?,
+            );
+            add(
+                &mut pools,
+                self.kind::<MediaPipelineKinesisVideoStreamPool>(&ctx, &mut seen)
+                    .await?,
+            );
+        }
+        self.first_seen.retain(|arn, _| seen.contains(arn));
+        Ok((pipelines, pools))
+    }
+
+    /// One kind in one region.
+    async fn kind<K: Managed>(
+        &mut self,
+        ctx: &SweepCtx<'_>,
+        seen: &mut HashSet<String>,
+    ) -> Result<Found, Error> {
+        let listed = K::list(ctx.aws).await?;
+        let arns: HashSet<&str> = listed.iter().map(|l| l.arn.as_str()).collect();
+        ctx.aws.keep_known_tags(&arns);
+        let mut found = Found::default();
+        for obj in &listed {
+            if ctx.live.recorded.contains(&obj.id) || ctx.live.recorded.contains(&obj.arn) {
+                continue;
+            }
+            let tags = ctx.aws.known_tags(&obj.arn).await?;
+            let Some(uid) = orphan_uid(&tags, ctx) else {
+                continue;
+            };
+            seen.insert(obj.arn.clone());
+            let first = *self
+                .first_seen
+                .entry(obj.arn.clone())
+                .or_insert_with(Instant::now);
+            if first.elapsed() < ctx.config.sweep.grace {
+                continue;
+            }
+            found.orphans += 1;
+            if self.settle::<K>(ctx, &obj.id, &obj.arn, &tags, uid).await? {
+                found.deleted += 1;
+                self.first_seen.remove(&obj.arn);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Reports an orphan, and deletes it in delete mode when its tags,
+    /// read afresh, still say deletion-policy Delete. True if deleted.
+    async fn settle<K: Managed>(
+        &self,
+        ctx: &SweepCtx<'_>,
+        id: &str,
+        arn: &str,
+        tags: &[Tag],
+        uid: &str,
+    ) -> Result<bool, Error> {
+        let reference = former_resource::<K>(tags, uid);
+        let deletable = ctx.config.sweep.mode == SweepMode::Delete
+            && decide::tag_value(&ctx.aws.list_tags(arn).await?, decide::POLICY_TAG)
+                == Some("Delete");
+        if !deletable {
+            warn!(%arn, resource = ?reference.name, "orphaned {}: its resource is gone", K::NOUN);
+            let note = format!(
+                "{} {arn} outlived this resource: the orphan sweep reports it",
+                K::NOUN
+            );
+            publish(ctx.recorder, &reference, "Orphaned", note);
+            return Ok(false);
+        }
+        K::delete(ctx.aws, id).await?;
+        info!(%arn, resource = ?reference.name, "deleted orphaned {}", K::NOUN);
+        let note = format!(
+            "{} {arn} outlived this resource: the orphan sweep deleted it",
+            K::NOUN
+        );
+        publish(ctx.recorder, &reference, "OrphanDeleted", note);
+        Ok(true)
+    }
+}
+
+struct SweepCtx<'a> {
+    aws: &'a Regional,
+    config: &'a Config,
+    recorder: &'a Recorder,
+    live: &'a Live,
+}
+
+fn add(total: &mut Found, more: Found) {
+    total.orphans += more.orphans;
+    total.deleted += more.deleted;
+}
+
+/// The UID an object was created for, when it is this installation's and
+/// no live resource has that UID.
+fn orphan_uid<'t>(tags: &'t [Tag], ctx: &SweepCtx<'_>) -> Option<&'t str> {
+    let cluster = decide::tag_value(tags, decide::CLUSTER_TAG)?;
+    let uid = decide::tag_value(tags, decide::UID_TAG)?;
+    (cluster == ctx.config.cluster_id && !ctx.live.uids.contains(uid)).then_some(uid)
+}
+
+/// Every resource of kind K in the watched namespaces: its UID, what its
+/// status records, and its region.
+async fn read_live<K: Managed>(
+    client: &Client,
+    config: &Config,
+    live: &mut Live,
+) -> Result<(), Error> {
+    let apis: Vec<Api<K>> = if config.namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        config
+            .namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    };
+    for api in apis {
+        for obj in api.list(&Default::default()).await? {
+            live.uids.extend(obj.uid());
+            let status = obj.status();
+            live.recorded
+                .extend(status.and_then(|s| s.remote_id()).map(str::to_string));
+            live.recorded
+                .extend(status.and_then(|s| s.remote_arn()).map(str::to_string));
+            let region = status.and_then(|s| s.region()).or(obj.spec_region());
+            live.regions.extend(region.map(str::to_string));
+        }
+    }
+    Ok(())
+}
+
+/// The resource an orphan was made for, as its tags name it: Events about
+/// it land in its namespace, under its name.
+fn former_resource<K: Managed>(tags: &[Tag], uid: &str) -> ObjectReference {
+    let tag = |k: &str| {
+        decide::tag_value(tags, &format!("{}{k}", decide::TAG_PREFIX)).map(str::to_string)
+    };
+    ObjectReference {
+        api_version: Some(K::api_version(&()).into()),
+        kind: Some(K::kind(&()).into()),
+        namespace: tag("namespace"),
+        name: tag("name"),
+        uid: Some(uid.into()),
+        ..ObjectReference::default()
+    }
+}
+
+fn publish(recorder: &Recorder, reference: &ObjectReference, reason: &str, note: String) {
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    let (recorder, reference) = (recorder.clone(), reference.clone());
+    tokio::spawn(async move {
+        if let Err(e) = recorder.publish(&ev, &reference).await {
+            warn!(error = %e, "could not publish event");
+        }
+    });
+}
