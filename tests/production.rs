@@ -1,9 +1,11 @@
-//! Running it for real: the deploy/ manifests, the shipped RBAC, two
-//! replicas with leader election, the HTTP endpoints, the AWS rate limit.
+//! Running it for real: the shipped RBAC, two replicas with leader
+//! election, the HTTP endpoints, the AWS rate limit. (The deploy/ manifests
+//! themselves: tests/install.rs.)
 
 mod common;
+mod shipped;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -11,112 +13,9 @@ use anyhow::{Context, bail};
 use chime_pipeline_operator::aws::RateLimit;
 use common::*;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::api::rbac::v1::ClusterRole;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use serde_json::json;
-use testworld::ensure_namespace;
-
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
-    use std::io::Write;
-    let mut child = std::process::Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running kubectl")?;
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        bail!("kubectl {args:?} failed:\n{text}");
-    }
-    Ok(text)
-}
-
-/// Every manifest under deploy/ passes a server-side dry run.
-#[tokio::test]
-async fn deploy_manifests_pass_a_server_dry_run() -> anyhow::Result<()> {
-    let h = Harness::without_operator("deploy").await?;
-    let kc = h.env.kubeconfig.clone();
-    // A dry run creates nothing, so the namespaces the objects go to must exist.
-    for ns in ["chime-pipeline-operator", "meetings"] {
-        ensure_namespace(&h.env.client, ns).await?;
-    }
-    let served = kubectl(&kc, &["api-versions"], None)?;
-    let mut checked = 0;
-    for dir in ["deploy/base", "deploy/overlays/namespaced"] {
-        let rendered = kubectl(&kc, &["kustomize", &format!("{REPO}/{dir}")], None)?;
-        let (crds, mut rest): (Vec<&str>, Vec<&str>) = rendered
-            .split("\n---\n")
-            .partition(|doc| doc.contains("kind: CustomResourceDefinition"));
-        // A 1.20 server's OpenAPI predates x-kubernetes-validations, so
-        // kubectl's own schema check refuses it; the server takes the CRD.
-        let crds = crds.join("\n---\n");
-        let out = kubectl(
-            &kc,
-            &["apply", "--dry-run=server", "--validate=false", "-f", "-"],
-            Some(&crds),
-        )?;
-        assert!(out.contains("(server dry run)"), "{out}");
-        // policy/v1 PodDisruptionBudget exists from 1.21; on an older test
-        // server its identical policy/v1beta1 form is checked instead.
-        let pdb_v1beta1;
-        if !served.lines().any(|l| l == "policy/v1")
-            && let Some(i) = rest
-                .iter()
-                .position(|d| d.contains("kind: PodDisruptionBudget"))
-        {
-            pdb_v1beta1 =
-                rest[i].replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n");
-            rest[i] = &pdb_v1beta1;
-            eprintln!(
-                "{dir}: PodDisruptionBudget checked as policy/v1beta1 (server has no policy/v1)"
-            );
-        }
-        let rest = rest.join("\n---\n");
-        let out = kubectl(&kc, &["apply", "--dry-run=server", "-f", "-"], Some(&rest))?;
-        let n = out.matches("(server dry run)").count();
-        assert!(n >= 5, "{out}");
-        checked += n + 1;
-    }
-    let out = kubectl(
-        &kc,
-        &[
-            "apply",
-            "--dry-run=server",
-            "-f",
-            &format!("{REPO}/deploy/samples"),
-        ],
-        None,
-    )?;
-    checked += out.matches("(server dry run)").count();
-    eprintln!("deploy/: {checked} objects passed a server-side dry run");
-    Ok(())
-}
-
-/// Installs the ClusterRole of deploy/base under a name of this test's.
-async fn install_shipped_cluster_role(h: &Harness) -> anyhow::Result<String> {
-    let mut role: ClusterRole = serde_yaml_ng::from_str(&std::fs::read_to_string(format!(
-        "{REPO}/deploy/base/clusterrole.yaml"
-    ))?)?;
-    let role_name = format!("{}-shipped", h.env.namespace);
-    role.metadata.name = Some(role_name.clone());
-    Api::<ClusterRole>::all(h.env.client.clone())
-        .create(&PostParams::default(), &role)
-        .await?;
-    Ok(role_name)
-}
+use shipped::{install_shipped_cluster_role, install_shipped_lease_role};
 
 /// The ClusterRole of deploy/ is all the operator needs, and no more: it
 /// carries a resource through create, refresh and delete, and may not read
@@ -124,7 +23,7 @@ async fn install_shipped_cluster_role(h: &Harness) -> anyhow::Result<String> {
 #[tokio::test]
 async fn the_shipped_cluster_role_is_enough() -> anyhow::Result<()> {
     let mut h = Harness::without_operator("rbac").await?;
-    let role_name = install_shipped_cluster_role(&h).await?;
+    let role_name = install_shipped_cluster_role(&h.env).await?;
     let client = h.env.client_bound_to_cluster_role(&role_name).await?;
 
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &h.env.namespace);
@@ -196,7 +95,7 @@ async fn metrics_move_and_readyz_turns_ready() -> anyhow::Result<()> {
 #[tokio::test]
 async fn no_secret_in_the_log_even_at_trace_level() -> anyhow::Result<()> {
     let h = Harness::without_operator("logs").await?;
-    let role_name = install_shipped_cluster_role(&h).await?;
+    let role_name = install_shipped_cluster_role(&h.env).await?;
     let token = h.env.token_for_cluster_role(&role_name).await?;
     let kc = h.env.kubeconfig_with_token(&token)?;
     let log_path = h.env.files.path().join("operator.log");
@@ -262,7 +161,9 @@ async fn no_secret_in_the_log_even_at_trace_level() -> anyhow::Result<()> {
 #[tokio::test]
 async fn two_replicas_one_leader_and_a_handover() -> anyhow::Result<()> {
     let h = Harness::without_operator("leader").await?;
-    let role_name = install_shipped_cluster_role(&h).await?;
+    let role_name = install_shipped_cluster_role(&h.env).await?;
+    // The Lease rights are a Role of the operator's namespace: the test's.
+    install_shipped_lease_role(&h.env).await?;
     let kc: PathBuf = h.env.kubeconfig_bound_to_cluster_role(&role_name).await?;
     let lease = [
         "--leader-election",

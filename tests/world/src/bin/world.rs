@@ -190,12 +190,40 @@ async fn demo(
         }
     }
 
+    // What a newcomer needs to take the demo into their own hands.
+    eprintln!();
+    eprintln!("world: the demo runs. In another shell:");
+    eprintln!("  export KUBECONFIG={}", cp.kubeconfig.display());
+    eprintln!("  kubectl get chime -A            # pipelines and pools, as the table below");
+    eprintln!("  kubectl describe msp mixed-audio");
+    eprintln!("  kubectl delete msp with-tags    # the operator deletes its pipeline");
+    eprintln!("  kubectl apply -f deploy/samples/01-mixed-audio.yaml   # or a manifest of yours");
+    eprintln!(
+        "world: the emulator answers at {} (its calls: {}/_emulator/calls)",
+        emulator.endpoint_url(),
+        emulator.endpoint_url()
+    );
+    eprintln!(
+        "world: the table shows every pipeline and pool, and changes as they do; Ctrl-C stops everything"
+    );
+    eprintln!();
+
+    let kinds: Vec<ApiResource> =
+        applied
+            .iter()
+            .map(|(_, ar, _)| ar.clone())
+            .fold(vec![], |mut kinds, ar| {
+                if !kinds.iter().any(|k: &ApiResource| k.kind == ar.kind) {
+                    kinds.push(ar);
+                }
+                kinds
+            });
     let mut last = String::new();
     loop {
         if let Some(status) = op.try_wait()? {
             anyhow::bail!("the operator exited with {status}");
         }
-        let table = status_table(&applied).await;
+        let table = status_table(&client, &kinds).await;
         if table != last {
             println!("{table}");
             last = table;
@@ -204,39 +232,68 @@ async fn demo(
     }
 }
 
-async fn status_table(applied: &[(Api<DynamicObject>, ApiResource, String)]) -> String {
-    let mut out = format!(
-        "{:<44} {:<38} {:<12} {:<6} {}\n",
-        "NAME", "PIPELINE ID", "STATUS", "READY", "ARN"
-    );
-    for (api, ar, name) in applied {
-        let obj = api.get_opt(name).await.ok().flatten();
-        let status = obj.as_ref().map(|o| &o.data["status"]);
-        let field = |f: &str| {
-            status
-                .and_then(|s| s[f].as_str())
-                .unwrap_or("-")
-                .to_string()
+/// Every resource of `kinds` in every namespace, one row each, in columns
+/// as wide as their widest cell (pools' names are long).
+async fn status_table(client: &kube::Client, kinds: &[ApiResource]) -> String {
+    let mut rows = vec![
+        [
+            "NAMESPACE",
+            "NAME",
+            "ID",
+            "STATUS",
+            "READY",
+            "REASON",
+            "SYNCED",
+            "ARN",
+        ]
+        .map(String::from),
+    ];
+    for ar in kinds {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), ar);
+        let Ok(list) = api.list(&Default::default()).await else {
+            continue;
         };
-        // Pipelines and pools name the same things differently.
-        let either = |a: &str, b: &str| {
-            let v = field(a);
-            if v == "-" { field(b) } else { v }
-        };
-        let ready = status
-            .and_then(|s| s["conditions"].as_array())
-            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-            .and_then(|c| c["status"].as_str())
-            .unwrap_or("-")
-            .to_string();
-        out.push_str(&format!(
-            "{:<44} {:<38} {:<12} {:<6} {}\n",
-            format!("{}/{name}", ar.kind.to_lowercase()),
-            either("mediaPipelineId", "poolId"),
-            either("pipelineStatus", "poolStatus"),
-            ready,
-            either("mediaPipelineArn", "poolArn"),
-        ));
+        for obj in list {
+            let status = &obj.data["status"];
+            let field = |f: &str| status[f].as_str().map(String::from);
+            // Pipelines and pools name the same things differently.
+            let either = |a: &str, b: &str| field(a).or_else(|| field(b)).unwrap_or("-".into());
+            let condition = |type_: &str, what: &str| {
+                status["conditions"]
+                    .as_array()
+                    .and_then(|c| c.iter().find(|c| c["type"] == type_))
+                    .and_then(|c| c[what].as_str())
+                    .unwrap_or("-")
+                    .to_string()
+            };
+            rows.push([
+                obj.metadata.namespace.clone().unwrap_or_default(),
+                format!(
+                    "{}/{}",
+                    ar.kind.to_lowercase(),
+                    obj.metadata.name.clone().unwrap_or_default()
+                ),
+                either("mediaPipelineId", "poolId"),
+                either("pipelineStatus", "poolStatus"),
+                condition("Ready", "status"),
+                condition("Ready", "reason"),
+                condition("Synced", "status"),
+                either("mediaPipelineArn", "poolArn"),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..8)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
     }
     out
 }
