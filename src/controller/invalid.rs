@@ -42,7 +42,12 @@ where
 /// What is wrong, and what to do about it.
 fn message(bad: &Invalid) -> String {
     let deleting = bad.metadata.deletion_timestamp.is_some()
-        && bad.metadata.finalizers.iter().flatten().any(|f| f == FINALIZER);
+        && bad
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == FINALIZER);
     let what = if deleting {
         "its AWS object cannot be cleaned up until the field is fixed (removing the finalizer \
          by hand leaves it behind)"

@@ -19,7 +19,8 @@ pub enum Decoded<K> {
 }
 
 /// An object that does not decode: its metadata, which field is wrong and
-/// how, and its status as stored (to be written back with a condition).
+/// how, and its spec and status as stored (what can still be read of it,
+/// and the status to write back with a condition).
 #[derive(Debug, Clone)]
 pub struct Invalid {
     pub metadata: ObjectMeta,
@@ -27,6 +28,7 @@ pub struct Invalid {
     /// `spec.streamConfiguration.dataRetentionInHours: invalid value: integer
     /// `2147483648`, expected i32`.
     pub error: String,
+    pub spec: Option<serde_json::Value>,
     pub status: Option<serde_json::Value>,
 }
 
@@ -59,11 +61,11 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Decoded<K> {
                 let metadata =
                     ObjectMeta::deserialize(&value["metadata"]).map_err(D::Error::custom)?;
                 let error = format!("{}: {}", e.path(), e.inner());
-                let status = value.get("status").cloned();
                 Ok(Decoded::Invalid(Box::new(Invalid {
                     metadata,
                     error,
-                    status,
+                    spec: value.get("spec").cloned(),
+                    status: value.get("status").cloned(),
                 })))
             }
         }
@@ -105,8 +107,8 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::pool::MediaPipelineKinesisVideoStreamPool as Pool;
+    use super::*;
     use kube::ResourceExt;
 
     fn pool(hours: serde_json::Value) -> serde_json::Value {

@@ -13,8 +13,8 @@ use super::{
 use crate::aws::RemotePool;
 use crate::config::Settings;
 use crate::crd::{
-    KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus, MediaPipelineKinesisVideoStreamPool,
-    MediaStreamPipeline, Tag,
+    Decoded, KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus,
+    MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
 };
 use crate::error::Error;
 
@@ -244,6 +244,38 @@ pub fn referencing<'a>(
         })
         .map(|p| p.name_any())
         .collect();
+    names.sort();
+    names
+}
+
+/// The same over pipelines as listed, whether or not they decode: one that
+/// does not is judged by its stored sinks, since it may still name the pool.
+pub fn referencing_any<'a>(
+    pool: &MediaPipelineKinesisVideoStreamPool,
+    pipelines: impl IntoIterator<Item = &'a Decoded<MediaStreamPipeline>>,
+) -> Vec<String> {
+    let name = pool.name_any();
+    let (mut valid, mut invalid) = (vec![], vec![]);
+    for p in pipelines {
+        match p {
+            Decoded::Valid(p) => valid.push(p.as_ref()),
+            Decoded::Invalid(bad) if bad.metadata.namespace == pool.namespace() => {
+                invalid.push(bad)
+            }
+            Decoded::Invalid(_) => {}
+        }
+    }
+    let mut names = referencing(pool, valid);
+    for bad in invalid {
+        let sinks = bad.spec.as_ref().and_then(|s| s["sinks"].as_array());
+        let names_it = sinks
+            .into_iter()
+            .flatten()
+            .any(|s| s["poolRef"]["name"].as_str() == Some(name.as_str()));
+        if names_it {
+            names.push(bad.metadata.name.clone().unwrap_or_default());
+        }
+    }
     names.sort();
     names
 }
