@@ -9,7 +9,6 @@ use chime_pipeline_operator::crd::MediaStreamPipeline;
 use common::*;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
-use testworld::emulator::sdk_client;
 
 /// Apply as a GitOps tool would, let the operator reconcile, apply the same
 /// manifest again: nothing changes, and the operator owns only status and
@@ -113,29 +112,7 @@ async fn each_resource_in_its_own_region_with_that_regions_limit() -> anyhow::Re
 #[tokio::test]
 async fn adoption_fills_status_and_creates_nothing() -> anyhow::Result<()> {
     let h = Harness::start("adopt").await?;
-    let client = sdk_client(&h.emulator.endpoint_url(), REGION).await;
-    let existing = client
-        .create_media_stream_pipeline()
-        .sources(
-            aws_sdk_chimesdkmediapipelines::types::MediaStreamSource::builder()
-                .source_type("ChimeSdkMeeting".into())
-                .source_arn(meeting_arn("m-adopt"))
-                .build()?,
-        )
-        .sinks(
-            aws_sdk_chimesdkmediapipelines::types::MediaStreamSink::builder()
-                .sink_arn(POOL_ARN)
-                .sink_type("KinesisVideoStreamPool".into())
-                .reserved_stream_capacity(1)
-                .media_stream_type("MixedAudio".into())
-                .build()?,
-        )
-        .send()
-        .await?;
-    let id = existing
-        .media_stream_pipeline
-        .and_then(|p| p.media_pipeline_id)
-        .unwrap_or_default();
+    let id = pipeline_made_elsewhere(&h.emulator, "m-adopt").await?;
     let creates = h.emulator.call_count("CreateMediaStreamPipeline");
 
     h.create(

@@ -401,15 +401,6 @@ async fn control_plane_faults_are_survived() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn crash_pool(name: &str) -> anyhow::Result<MediaPipelineKinesisVideoStreamPool> {
-    Ok(serde_json::from_value(json!({
-        "apiVersion": "media.chimeoperator.dev/v1alpha1",
-        "kind": "MediaPipelineKinesisVideoStreamPool",
-        "metadata": {"name": name},
-        "spec": {"streamConfiguration": {"region": "us-east-1", "dataRetentionInHours": 24}},
-    }))?)
-}
-
 /// Pools (resources) in the namespace, by name.
 async fn pools_by_name(
     api: &Api<MediaPipelineKinesisVideoStreamPool>,
@@ -455,7 +446,9 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         for i in 0..PER_BURST {
             // Unique names: a pool's name in AWS is the resource's.
             let name = format!("pc{b}-{i}");
-            let o = api.create(&Default::default(), &crash_pool(&name)?).await?;
+            let o = api
+                .create(&Default::default(), &pool_manifest(&name)?)
+                .await?;
             names_by_uid.insert(o.uid().unwrap_or_default(), name.clone());
             if i % 5 == 0 {
                 deleted.push(name);

@@ -360,6 +360,47 @@ pub fn meeting_arn(meeting: &str) -> String {
     format!("arn:aws:chime:us-east-1:111122223333:meeting/{meeting}")
 }
 
+/// A pool resource in us-east-1 keeping data 24 hours.
+pub fn pool_manifest(
+    name: &str,
+) -> anyhow::Result<chime_pipeline_operator::crd::MediaPipelineKinesisVideoStreamPool> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "media.chimeoperator.dev/v1alpha1",
+        "kind": "MediaPipelineKinesisVideoStreamPool",
+        "metadata": {"name": name},
+        "spec": {"streamConfiguration": {"region": "us-east-1", "dataRetentionInHours": 24}},
+    }))?)
+}
+
+/// Creates a pipeline in the emulator directly, as someone else would (the
+/// meeting's audio, mixed, into POOL_ARN); returns its ID.
+pub async fn pipeline_made_elsewhere(emulator: &Emulator, meeting: &str) -> anyhow::Result<String> {
+    use aws_sdk_chimesdkmediapipelines::types::{MediaStreamSink, MediaStreamSource};
+    let client = testworld::emulator::sdk_client(&emulator.endpoint_url(), REGION).await;
+    let made = client
+        .create_media_stream_pipeline()
+        .sources(
+            MediaStreamSource::builder()
+                .source_type("ChimeSdkMeeting".into())
+                .source_arn(meeting_arn(meeting))
+                .build()?,
+        )
+        .sinks(
+            MediaStreamSink::builder()
+                .sink_arn(POOL_ARN)
+                .sink_type("KinesisVideoStreamPool".into())
+                .reserved_stream_capacity(1)
+                .media_stream_type("MixedAudio".into())
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(made
+        .media_stream_pipeline
+        .and_then(|p| p.media_pipeline_id)
+        .unwrap_or_default())
+}
+
 /// An operator process, killed when dropped.
 pub struct Operator {
     pub child: Child,
