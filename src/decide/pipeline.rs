@@ -1052,6 +1052,89 @@ mod tests {
             ]
         );
     }
+
+    /// AWS answers IDs and meeting GUIDs in lower case; a spec may give
+    /// them in capitals (the model's pattern allows A-F).
+    #[test]
+    fn ids_and_guids_in_arns_compare_without_regard_to_case() {
+        let id = "3f1c2b9e-7d1a-4c8e-9a55-0d6e2f1b7c10";
+        assert!(same_id(id, &id.to_ascii_uppercase()));
+        assert!(!same_id(id, "3f1c2b9e-7d1a-4c8e-9a55-0d6e2f1b7c11"));
+        let meeting = |id: &str| format!("arn:aws:chime:us-east-1:1:meeting/{id}");
+        assert_eq!(arn_key(&meeting(&id.to_ascii_uppercase())), meeting(id));
+        // A pool's name is no GUID: its case matters.
+        let pool = "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/Pool";
+        assert_ne!(arn_key(pool), arn_key(&pool.to_ascii_lowercase()));
+        let mut st = MediaStreamPipelineStatus {
+            media_pipeline_id: Some(id.into()),
+            ..Default::default()
+        };
+        let mut s = spec(&[]);
+        s.adopt_media_pipeline_id = Some(id.to_ascii_uppercase());
+        assert!(refused_change(&s, &st).is_none());
+        st.media_pipeline_id = Some("00000000-0000-4000-8000-000000000000".into());
+        assert!(refused_change(&s, &st).is_some());
+    }
+
+    #[test]
+    fn a_pool_ref_only_a_person_can_fix_stalls_one_that_may_come_waits() {
+        assert!(is_object_name("meeting-audio.v2"));
+        for bad in ["other-ns/pool", "Pool", "-a", "a-", "a..b", ""] {
+            assert!(!is_object_name(bad), "{bad}");
+        }
+        let active = KinesisVideoStreamPoolStatus {
+            pool_arn: Some(
+                "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/p".into(),
+            ),
+            pool_status: Some(ACTIVE.into()),
+            ..Default::default()
+        };
+        assert!(resolve_pool_ref("ns", "p", Some(Ok(&active))).is_ok());
+        let creating = KinesisVideoStreamPoolStatus {
+            pool_status: Some("CREATING".into()),
+            ..Default::default()
+        };
+        let failed = KinesisVideoStreamPoolStatus {
+            pool_status: Some("FAILED".into()),
+            ..Default::default()
+        };
+        let cases = [
+            ("p", None, false),
+            ("p", Some(Ok(&creating)), false),
+            ("p", Some(Ok(&failed)), true),
+            ("p", Some(Err("spec.x: out of range".to_string())), true),
+            ("other-ns/p", None, true),
+        ];
+        for (name, pool, stalls) in cases {
+            let sinks = Err(resolve_pool_ref("ns", name, pool).unwrap_err());
+            let plan = decide(
+                Observation {
+                    generation: Some(1),
+                    spec: &spec(&[]),
+                    status: None,
+                    create_tags: &[],
+                    own_tags: &[],
+                    sinks: &sinks,
+                    region: "us-east-1",
+                    remote: &Remote::Unread,
+                    now: now(),
+                },
+                &Settings::default(),
+            );
+            assert!(plan.actions.is_empty(), "{name}: {:?}", plan.actions);
+            let stalled = cond(&plan.status, "Stalled");
+            let reconciling = cond(&plan.status, "Reconciling");
+            assert_eq!(stalled.status == "True", stalls, "{name}: {stalled:?}");
+            assert_eq!(
+                reconciling.status == "True",
+                !stalls,
+                "{name}: {reconciling:?}"
+            );
+            if stalls {
+                assert_eq!(stalled.reason, "InvalidReference");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
