@@ -7,7 +7,9 @@ use kube::api::{Api, ListParams};
 use super::{Context, Managed, Observed};
 use crate::aws::{Listed, Regional, RemotePool};
 use crate::config::Settings;
-use crate::crd::{DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
+use crate::crd::{
+    Decoded, DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
+};
 use crate::decide::pool::{self, Observation, PoolPlan};
 use crate::error::Error;
 use crate::metrics;
@@ -91,9 +93,10 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
     /// removes the pipelines first. Their watch wakes this pool up.
     async fn blocked(&self, ctx: &Context) -> Result<Option<String>, Error> {
         let ns = self.namespace().unwrap_or_default();
-        let pipelines: Api<MediaStreamPipeline> = Api::namespaced(ctx.client.clone(), &ns);
+        // A pipeline that does not decode must not stop the pool's deletion.
+        let pipelines: Api<Decoded<MediaStreamPipeline>> = Api::namespaced(ctx.client.clone(), &ns);
         let list = pipelines.list(&ListParams::default()).await?;
-        let users = pool::referencing(self, &list.items);
+        let users = pool::referencing_any(self, &list.items);
         Ok((!users.is_empty()).then(|| {
             format!(
                 "deletion waits for the MediaStreamPipelines that use this pool: {}",
