@@ -56,6 +56,27 @@ pub struct Observed<'a, K: Managed> {
     pub now: Timestamp,
 }
 
+/// The spec fields every kind has, as the skeleton reads them.
+pub struct Common<'a> {
+    pub tags: &'a [Tag],
+    pub region: Option<&'a str>,
+    pub deletion_policy: Option<DeletionPolicy>,
+}
+
+impl<'a> Common<'a> {
+    pub fn new(
+        tags: &'a [Tag],
+        region: Option<&'a str>,
+        deletion_policy: Option<DeletionPolicy>,
+    ) -> Self {
+        Common {
+            tags,
+            region,
+            deletion_policy,
+        }
+    }
+}
+
 /// One kind of managed resource: what the skeleton needs of it.
 pub trait Managed:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -80,12 +101,26 @@ pub trait Managed:
     /// The Event reason once AWS no longer knows the object.
     const GONE_REASON: &'static str;
 
-    fn user_tags(&self) -> &[Tag];
-    fn spec_region(&self) -> Option<&str>;
-    fn deletion_policy(&self, default: DeletionPolicy) -> DeletionPolicy;
+    /// The spec fields every kind has.
+    fn common(&self) -> Common<'_>;
     /// An existing remote object to read instead of creating one.
     fn adopt_id(&self) -> Option<&str> {
         None
+    }
+    fn user_tags(&self) -> &[Tag] {
+        self.common().tags
+    }
+    fn spec_region(&self) -> Option<&str> {
+        self.common().region
+    }
+    /// The spec's policy; else Retain for an adopted object (it was not
+    /// ours to begin with), else the operator's default.
+    fn deletion_policy(&self, default: DeletionPolicy) -> DeletionPolicy {
+        let fallback = match self.adopt_id() {
+            Some(_) => DeletionPolicy::Retain,
+            None => default,
+        };
+        self.common().deletion_policy.unwrap_or(fallback)
     }
     /// The inputs, looked up only when `needed` (a create or a spec change
     /// may use them).

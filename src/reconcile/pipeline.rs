@@ -7,12 +7,12 @@ use std::time::Duration;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::{Context, Managed, Observed};
+use super::{Common, Context, Managed, Observed};
 use crate::aws::{Listed, Regional, RemotePipeline};
 use crate::config::Settings;
 use crate::crd::{
-    DeletionPolicy, KinesisVideoStreamPoolStatus, MediaPipelineKinesisVideoStreamPool,
-    MediaStreamPipeline, MediaStreamPipelineStatus, MediaStreamSink, Tag,
+    KinesisVideoStreamPoolStatus, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    MediaStreamPipelineStatus, MediaStreamSink, Tag,
 };
 use crate::decide::pipeline::{self, Observation, PipelinePlan, is_object_name, resolve_pool_ref};
 use crate::error::Error;
@@ -30,22 +30,9 @@ impl Managed for MediaStreamPipeline {
     const NOUN: &'static str = "media pipeline";
     const GONE_REASON: &'static str = "PipelineGone";
 
-    fn user_tags(&self) -> &[Tag] {
-        &self.spec.tags
-    }
-
-    fn spec_region(&self) -> Option<&str> {
-        self.spec.region.as_deref()
-    }
-
-    /// An adopted pipeline was not ours to begin with: kept unless asked.
-    fn deletion_policy(&self, default: DeletionPolicy) -> DeletionPolicy {
-        let adopted = self.spec.adopt_media_pipeline_id.is_some();
-        self.spec.deletion_policy.unwrap_or(if adopted {
-            DeletionPolicy::Retain
-        } else {
-            default
-        })
+    fn common(&self) -> Common<'_> {
+        let s = &self.spec;
+        Common::new(&s.tags, s.region.as_deref(), s.deletion_policy)
     }
 
     fn refused(&self) -> Option<Error> {

@@ -4,12 +4,10 @@
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::{Context, Managed, Observed};
+use super::{Common, Context, Managed, Observed};
 use crate::aws::{Listed, Regional, RemotePool};
 use crate::config::Settings;
-use crate::crd::{
-    Decoded, DeletionPolicy, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
-};
+use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
 use crate::decide::pool::{self, Observation, PoolPlan};
 use crate::error::Error;
 use crate::metrics;
@@ -23,16 +21,9 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
     const NOUN: &'static str = "Kinesis Video Stream pool";
     const GONE_REASON: &'static str = "PoolGone";
 
-    fn user_tags(&self) -> &[Tag] {
-        &self.spec.tags
-    }
-
-    fn spec_region(&self) -> Option<&str> {
-        self.spec.region.as_deref()
-    }
-
-    fn deletion_policy(&self, default: DeletionPolicy) -> DeletionPolicy {
-        self.spec.deletion_policy.unwrap_or(default)
+    fn common(&self) -> Common<'_> {
+        let s = &self.spec;
+        Common::new(&s.tags, s.region.as_deref(), s.deletion_policy)
     }
 
     async fn inputs(&self, _: &Context, _: bool) -> Result<(), Error> {
