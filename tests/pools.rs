@@ -692,3 +692,40 @@ async fn a_pool_created_for_a_vanished_resource_is_deleted() -> anyhow::Result<(
     assert_eq!(h.emulator.call_count(DELETE_POOL), 1);
     Ok(())
 }
+
+/// A pool that failed is no reason to wait: a pipeline naming it is
+/// Stalled (InvalidReference, naming the pool), not Reconciling, and asks
+/// AWS nothing.
+#[tokio::test]
+async fn a_pipeline_naming_a_failed_pool_stalls_instead_of_waiting() -> anyhow::Result<()> {
+    let h = start().await?;
+    create_pool(&h, "broken", json!({})).await?;
+    pool_ready(&h, "broken").await?;
+    assert_eq!(h.emulator.fail_pool("broken"), 1);
+    wait_for(
+        &pools(&h),
+        "broken",
+        "FAILED",
+        Duration::from_secs(60),
+        |p| p.status.as_ref().and_then(|s| s.pool_status.as_deref()) == Some("FAILED"),
+    )
+    .await?;
+    h.create("user", pipeline_spec("m-user", "broken")).await?;
+    let o = h
+        .wait_for("user", "Stalled=InvalidReference", |o| {
+            condition(o, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "InvalidReference")
+        })
+        .await?;
+    let (_, _, message) = condition(&o, "Stalled").unwrap_or_default();
+    assert!(
+        message.contains("broken") && message.contains("FAILED"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&o, "Reconciling").map(|c| c.0).as_deref(),
+        Some("False")
+    );
+    assert_eq!(h.emulator.call_count("CreateMediaStreamPipeline"), 0);
+    println!("failed pool: the pipeline is Stalled, InvalidReference: {message}");
+    Ok(())
+}
