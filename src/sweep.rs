@@ -182,19 +182,19 @@ impl Sweeper {
             && decide::tag_value(&ctx.aws.list_tags(arn).await?, decide::POLICY_TAG)
                 == Some("Delete");
         if !deletable {
-            warn!(%arn, resource = ?reference.name, "orphaned {}: its resource is gone", K::NOUN);
+            warn!(%arn, resource = ?reference.name, "orphaned {}: its resource is gone", K::KIND.noun);
             let note = format!(
                 "{} {arn} outlived this resource: the orphan sweep reports it",
-                K::NOUN
+                K::KIND.noun
             );
             publish(ctx.recorder, &reference, "Orphaned", note);
             return Ok(false);
         }
         K::delete(ctx.aws, id).await?;
-        info!(%arn, resource = ?reference.name, "deleted orphaned {}", K::NOUN);
+        info!(%arn, resource = ?reference.name, "deleted orphaned {}", K::KIND.noun);
         let note = format!(
             "{} {arn} outlived this resource: the orphan sweep deleted it",
-            K::NOUN
+            K::KIND.noun
         );
         publish(ctx.recorder, &reference, "OrphanDeleted", note);
         Ok(true)

@@ -30,7 +30,7 @@ use chime_pipeline_operator::decide::pipeline::{Observation, decide, with_remote
 use chime_pipeline_operator::decide::pool::{
     Observation as PoolObservation, decide as decide_pool, with_remote as pool_with_remote,
 };
-use chime_pipeline_operator::decide::{Remote, with_error};
+use chime_pipeline_operator::decide::{Remote, Seen, with_error};
 use chime_pipeline_operator::error::Error;
 use common::gitops::*;
 use jiff::Timestamp;
@@ -204,15 +204,17 @@ fn reconciled(
 ) -> MediaStreamPipelineStatus {
     decide(
         Observation {
-            generation: Some(generation),
+            seen: Seen {
+                generation: Some(generation),
+                status: Some(before),
+                create_tags: &[],
+                own_tags: &[],
+                region: "us-east-1",
+                remote: &remote,
+                now: now(),
+            },
             spec,
-            status: Some(before),
-            create_tags: &[],
-            own_tags: &[],
             sinks: &Ok(spec.sinks.clone()),
-            region: "us-east-1",
-            remote: &remote,
-            now: now(),
         },
         &Settings::default(),
     )
@@ -291,14 +293,17 @@ fn pool_reconciled(
 ) -> KinesisVideoStreamPoolStatus {
     decide_pool(
         PoolObservation {
-            generation: Some(generation),
+            seen: Seen {
+                generation: Some(generation),
+                status: Some(before),
+                create_tags: &[],
+                own_tags: &[],
+                remote: &remote,
+                now: now(),
+                region: "us-east-1",
+            },
             spec,
             name: POOL_NAME,
-            status: Some(before),
-            create_tags: &[],
-            own_tags: &[],
-            remote: &remote,
-            now: now(),
         },
         &Settings::default(),
     )

@@ -65,3 +65,11 @@ pub enum DeletionPolicy {
     /// Leave the media pipeline running when the resource is deleted.
     Retain,
 }
+
+/// The spec fields both kinds have.
+pub trait CommonSpec {
+    fn spec_tags(&self) -> &[Tag];
+    /// The AWS Region the spec names, if any.
+    fn spec_region(&self) -> Option<&str>;
+    fn spec_deletion_policy(&self) -> Option<DeletionPolicy>;
+}

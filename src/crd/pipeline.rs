@@ -5,7 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, Tag};
+use super::common::{CommonSpec, DeletionPolicy, Tag};
 
 /// A Chime SDK media stream pipeline: streams the audio of a Chime SDK meeting
 /// into Kinesis Video Stream pools.
@@ -231,4 +231,16 @@ pub struct MediaStreamPipelineStatus {
     #[schemars(schema_with = "super::common::conditions_schema")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+impl CommonSpec for MediaStreamPipeline {
+    fn spec_tags(&self) -> &[Tag] {
+        &self.spec.tags
+    }
+    fn spec_region(&self) -> Option<&str> {
+        self.spec.region.as_deref()
+    }
+    fn spec_deletion_policy(&self) -> Option<DeletionPolicy> {
+        self.spec.deletion_policy
+    }
 }

@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, Tag};
+use super::common::{CommonSpec, DeletionPolicy, Tag};
 
 /// A Kinesis Video Stream pool for media pipelines: where a media stream
 /// pipeline's audio goes.
@@ -141,5 +141,17 @@ impl MediaPipelineKinesisVideoStreamPool {
             .pool_name
             .clone()
             .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+}
+
+impl CommonSpec for MediaPipelineKinesisVideoStreamPool {
+    fn spec_tags(&self) -> &[Tag] {
+        &self.spec.tags
+    }
+    fn spec_region(&self) -> Option<&str> {
+        self.spec.region.as_deref()
+    }
+    fn spec_deletion_policy(&self) -> Option<DeletionPolicy> {
+        self.spec.deletion_policy
     }
 }

@@ -18,6 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::config::Settings;
 use crate::crd::Tag;
 use crate::error::{Error, PERMANENT_REASONS};
+use crate::metrics;
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
@@ -82,6 +83,34 @@ pub trait RemoteObject {
     fn arn(&self) -> &str;
     /// The status after AWS described it (a create, an update or a read).
     fn fold(&self, status: Self::Status, generation: Option<i64>, now: Timestamp) -> Self::Status;
+}
+
+/// What names a kind in logs, Events and metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct KindInfo {
+    pub metrics: metrics::Kind,
+    /// How logs and Events name its remote object.
+    pub noun: &'static str,
+    /// The Ready reason and Event once AWS no longer knows the object.
+    pub gone_reason: &'static str,
+}
+
+/// What the decision of any kind sees besides the spec: the resource's
+/// generation and status, the operator's tags, the region, what AWS said,
+/// and the clock.
+#[derive(Debug)]
+pub struct Seen<'a, S, R> {
+    pub generation: Option<i64>,
+    pub status: Option<&'a S>,
+    /// The tags sent with the create: the operator's own.
+    pub create_tags: &'a [Tag],
+    /// The operator's tags the object should carry: identity and policy.
+    pub own_tags: &'a [Tag],
+    /// The region the calls go to: the recorded one once the object exists,
+    /// else the spec's or the operator's.
+    pub region: &'a str,
+    pub remote: &'a Remote<R>,
+    pub now: Timestamp,
 }
 
 /// What a read of AWS gave.

@@ -7,17 +7,24 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::pool::ACTIVE;
 use super::{
-    Action, FINISHED, GONE, ManagedStatus, Phase, Plan, Remote, RemoteObject, SYNCED, SYNCED_OK,
-    desired_tags, next_read, set_condition, set_observed, settle_status, tag_actions, with_error,
-    with_gone,
+    Action, FINISHED, GONE, KindInfo, ManagedStatus, Phase, Plan, Remote, RemoteObject, SYNCED,
+    SYNCED_OK, Seen, desired_tags, next_read, set_condition, set_observed, settle_status,
+    tag_actions, with_error, with_gone,
 };
 use crate::aws::RemotePipeline;
 use crate::config::Settings;
 use crate::crd::{
     KinesisVideoStreamPoolStatus, MediaStreamPipelineSpec, MediaStreamPipelineStatus,
-    MediaStreamSink, MediaStreamSource, Tag,
+    MediaStreamSink, MediaStreamSource,
 };
 use crate::error::Error;
+use crate::metrics;
+
+pub const KIND: KindInfo = KindInfo {
+    metrics: metrics::Kind::Pipeline,
+    noun: "media pipeline",
+    gone_reason: "PipelineGone",
+};
 
 /// Pipelines have nothing AWS can update in place.
 pub type PipelineAction = Action<std::convert::Infallible>;
@@ -168,28 +175,20 @@ pub fn is_object_name(name: &str) -> bool {
 
 #[derive(Debug)]
 pub struct Observation<'a> {
-    pub generation: Option<i64>,
+    pub seen: Seen<'a, MediaStreamPipelineStatus, RemotePipeline>,
     pub spec: &'a MediaStreamPipelineSpec,
-    pub status: Option<&'a MediaStreamPipelineStatus>,
-    /// The tags sent with the create (see [`create_tags`]).
-    pub create_tags: &'a [Tag],
-    /// The operator's tags the object should carry: the identity and the
-    /// deletion policy.
-    pub own_tags: &'a [Tag],
     /// The spec's sinks with pool references resolved to ARNs, or why they
     /// cannot be yet (a referenced pool is missing or not ACTIVE).
     pub sinks: &'a Sinks,
-    /// The region the calls go to: the recorded one once the pipeline
-    /// exists, else the spec's or the operator's.
-    pub region: &'a str,
-    pub remote: &'a Remote<RemotePipeline>,
-    pub now: Timestamp,
 }
 
 pub fn decide(obs: Observation<'_>, settings: &Settings) -> PipelinePlan {
-    let status = obs.status.cloned().unwrap_or_default();
+    let status = obs.seen.status.cloned().unwrap_or_default();
     if let Some(err) = refused_change(obs.spec, &status) {
-        return PipelinePlan::idle(with_error(status, &err, obs.generation, obs.now), None);
+        return PipelinePlan::idle(
+            with_error(status, &err, obs.seen.generation, obs.seen.now),
+            None,
+        );
     }
     match (&status.media_pipeline_id, &obs.spec.adopt_media_pipeline_id) {
         (None, Some(adopt)) => adopt_existing(&obs, status, adopt, settings),
@@ -254,8 +253,8 @@ fn adopt_existing(
     adopt: &str,
     settings: &Settings,
 ) -> PipelinePlan {
-    let (generation, now) = (obs.generation, obs.now);
-    match obs.remote {
+    let (generation, now) = (obs.seen.generation, obs.seen.now);
+    match obs.seen.remote {
         Remote::Found { remote, .. } => {
             let (status, _) = found(obs, status, remote);
             let requeue = next_read(&status, settings, now);
@@ -264,7 +263,7 @@ fn adopt_existing(
         Remote::Gone => {
             let err = Error::NotFound(format!(
                 "media pipeline {adopt} (spec.adoptMediaPipelineId) does not exist in {}; nothing is created",
-                obs.region
+                obs.seen.region
             ));
             PipelinePlan::idle(with_error(status, &err, generation, now), None)
         }
@@ -279,7 +278,7 @@ fn create(
     mut status: MediaStreamPipelineStatus,
     settings: &Settings,
 ) -> PipelinePlan {
-    let (generation, now) = (obs.generation, obs.now);
+    let (generation, now) = (obs.seen.generation, obs.seen.now);
     if let Err(Unresolved::Refused(err)) = obs.sinks {
         return PipelinePlan::idle(with_error(status, err, generation, now), None);
     }
@@ -300,9 +299,9 @@ fn create(
     // User tags go on after the create: the create's input is then fixed by
     // immutable fields alone, so a replay with the same token always
     // matches, however the tags were edited meanwhile.
-    let desired = desired_tags(&obs.spec.tags, obs.own_tags);
+    let desired = desired_tags(&obs.spec.tags, obs.seen.own_tags);
     let mut actions = vec![Action::Create];
-    actions.extend(tag_actions(&desired, obs.create_tags));
+    actions.extend(tag_actions(&desired, obs.seen.create_tags));
     PipelinePlan {
         actions,
         status,
@@ -317,8 +316,8 @@ fn follow(
     status: MediaStreamPipelineStatus,
     settings: &Settings,
 ) -> PipelinePlan {
-    let (generation, now) = (obs.generation, obs.now);
-    match obs.remote {
+    let (generation, now) = (obs.seen.generation, obs.seen.now);
+    match obs.seen.remote {
         Remote::Unread => {
             let requeue = next_read(&status, settings, now);
             PipelinePlan::idle(status, requeue)
@@ -333,7 +332,7 @@ fn follow(
         Remote::Gone => PipelinePlan::idle(
             with_gone(
                 status,
-                "PipelineGone",
+                KIND.gone_reason,
                 "AWS no longer knows this media pipeline (its meeting may have ended); it is not \
                  recreated. Delete this resource, or create a new one for a new pipeline.",
                 generation,
@@ -344,7 +343,9 @@ fn follow(
         Remote::Found { remote, tags } => {
             let (status, refused) = found(obs, status, remote);
             let actions = match tags {
-                Some(t) if !refused => tag_actions(&desired_tags(&obs.spec.tags, obs.own_tags), t),
+                Some(t) if !refused => {
+                    tag_actions(&desired_tags(&obs.spec.tags, obs.seen.own_tags), t)
+                }
                 _ => vec![],
             };
             let requeue = next_read(&status, settings, now);
@@ -364,12 +365,15 @@ fn found(
     status: MediaStreamPipelineStatus,
     remote: &RemotePipeline,
 ) -> (MediaStreamPipelineStatus, bool) {
-    let mut status = with_remote(status, remote, obs.generation, obs.now);
-    status.region = Some(obs.region.to_string());
+    let mut status = with_remote(status, remote, obs.seen.generation, obs.seen.now);
+    status.region = Some(obs.seen.region.to_string());
     match immutable_change(obs.spec, obs.sinks, remote) {
         Some(msg) => {
             let err = Error::ImmutableFieldChanged(msg);
-            (with_error(status, &err, obs.generation, obs.now), true)
+            (
+                with_error(status, &err, obs.seen.generation, obs.seen.now),
+                true,
+            )
         }
         None => (status, false),
     }
@@ -568,6 +572,7 @@ fn is_guid(s: &str) -> bool {
 mod tests {
     use super::super::{READY, SYNCED, refresh_due, set_condition};
     use super::*;
+    use crate::crd::Tag;
     use crate::crd::{MediaStreamSource, MediaStreamType, SinkType, SourceType};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use std::time::Duration;
@@ -639,15 +644,17 @@ mod tests {
         let spec = spec(&[]);
         let plan = decide(
             Observation {
-                generation: Some(1),
+                seen: Seen {
+                    generation: Some(1),
+                    region: "us-east-1",
+                    status: None,
+                    create_tags: &[],
+                    own_tags: &[],
+                    remote: &Remote::Unread,
+                    now: now(),
+                },
                 spec: &spec,
                 sinks: &Ok(spec.sinks.clone()),
-                region: "us-east-1",
-                status: None,
-                create_tags: &[],
-                own_tags: &[],
-                remote: &Remote::Unread,
-                now: now(),
             },
             &Settings::default(),
         );
@@ -666,15 +673,17 @@ mod tests {
             ] {
                 let plan = decide(
                     Observation {
-                        generation: Some(1),
+                        seen: Seen {
+                            generation: Some(1),
+                            region: "us-east-1",
+                            status: Some(&st),
+                            create_tags: &[],
+                            own_tags: &[],
+                            remote: &remote_seen,
+                            now: now(),
+                        },
                         spec: &spec,
                         sinks: &Ok(spec.sinks.clone()),
-                        region: "us-east-1",
-                        status: Some(&st),
-                        create_tags: &[],
-                        own_tags: &[],
-                        remote: &remote_seen,
-                        now: now(),
                     },
                     &Settings::default(),
                 );
@@ -721,15 +730,17 @@ mod tests {
         let observe = |status: &MediaStreamPipelineStatus, remote: Remote<RemotePipeline>| {
             decide(
                 Observation {
-                    generation: Some(2),
+                    seen: Seen {
+                        generation: Some(2),
+                        region: "us-east-1",
+                        status: Some(status),
+                        create_tags: &[],
+                        own_tags: &[],
+                        remote: &remote,
+                        now: now(),
+                    },
                     spec: &spec,
                     sinks: &Ok(spec.sinks.clone()),
-                    region: "us-east-1",
-                    status: Some(status),
-                    create_tags: &[],
-                    own_tags: &[],
-                    remote: &remote,
-                    now: now(),
                 },
                 &Settings::default(),
             )
@@ -801,15 +812,17 @@ mod tests {
         let st = existing(&spec, "InProgress", 1);
         let plan = decide(
             Observation {
-                generation: Some(1),
+                seen: Seen {
+                    generation: Some(1),
+                    region: "us-east-1",
+                    status: Some(&st),
+                    create_tags: &[],
+                    own_tags: &[],
+                    remote: &Remote::Gone,
+                    now: now(),
+                },
                 spec: &spec,
                 sinks: &Ok(spec.sinks.clone()),
-                region: "us-east-1",
-                status: Some(&st),
-                create_tags: &[],
-                own_tags: &[],
-                remote: &Remote::Gone,
-                now: now(),
             },
             &Settings::default(),
         );
@@ -831,18 +844,20 @@ mod tests {
         }];
         let plan = decide(
             Observation {
-                generation: Some(2),
+                seen: Seen {
+                    generation: Some(2),
+                    region: "us-east-1",
+                    status: Some(&st),
+                    create_tags: &[],
+                    own_tags: &[],
+                    remote: &Remote::Found {
+                        remote: remote(&old, "InProgress"),
+                        tags: Some(vec![]),
+                    },
+                    now: now(),
+                },
                 spec: &new,
                 sinks: &Ok(new.sinks.clone()),
-                region: "us-east-1",
-                status: Some(&st),
-                create_tags: &[],
-                own_tags: &[],
-                remote: &Remote::Found {
-                    remote: remote(&old, "InProgress"),
-                    tags: Some(vec![]),
-                },
-                now: now(),
             },
             &Settings::default(),
         );
@@ -877,18 +892,20 @@ mod tests {
         ];
         let plan = decide(
             Observation {
-                generation: Some(2),
+                seen: Seen {
+                    generation: Some(2),
+                    region: "us-east-1",
+                    status: Some(&st),
+                    create_tags: &[],
+                    own_tags: &[],
+                    remote: &Remote::Found {
+                        remote: remote(&s, "InProgress"),
+                        tags: Some(remote_tags),
+                    },
+                    now: now(),
+                },
                 spec: &s,
                 sinks: &Ok(s.sinks.clone()),
-                region: "us-east-1",
-                status: Some(&st),
-                create_tags: &[],
-                own_tags: &[],
-                remote: &Remote::Found {
-                    remote: remote(&s, "InProgress"),
-                    tags: Some(remote_tags),
-                },
-                now: now(),
             },
             &Settings::default(),
         );
@@ -964,15 +981,17 @@ mod tests {
             let st = existing(&s, status, 1);
             let plan = decide(
                 Observation {
-                    generation: Some(1),
+                    seen: Seen {
+                        generation: Some(1),
+                        region: "us-east-1",
+                        status: Some(&st),
+                        create_tags: &[],
+                        own_tags: &[],
+                        remote: &Remote::Unread,
+                        now: now(),
+                    },
                     spec: &s,
                     sinks: &Ok(s.sinks.clone()),
-                    region: "us-east-1",
-                    status: Some(&st),
-                    create_tags: &[],
-                    own_tags: &[],
-                    remote: &Remote::Unread,
-                    now: now(),
                 },
                 &Settings::default(),
             );
@@ -1032,15 +1051,17 @@ mod tests {
         let own = super::super::identity_tags("c", "ns", "n", "u");
         let plan = decide(
             Observation {
-                generation: Some(1),
+                seen: Seen {
+                    generation: Some(1),
+                    region: "us-east-1",
+                    status: None,
+                    create_tags: &own,
+                    own_tags: &own,
+                    remote: &Remote::Unread,
+                    now: Timestamp::UNIX_EPOCH,
+                },
                 spec: &spec,
                 sinks: &Ok(spec.sinks.clone()),
-                region: "us-east-1",
-                status: None,
-                create_tags: &own,
-                own_tags: &own,
-                remote: &Remote::Unread,
-                now: Timestamp::UNIX_EPOCH,
             },
             &Settings::default(),
         );
@@ -1109,15 +1130,17 @@ mod tests {
             let sinks = Err(resolve_pool_ref("ns", name, pool).unwrap_err());
             let plan = decide(
                 Observation {
-                    generation: Some(1),
+                    seen: Seen {
+                        generation: Some(1),
+                        status: None,
+                        create_tags: &[],
+                        own_tags: &[],
+                        region: "us-east-1",
+                        remote: &Remote::Unread,
+                        now: now(),
+                    },
                     spec: &spec(&[]),
-                    status: None,
-                    create_tags: &[],
-                    own_tags: &[],
                     sinks: &sinks,
-                    region: "us-east-1",
-                    remote: &Remote::Unread,
-                    now: now(),
                 },
                 &Settings::default(),
             );

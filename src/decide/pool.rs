@@ -7,18 +7,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
 use super::{
-    Action, GONE, ManagedStatus, Phase, Plan, Remote, RemoteObject, desired_tags, next_read,
-    set_observed, settle_status, tag_actions, with_error, with_gone,
+    Action, GONE, KindInfo, ManagedStatus, Phase, Plan, Remote, RemoteObject, Seen, desired_tags,
+    next_read, set_observed, settle_status, tag_actions, with_error, with_gone,
 };
 use crate::aws::RemotePool;
 use crate::config::Settings;
 use crate::crd::{
     Decoded, KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus,
-    MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
+    MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
 };
 use crate::error::Error;
+use crate::metrics;
 
 pub const ACTIVE: &str = "ACTIVE";
+
+pub const KIND: KindInfo = KindInfo {
+    metrics: metrics::Kind::Pool,
+    noun: "Kinesis Video Stream pool",
+    gone_reason: "PoolGone",
+};
 
 /// What can change on an existing pool: its retention, in hours.
 pub type PoolAction = Action<i32>;
@@ -90,35 +97,27 @@ impl RemoteObject for RemotePool {
 
 #[derive(Debug)]
 pub struct Observation<'a> {
-    pub generation: Option<i64>,
+    pub seen: Seen<'a, KinesisVideoStreamPoolStatus, RemotePool>,
     pub spec: &'a KinesisVideoStreamPoolSpec,
     /// The pool's name in AWS (spec.poolName, or the resource's name).
     pub name: &'a str,
-    pub status: Option<&'a KinesisVideoStreamPoolStatus>,
-    /// The tags sent with the create.
-    pub create_tags: &'a [Tag],
-    /// The operator's tags the object should carry: the identity and the
-    /// deletion policy.
-    pub own_tags: &'a [Tag],
-    pub remote: &'a Remote<RemotePool>,
-    pub now: Timestamp,
 }
 
 pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
-    let status = obs.status.cloned().unwrap_or_default();
-    let (generation, now) = (obs.generation, obs.now);
-    let desired = desired_tags(&obs.spec.tags, obs.own_tags);
+    let status = obs.seen.status.cloned().unwrap_or_default();
+    let (generation, now) = (obs.seen.generation, obs.seen.now);
+    let desired = desired_tags(&obs.spec.tags, obs.seen.own_tags);
     if status.pool_arn.is_none() {
         // As for pipelines, user tags go on after the create.
         let mut actions = vec![Action::Create];
-        actions.extend(tag_actions(&desired, obs.create_tags));
+        actions.extend(tag_actions(&desired, obs.seen.create_tags));
         return PoolPlan {
             actions,
             status,
             requeue: None,
         };
     }
-    match obs.remote {
+    match obs.seen.remote {
         Remote::Unread => {
             let requeue = next_read(&status, settings, now);
             PoolPlan::idle(status, requeue)
@@ -127,7 +126,7 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
         Remote::Gone => PoolPlan::idle(
             with_gone(
                 status,
-                "PoolGone",
+                KIND.gone_reason,
                 "AWS no longer knows this pool; it is not recreated. Delete this resource, or create a new one.",
                 generation,
                 now,
@@ -285,6 +284,7 @@ mod tests {
     use super::super::{READY, STALLED, SYNCED};
     use super::*;
     use crate::crd::StreamConfiguration;
+    use crate::crd::Tag;
     use std::time::Duration;
 
     fn spec(retention: Option<i32>, tags: &[(&str, &str)]) -> KinesisVideoStreamPoolSpec {
@@ -343,14 +343,17 @@ mod tests {
     ) -> PoolPlan {
         decide(
             Observation {
-                generation: Some(generation),
+                seen: Seen {
+                    generation: Some(generation),
+                    status,
+                    create_tags: &[],
+                    own_tags: &[],
+                    remote,
+                    now: now(),
+                    region: "us-east-1",
+                },
                 spec,
                 name: "p",
-                status,
-                create_tags: &[],
-                own_tags: &[],
-                remote,
-                now: now(),
             },
             &Settings::default(),
         )

@@ -34,52 +34,20 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::aws::{Listed, Regional};
 use crate::config::Settings;
-use crate::crd::{DeletionPolicy, FINALIZER, RECONCILE_REQUESTED_AT, Tag};
+use crate::crd::{CommonSpec, DeletionPolicy, FINALIZER, RECONCILE_REQUESTED_AT, Tag};
 use crate::decide::{self, GONE, ManagedStatus, Plan, Remote, RemoteObject};
 use crate::error::Error;
-use crate::metrics;
 
 /// The field manager of every status write; the operator never writes spec.
 pub const MANAGER: &str = "chime-pipeline-operator";
 
-/// What the decision of a kind sees, whatever the kind.
-pub struct Observed<'a, K: Managed> {
-    pub generation: Option<i64>,
-    pub status: Option<&'a K::Status>,
-    /// The tags sent with the create: the identity tags.
-    pub create_tags: &'a [Tag],
-    /// The operator's tags the object should carry: identity and policy.
-    pub own_tags: &'a [Tag],
-    /// The region the calls go to.
-    pub region: &'a str,
-    pub remote: &'a Remote<K::Remote>,
-    pub now: Timestamp,
-}
-
-/// The spec fields every kind has, as the skeleton reads them.
-pub struct Common<'a> {
-    pub tags: &'a [Tag],
-    pub region: Option<&'a str>,
-    pub deletion_policy: Option<DeletionPolicy>,
-}
-
-impl<'a> Common<'a> {
-    pub fn new(
-        tags: &'a [Tag],
-        region: Option<&'a str>,
-        deletion_policy: Option<DeletionPolicy>,
-    ) -> Self {
-        Common {
-            tags,
-            region,
-            deletion_policy,
-        }
-    }
-}
+/// What the decision of a kind sees besides its spec.
+pub type Observed<'a, K> = decide::Seen<'a, <K as HasStatus>::Status, <K as Managed>::Remote>;
 
 /// One kind of managed resource: what the skeleton needs of it.
 pub trait Managed:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + CommonSpec
     + HasStatus<Status: ManagedStatus + Serialize + Debug + Send + Sync>
     + Clone
     + DeserializeOwned
@@ -95,23 +63,11 @@ pub trait Managed:
     type Update: Debug + Clone + PartialEq + Send + Sync;
     /// What the decision and a create need besides the resource.
     type Inputs: Send + Sync;
-    const METRICS_KIND: metrics::Kind;
-    /// How Events and logs name the remote object.
-    const NOUN: &'static str;
-    /// The Event reason once AWS no longer knows the object.
-    const GONE_REASON: &'static str;
+    const KIND: decide::KindInfo;
 
-    /// The spec fields every kind has.
-    fn common(&self) -> Common<'_>;
     /// An existing remote object to read instead of creating one.
     fn adopt_id(&self) -> Option<&str> {
         None
-    }
-    fn user_tags(&self) -> &[Tag] {
-        self.common().tags
-    }
-    fn spec_region(&self) -> Option<&str> {
-        self.common().region
     }
     /// The spec's policy; else Retain for an adopted object (it was not
     /// ours to begin with), else the operator's default.
@@ -120,7 +76,7 @@ pub trait Managed:
             Some(_) => DeletionPolicy::Retain,
             None => default,
         };
-        self.common().deletion_policy.unwrap_or(fallback)
+        self.spec_deletion_policy().unwrap_or(fallback)
     }
     /// The inputs, looked up only when `needed` (a create or a spec change
     /// may use them).
@@ -237,7 +193,7 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     let now = Timestamp::now();
     if let Some(err) = obj
         .refused()
-        .or_else(|| decide::reserved_tag_keys(obj.user_tags()))
+        .or_else(|| decide::reserved_tag_keys(obj.spec_tags()))
     {
         return refuse(obj, api, ctx, err, requested, now).await;
     }
@@ -251,7 +207,7 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     let own_tags = ctx.own_tags(obj, retained(obj, ctx));
     let create_tags = own_tags.clone();
     let mut plan = obj.decide(
-        Observed {
+        decide::Seen {
             generation,
             status,
             create_tags: &create_tags,
@@ -505,9 +461,14 @@ async fn create<K: Managed>(
     match obj.create(aws, inputs, create_tags).await {
         Ok(remote) => {
             let id = remote.id();
-            info!(id = %id, "created {}", K::NOUN);
+            info!(id = %id, "created {}", K::KIND.noun);
             ctx.mark_read(&obj.uid().unwrap_or_default());
-            ctx.event(obj, false, "Created", format!("Created {} {id}", K::NOUN));
+            ctx.event(
+                obj,
+                false,
+                "Created",
+                format!("Created {} {id}", K::KIND.noun),
+            );
             Ok(remote)
         }
         // The token may have made an object with other parameters (the
@@ -539,7 +500,7 @@ async fn recover_own<K: Managed>(
     let Some(id) = find_owned::<K>(aws, ctx, &uid).await? else {
         return Ok(None);
     };
-    info!(id = %id, "found the {} an earlier create made, by its tags", K::NOUN);
+    info!(id = %id, "found the {} an earlier create made, by its tags", K::KIND.noun);
     K::read(aws, &id).await
 }
 
@@ -556,8 +517,11 @@ async fn finish<K: Managed>(
     let old = obj.status();
     let was_gone = old.and_then(|s| s.remote_state()) == Some(GONE);
     if !was_gone && done.status.remote_state() == Some(GONE) {
-        let note = format!("AWS no longer knows the {}; it is not recreated", K::NOUN);
-        ctx.event(obj, true, K::GONE_REASON, note);
+        let note = format!(
+            "AWS no longer knows the {}; it is not recreated",
+            K::KIND.noun
+        );
+        ctx.event(obj, true, K::KIND.gone_reason, note);
     }
     match write_status(api, obj, &done.status).await {
         Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {
@@ -568,7 +532,7 @@ async fn finish<K: Managed>(
         other => other?,
     }
     let state = done.status.remote_state();
-    ctx.metrics.remote_status(K::METRICS_KIND, &uid, state);
+    ctx.metrics.remote_status(K::KIND.metrics, &uid, state);
     if let Some(e) = done.failure {
         return Err(e);
     }
@@ -625,10 +589,10 @@ async fn undo_orphan<K: Managed>(
 ) -> Result<(), Error> {
     let policy = obj.deletion_policy(ctx.config.default_deletion_policy);
     if let (true, DeletionPolicy::Delete, Some(id)) = (created, policy, status.remote_id()) {
-        warn!(id = %id, "the resource is gone: deleting the {} just created for it", K::NOUN);
+        warn!(id = %id, "the resource is gone: deleting the {} just created for it", K::KIND.noun);
         K::delete(aws, id).await?;
     }
-    ctx.forget(K::METRICS_KIND, &obj.uid().unwrap_or_default());
+    ctx.forget(K::KIND.metrics, &obj.uid().unwrap_or_default());
     Ok(())
 }
 
@@ -642,17 +606,22 @@ async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Act
     let recorded = obj.status().and_then(|s| s.remote_id()).map(str::to_string);
     if obj.deletion_policy(ctx.config.default_deletion_policy) == DeletionPolicy::Retain {
         if let Some(id) = &recorded {
-            let note = format!("{} {id} kept (deletionPolicy Retain)", K::NOUN);
+            let note = format!("{} {id} kept (deletionPolicy Retain)", K::KIND.noun);
             ctx.event(obj, false, "Retained", note);
         }
-        ctx.forget(K::METRICS_KIND, &uid);
+        ctx.forget(K::KIND.metrics, &uid);
         return Ok(Action::await_change());
     }
     let aws = regional(obj, ctx);
     match delete_remote(obj, ctx, &aws, recorded).await {
         Ok(Some(id)) => {
-            info!(id = %id, "deleted {}", K::NOUN);
-            ctx.event(obj, false, "Deleted", format!("Deleted {} {id}", K::NOUN));
+            info!(id = %id, "deleted {}", K::KIND.noun);
+            ctx.event(
+                obj,
+                false,
+                "Deleted",
+                format!("Deleted {} {id}", K::KIND.noun),
+            );
         }
         Ok(None) => {}
         Err(e) => {
@@ -660,7 +629,7 @@ async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Act
             return Err(cleanup_failed(obj, api, e).await);
         }
     }
-    ctx.forget(K::METRICS_KIND, &uid);
+    ctx.forget(K::KIND.metrics, &uid);
     Ok(Action::await_change())
 }
 
@@ -701,7 +670,7 @@ async fn replay_create<K: Managed>(
         Ok(remote) => Ok(Some(remote.id().to_string())),
         Err(e) if e.may_have_succeeded() => Err(e),
         Err(refused) => {
-            info!(error = %refused, "the replayed create was refused: looking the {} up by its tags", K::NOUN);
+            info!(error = %refused, "the replayed create was refused: looking the {} up by its tags", K::KIND.noun);
             find_owned::<K>(aws, ctx, &obj.uid().unwrap_or_default()).await
         }
     }

@@ -7,16 +7,16 @@ use std::time::Duration;
 use kube::ResourceExt;
 use kube::api::Api;
 
-use super::{Common, Context, Managed, Observed};
+use super::{Context, Managed, Observed};
 use crate::aws::{Listed, Regional, RemotePipeline};
 use crate::config::Settings;
 use crate::crd::{
     KinesisVideoStreamPoolStatus, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
     MediaStreamPipelineStatus, MediaStreamSink, Tag,
 };
+use crate::decide::KindInfo;
 use crate::decide::pipeline::{self, Observation, PipelinePlan, is_object_name, resolve_pool_ref};
 use crate::error::Error;
-use crate::metrics;
 
 /// The spec's sinks with each pool reference replaced by that pool's ARN;
 /// Err says which pool is missing or not ACTIVE yet, or why it never will be.
@@ -26,14 +26,7 @@ impl Managed for MediaStreamPipeline {
     type Remote = RemotePipeline;
     type Update = Infallible;
     type Inputs = Sinks;
-    const METRICS_KIND: metrics::Kind = metrics::Kind::Pipeline;
-    const NOUN: &'static str = "media pipeline";
-    const GONE_REASON: &'static str = "PipelineGone";
-
-    fn common(&self) -> Common<'_> {
-        let s = &self.spec;
-        Common::new(&s.tags, s.region.as_deref(), s.deletion_policy)
-    }
+    const KIND: KindInfo = pipeline::KIND;
 
     fn refused(&self) -> Option<Error> {
         pipeline::refused_change(&self.spec, self.status.as_ref()?)
@@ -77,15 +70,9 @@ impl Managed for MediaStreamPipeline {
     fn decide(&self, obs: Observed<'_, Self>, sinks: &Sinks, settings: &Settings) -> PipelinePlan {
         pipeline::decide(
             Observation {
-                generation: obs.generation,
+                seen: obs,
                 spec: &self.spec,
-                status: obs.status,
-                create_tags: obs.create_tags,
-                own_tags: obs.own_tags,
                 sinks,
-                region: obs.region,
-                remote: obs.remote,
-                now: obs.now,
             },
             settings,
         )

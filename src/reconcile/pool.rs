@@ -4,27 +4,20 @@
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
-use super::{Common, Context, Managed, Observed};
+use super::{Context, Managed, Observed};
 use crate::aws::{Listed, Regional, RemotePool};
 use crate::config::Settings;
 use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
+use crate::decide::KindInfo;
 use crate::decide::pool::{self, Observation, PoolPlan};
 use crate::error::Error;
-use crate::metrics;
 
 impl Managed for MediaPipelineKinesisVideoStreamPool {
     type Remote = RemotePool;
     /// The retention, in hours.
     type Update = i32;
     type Inputs = ();
-    const METRICS_KIND: metrics::Kind = metrics::Kind::Pool;
-    const NOUN: &'static str = "Kinesis Video Stream pool";
-    const GONE_REASON: &'static str = "PoolGone";
-
-    fn common(&self) -> Common<'_> {
-        let s = &self.spec;
-        Common::new(&s.tags, s.region.as_deref(), s.deletion_policy)
-    }
+    const KIND: KindInfo = pool::KIND;
 
     async fn inputs(&self, _: &Context, _: bool) -> Result<(), Error> {
         Ok(())
@@ -37,14 +30,9 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
     fn decide(&self, obs: Observed<'_, Self>, _: &(), settings: &Settings) -> PoolPlan {
         pool::decide(
             Observation {
-                generation: obs.generation,
+                seen: obs,
                 spec: &self.spec,
                 name: &self.pool_name(),
-                status: obs.status,
-                create_tags: obs.create_tags,
-                own_tags: obs.own_tags,
-                remote: obs.remote,
-                now: obs.now,
             },
             settings,
         )
