@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 use crate::aws::{Aws, Regional};
 use crate::config::{Config, SweepMode};
-use crate::crd::{MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
+use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
 use crate::decide::{self, ManagedStatus};
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -228,7 +228,9 @@ async fn read_live<K: Managed>(
     config: &Config,
     live: &mut Live,
 ) -> Result<(), Error> {
-    let apis: Vec<Api<K>> = if config.namespaces.is_empty() {
+    // Read through Decoded: an object that does not decode is still live,
+    // and must neither fail the sweep nor lose its AWS object to it.
+    let apis: Vec<Api<Decoded<K>>> = if config.namespaces.is_empty() {
         vec![Api::all(client.clone())]
     } else {
         config
@@ -238,8 +240,11 @@ async fn read_live<K: Managed>(
             .collect()
     };
     for api in apis {
-        for obj in api.list(&Default::default()).await? {
-            live.uids.extend(obj.uid());
+        for decoded in api.list(&Default::default()).await? {
+            live.uids.extend(decoded.uid());
+            let Some(obj) = decoded.valid() else {
+                continue;
+            };
             let status = obj.status();
             live.recorded
                 .extend(status.and_then(|s| s.remote_id()).map(str::to_string));
