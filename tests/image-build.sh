@@ -6,8 +6,11 @@
 # or file the Dockerfile forgets to copy fails this build, as it would fail
 # `docker build`.
 #
-#   bash tests/image-build.sh [PROFILE]     (default: dev, to keep CI short;
-#                                            the Dockerfile builds release)
+#   bash tests/image-build.sh
+#
+# It builds with the dev profile made cheaper still (dependencies without
+# optimisation, no debug info): the tests need a binary that runs, not a
+# fast one, and CI time is short. The Dockerfile builds release.
 #
 # Writes target/image/<arch>/ with out/chime-pipeline-operator and
 # etc/ssl/certs/ca-certificates.crt: what the build stage leaves for the
@@ -15,8 +18,9 @@
 # Prints that parent folder on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-profile=${1:-dev}
 root=$PWD
+cheap=(--config 'profile.dev.package."*".opt-level=0' --config profile.dev.debug=false
+  --config profile.dev.strip=true)
 export PATH="$(bash tests/provision-tools.sh):$PATH"
 work=${CARGO_TARGET_DIR:-$root/target}/image
 ctx=$work/context
@@ -61,7 +65,7 @@ done <<<"$stage"
 for arch in amd64 arm64; do
   out=$work/$arch
   rm -rf "$out" && mkdir -p "$out/etc/ssl/certs"
-  (cd "$ctx" && CARGO_TARGET_DIR="$work/target" bash deploy/build.sh "$arch" "$out/out" "$profile") >&2
+  (cd "$ctx" && CARGO_TARGET_DIR="$work/target" bash deploy/build.sh "$arch" "$out/out" dev "${cheap[@]}") >&2
   cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/"
 done
 echo "$work"
