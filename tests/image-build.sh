@@ -64,8 +64,13 @@ done <<<"$stage"
 
 for arch in amd64 arm64; do
   out=$work/$arch
-  rm -rf "$out" && mkdir -p "$out/etc/ssl/certs"
-  (cd "$ctx" && CARGO_TARGET_DIR="$work/target" bash deploy/build.sh "$arch" "$out/out" dev "${cheap[@]}") >&2
-  cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/"
+  mkdir -p "$out/etc/ssl/certs" "$out/.new"
+  (cd "$ctx" && CARGO_TARGET_DIR="$work/target" bash deploy/build.sh "$arch" "$out/.new" dev "${cheap[@]}") >&2
+  # By rename: a test may be running the previous binary.
+  mkdir -p "$out/out"
+  mv "$out/.new/chime-pipeline-operator" "$out/out/chime-pipeline-operator"
+  cp /etc/ssl/certs/ca-certificates.crt "$out/etc/ssl/certs/.new.crt"
+  mv "$out/etc/ssl/certs/.new.crt" "$out/etc/ssl/certs/ca-certificates.crt"
+  rmdir "$out/.new"
 done
 echo "$work"
