@@ -276,9 +276,14 @@ async fn the_aws_rate_limit_holds_under_a_burst() -> anyhow::Result<()> {
         at.len(),
         took.as_secs_f64()
     );
+    // The bucket bounds when calls leave: at most BURST + RATE in any
+    // second. The emulator sees when they arrive, which on a loaded machine
+    // can bunch up sends from a slightly longer span: a quarter second of
+    // delivery jitter is allowed for (5 calls at this rate), no more.
+    let bound = BURST as usize + RATE as usize * 5 / 4;
     assert!(
-        max_in_a_second <= (RATE + BURST) as usize,
-        "{max_in_a_second} calls in one second"
+        max_in_a_second <= bound,
+        "{max_in_a_second} calls in one second (bound {bound})"
     );
     h.assert_one_pipeline_per_uid(&uids);
     Ok(())
