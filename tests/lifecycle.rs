@@ -95,6 +95,30 @@ async fn a_meeting_that_ends_finishes_its_pipeline() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A pipeline AWS reports Failed is no normal end: Stalled, Degraded in
+/// Argo CD, Failed in kstatus, and never read or recreated again.
+#[tokio::test]
+async fn a_failed_pipeline_reads_as_failed() -> anyhow::Result<()> {
+    let h = Harness::start("failed").await?;
+    h.create("f", spec_json("m-fail", json!({}))).await?;
+    h.wait_ready("f").await?;
+    assert_eq!(h.emulator.fail_pipelines_of(&meeting_arn("m-fail")), 1);
+    let o = h
+        .wait_for("f", "Stalled Failed", |o| {
+            condition(o, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "Failed")
+        })
+        .await?;
+    assert!(!finished(&o));
+    let (argo, message, flux) = gitops(&o);
+    assert_eq!(
+        (argo.as_str(), flux),
+        ("Degraded", KStatus::Failed),
+        "{message}"
+    );
+    assert_eq!(calls(&h, "CreateMediaStreamPipeline"), 1);
+    Ok(())
+}
+
 /// With ttlSecondsAfterFinished the resource is deleted that long after it
 /// finished, and its pipeline with it (deletion policy Delete).
 #[tokio::test]

@@ -265,6 +265,12 @@ impl Emulator {
         self.shared.lock().fail_pool(identifier)
     }
 
+    /// Makes every live pipeline fed by the meeting `Failed`; returns how
+    /// many.
+    pub fn fail_pipelines_of(&self, meeting_arn: &str) -> usize {
+        self.shared.lock().fail_meeting_pipelines(meeting_arn)
+    }
+
     /// Starts stopping every live pipeline fed by the meeting (`Stopping`,
     /// then `Stopped` after the stopping delay); returns how many.
     pub fn end_meeting(&self, meeting_arn: &str) -> usize {

@@ -25,6 +25,7 @@ enum PipelineStatus {
     InProgress,
     Stopping,
     Stopped,
+    Failed,
 }
 
 impl PipelineStatus {
@@ -34,6 +35,7 @@ impl PipelineStatus {
             Self::InProgress => "InProgress",
             Self::Stopping => "Stopping",
             Self::Stopped => "Stopped",
+            Self::Failed => "Failed",
         }
     }
 
@@ -278,6 +280,23 @@ impl State {
             // A delete already under way wins: the pool goes anyway.
             if named && !p.deleted && p.status != PoolStatus::Deleting {
                 p.status = PoolStatus::Failed;
+                p.since = Since::now();
+                p.updated = p.since.ts;
+                failed += 1;
+            }
+        }
+        failed
+    }
+
+    /// Makes every live pipeline fed by the meeting `Failed`, as AWS does
+    /// when a pipeline breaks; returns how many.
+    pub(crate) fn fail_meeting_pipelines(&mut self, meeting_arn: &str) -> usize {
+        self.refresh();
+        let mut failed = 0;
+        for p in &mut self.pipelines {
+            let uses_meeting = p.sources.iter().any(|s| s.source_arn == meeting_arn);
+            if !p.deleted && uses_meeting && p.status.is_active() {
+                p.status = PipelineStatus::Failed;
                 p.since = Since::now();
                 p.updated = p.since.ts;
                 failed += 1;
