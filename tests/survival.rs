@@ -38,11 +38,24 @@ async fn wait_all(
             return Ok(());
         }
         if Instant::now() > deadline {
+            // Say where each is stuck: its finalizers and conditions.
+            let seen: Vec<String> = missing[..missing.len().min(5)]
+                .iter()
+                .map(|n| match by_name.get(*n) {
+                    None => format!("{n}: gone"),
+                    Some(o) => format!(
+                        "{n}: finalizers {:?}, generation {:?}, status {:?}",
+                        o.finalizers(),
+                        o.metadata.generation,
+                        o.status
+                    ),
+                })
+                .collect();
             anyhow::bail!(
-                "{} of {} not {what} in {timeout:?}, e.g. {:?}",
+                "{} of {} not {what} in {timeout:?}:\n{}",
                 missing.len(),
                 names.len(),
-                &missing[..missing.len().min(5)]
+                seen.join("\n")
             );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
