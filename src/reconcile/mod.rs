@@ -357,12 +357,28 @@ async fn guard_create<K: Managed>(
     api: &Api<K>,
     settings: &Settings,
 ) -> Result<Option<Action>, Error> {
-    let fresh = api.get_opt(&obj.name_any()).await?;
+    let name = obj.name_any();
+    let fresh = match api.get(&name).await {
+        Ok(o) => Some(o),
+        Err(e) if object_gone(&e, &name) => None,
+        Err(e) => return Err(e.into()),
+    };
     Ok(match judge_create(obj, fresh.as_ref()) {
         CreateGuard::Go => None,
         CreateGuard::Vanished => Some(Action::await_change()),
         CreateGuard::Recorded => Some(Action::requeue(settings.poll_min)),
     })
+}
+
+/// A 404 that says the object itself is gone, and not that the API server
+/// does not serve its kind: right after an API server restart, custom
+/// resources answer 404 until their CRD is served again, and taking that
+/// for "gone" would undo a create and leave the resource unreconciled.
+fn object_gone(e: &kube::Error, name: &str) -> bool {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => s.details.as_ref().is_some_and(|d| d.name == name),
+        _ => false,
+    }
 }
 
 /// What a fresh read of the resource says of a planned create.
@@ -524,7 +540,7 @@ async fn finish<K: Managed>(
         ctx.event(obj, true, K::KIND.gone_reason, note);
     }
     match write_status(api, obj, &done.status).await {
-        Err(Error::Kube(kube::Error::Api(e))) if e.code == 404 => {
+        Err(Error::Kube(e)) if object_gone(&e, &obj.name_any()) => {
             let created = old.and_then(|s| s.remote_id()).is_none();
             undo_orphan(obj, ctx, aws, created, &done.status).await?;
             return Ok(Action::await_change());
@@ -572,7 +588,9 @@ async fn expire<K: Managed>(
             ctx.event(obj, false, "Expired", note);
             Ok(Action::await_change())
         }
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(Action::await_change()),
+        Err(e) if object_gone(&e, &obj.name_any()) => Ok(Action::await_change()),
+        // Another object of that name now: the precondition spared it.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(Action::await_change()),
         Err(e) => Err(e.into()),
     }
 }
@@ -751,6 +769,28 @@ mod tests {
             });
         }
         p
+    }
+
+    /// Only a 404 that names the object means it is gone; a kind the API
+    /// server does not serve yet (after a restart) is no such proof.
+    #[test]
+    fn only_a_404_naming_the_object_says_it_is_gone() {
+        let not_found = |name: Option<&str>| {
+            let mut s = kube::core::Status::failure("not found", "NotFound");
+            s.code = 404;
+            s.details = name.map(|n| kube::core::response::StatusDetails {
+                name: n.into(),
+                group: "media.chimeoperator.dev".into(),
+                kind: "mediastreampipelines".into(),
+                uid: String::new(),
+                causes: vec![],
+                retry_after_seconds: 0,
+            });
+            kube::Error::Api(Box::new(s))
+        };
+        assert!(object_gone(&not_found(Some("p")), "p"));
+        assert!(!object_gone(&not_found(Some("other")), "p"));
+        assert!(!object_gone(&not_found(None), "p"));
     }
 
     /// The cache may lag a delete, a replacement, or our own status write;
