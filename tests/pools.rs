@@ -91,6 +91,21 @@ async fn a_pool_and_its_pipeline_in_either_order() -> anyhow::Result<()> {
         .await?;
     let pa = pool_ready(&h, "pool-a").await?;
     h.wait_ready("a").await?;
+    // Refreshes (every second here) read the pipeline without looking the
+    // pool up: the reference is no change, Synced stays True throughout.
+    let reads = h.emulator.call_count("GetMediaPipeline");
+    let mut unsynced = vec![];
+    while h.emulator.call_count("GetMediaPipeline") < reads + 3 {
+        let a_now = h.api().get("a").await?;
+        if let Some(c) = condition(&a_now, "Synced").filter(|c| c.0 != "True") {
+            unsynced.push(c);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        unsynced.is_empty(),
+        "Synced flipped on refresh: {unsynced:?}"
+    );
 
     // Pool first.
     pools(&h)

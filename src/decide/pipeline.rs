@@ -521,7 +521,10 @@ fn immutable_change(
             .collect();
         sorted(&v)
     };
+    // A pool reference is judged only once resolved to its ARN: a refresh
+    // does not look pools up, and an unresolved reference is no change.
     if let Ok(sinks) = sinks
+        && sinks.iter().all(|s| s.pool_ref.is_none())
         && sinks_of(sinks) != sinks_of(&remote.sinks)
     {
         changed.push("spec.sinks");
@@ -773,6 +776,38 @@ mod tests {
         );
         assert_eq!(super::super::expires_in(Some(at), None, t(at)), None);
         assert_eq!(super::super::expires_in(None, ttl, t(at)), None);
+    }
+
+    /// A refresh does not resolve pool references: a pipeline whose sink
+    /// names a pool stays Synced (it once flipped to ImmutableFieldChanged
+    /// at every refresh).
+    #[test]
+    fn an_unresolved_pool_reference_is_no_change() {
+        let mut by_ref = spec(&[]);
+        by_ref.sinks[0].sink_arn = None;
+        by_ref.sinks[0].pool_ref = Some(crate::crd::PoolRef { name: "p".into() });
+        let st = existing(&spec(&[]), "InProgress", 1);
+        let plan = decide(
+            Observation {
+                seen: Seen {
+                    generation: Some(1),
+                    status: Some(&st),
+                    create_tags: &[],
+                    own_tags: &[],
+                    region: "us-east-1",
+                    remote: &Remote::Found {
+                        remote: remote(&spec(&[]), "InProgress"),
+                        tags: None,
+                    },
+                    now: now(),
+                },
+                spec: &by_ref,
+                sinks: &Ok(by_ref.sinks.clone()),
+            },
+            &Settings::default(),
+        );
+        assert_eq!(cond(&plan.status, SYNCED).status, "True");
+        assert_eq!(cond(&plan.status, READY).status, "True");
     }
 
     /// Sources and sinks may be corrected while AWS refused every create;
