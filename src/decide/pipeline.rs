@@ -430,26 +430,7 @@ fn with_finished(
         status.finished_at = Some(p.updated.unwrap_or(now).to_string());
     }
     let message = "The media pipeline stopped: its meeting ended.";
-    set_condition(
-        &mut status.conditions,
-        FINISHED,
-        true,
-        "Stopped",
-        message,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut status.conditions,
-        SYNCED,
-        true,
-        "Synced",
-        SYNCED_OK,
-        generation,
-        now,
-    );
-    settle_status(&mut status, generation, now);
-    status
+    finished(status, "Stopped", message, generation, now)
 }
 
 /// A finished pipeline that AWS has since removed stays finished.
@@ -461,23 +442,21 @@ fn finished_gone(
     status.pipeline_status = Some(GONE.into());
     status.observed_generation = generation;
     let message = "The media pipeline stopped when its meeting ended; AWS has since removed it.";
+    finished(status, "Removed", message, generation, now)
+}
+
+/// Finished=True with why, and Synced: AWS answered.
+fn finished(
+    mut status: MediaStreamPipelineStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> MediaStreamPipelineStatus {
+    let conditions = &mut status.conditions;
+    set_condition(conditions, FINISHED, true, reason, message, generation, now);
     set_condition(
-        &mut status.conditions,
-        FINISHED,
-        true,
-        "Removed",
-        message,
-        generation,
-        now,
-    );
-    set_condition(
-        &mut status.conditions,
-        SYNCED,
-        true,
-        "Synced",
-        SYNCED_OK,
-        generation,
-        now,
+        conditions, SYNCED, true, "Synced", SYNCED_OK, generation, now,
     );
     settle_status(&mut status, generation, now);
     status
