@@ -52,28 +52,34 @@ fn native_build() -> anyhow::Result<PathBuf> {
 /// overlay or fuse), removed with it.
 struct Engine {
     root: PathBuf,
+    runroot: PathBuf,
     containers: Vec<String>,
 }
 
 impl Engine {
     fn new(name: &str) -> anyhow::Result<Engine> {
         let root = Path::new(REPO).join("target/image-tests").join(name);
+        // podman refuses a runroot longer than 50 characters, and a clone's
+        // path can be any length: the runroot (sockets and locks, no
+        // layers) lives under /tmp, the storage beside the build.
+        let runroot = Path::new("/tmp").join(format!("podman-{name}"));
         std::fs::create_dir_all(&root)?;
+        std::fs::create_dir_all(&runroot)?;
         Ok(Engine {
             root,
+            runroot,
             containers: vec![],
         })
     }
 
     fn storage_args(&self) -> Vec<String> {
-        let r = &self.root;
         vec![
             "--storage-driver".into(),
             "vfs".into(),
             "--root".into(),
-            r.join("storage").display().to_string(),
+            self.root.join("storage").display().to_string(),
             "--runroot".into(),
-            r.join("run").display().to_string(),
+            self.runroot.display().to_string(),
         ]
     }
 
@@ -97,6 +103,7 @@ impl Drop for Engine {
         }
         // The vfs storage holds a full copy per layer: do not keep it.
         let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(&self.runroot);
     }
 }
 
