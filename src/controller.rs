@@ -1,7 +1,8 @@
 //! The controller wiring: per watched namespace, one controller per kind,
-//! each over a trimmed cache that only spec, finalizer and deletion changes
-//! wake; the watches that map one kind's changes onto the other; readiness
-//! once every cache has listed.
+//! each over the one watch and trimmed cache of its kind, woken by spec,
+//! finalizer and deletion changes and by the other kind's watch (a pool's
+//! change wakes the pipelines naming it, and the other way round);
+//! readiness once every cache has listed.
 //!
 //! Every watch reads [`Decoded`] objects: one that does not decode into its
 //! type is kept apart and reported ([`invalid`]) instead of failing the
@@ -13,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::api::Api;
@@ -59,37 +61,42 @@ pub async fn run(
     let mut stores = vec![];
     let mut controllers = vec![];
     for ns in scopes {
-        let pipelines = controller_for::<MediaStreamPipeline>(&ctx, ns.as_deref());
-        let pools = controller_for::<MediaPipelineKinesisVideoStreamPool>(&ctx, ns.as_deref());
+        // One watch and one cache per kind. Each watch also tells the other
+        // kind's controller whom its changes concern, so neither kind is
+        // watched (nor decoded) twice.
+        let (wake_pools, pools_woken) = mpsc::unbounded();
+        let (wake_pipelines, pipelines_woken) = mpsc::unbounded();
+        let (pipeline_store, pipeline_cache) = reflector::store::<Decoded<MediaStreamPipeline>>();
+        let (pool_store, pool_cache) =
+            reflector::store::<Decoded<MediaPipelineKinesisVideoStreamPool>>();
+        // A pipeline's change (above all its deletion) wakes the pools it names.
+        let named_pools = move |p: &Decoded<MediaStreamPipeline>| {
+            let Some(p) = p.valid() else { return };
+            for r in p.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref()) {
+                let _ = wake_pools.unbounded_send(object_ref(p.namespace(), &r.name));
+            }
+        };
+        // A pool's change wakes the pipelines that name it.
+        let users = pipeline_store.clone();
+        let pool_users = move |pool: &Decoded<MediaPipelineKinesisVideoStreamPool>| {
+            let Some(pool) = pool.valid() else { return };
+            let all = users.state();
+            let pipelines = all.iter().filter_map(|p| p.valid()).map(|p| &**p);
+            for name in referencing(pool, pipelines) {
+                let _ = wake_pipelines.unbounded_send(object_ref(pool.namespace(), &name));
+            }
+        };
+        let pipelines = controller_for(
+            &ctx,
+            ns.as_deref(),
+            (pipeline_store, pipeline_cache),
+            named_pools,
+        )
+        .reconcile_on(pipelines_woken);
+        let pools = controller_for(&ctx, ns.as_deref(), (pool_store, pool_cache), pool_users)
+            .reconcile_on(pools_woken);
         stores.push(synced(pipelines.store()));
         stores.push(synced(pools.store()));
-        // A pool's change wakes the pipelines that name it.
-        let users = pipelines.store();
-        let pipelines = pipelines.watches(
-            api(&ctx, ns.as_deref()),
-            watch_config(&ctx),
-            move |pool: Decoded<MediaPipelineKinesisVideoStreamPool>| {
-                let Some(pool) = pool.valid() else {
-                    return vec![];
-                };
-                let all = users.state();
-                let names = referencing(pool, all.iter().filter_map(|p| p.valid()).map(|p| &**p));
-                refs(pool.namespace(), names)
-            },
-        );
-        // A pipeline's change (above all its deletion) wakes the pools it names.
-        let pools = pools.watches(
-            api(&ctx, ns.as_deref()),
-            watch_config(&ctx),
-            |p: Decoded<MediaStreamPipeline>| {
-                let Some(p) = p.valid() else {
-                    return vec![];
-                };
-                let names = p.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref());
-                let names: Vec<String> = names.map(|r| r.name.clone()).collect();
-                refs(p.namespace(), names)
-            },
-        );
         controllers.push(start(pipelines, &ctx, shutdown.clone()));
         controllers.push(start(pools, &ctx, shutdown.clone()));
     }
@@ -130,12 +137,17 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// A kind's controller over its own watch. The cache keeps no managedFields
 /// nor last-applied annotation (half of an object's size), and the
 /// operator's own status writes wake nothing: only changes to spec,
-/// finalizers or deletion do (plus requeues and the mapped watches).
-fn controller_for<K: Managed>(ctx: &Arc<Context>, ns: Option<&str>) -> Controller<Decoded<K>>
+/// finalizers or deletion do (plus requeues and the other kind's wakes).
+/// `touched` sees every applied or deleted object, for the other kind.
+fn controller_for<K: Managed>(
+    ctx: &Arc<Context>,
+    ns: Option<&str>,
+    (reader, writer): (Store<Decoded<K>>, reflector::store::Writer<Decoded<K>>),
+    touched: impl Fn(&Decoded<K>) + Send + 'static,
+) -> Controller<Decoded<K>>
 where
     K::Status: DeserializeOwned,
 {
-    let (reader, writer) = reflector::store();
     let trigger = watcher(api::<Decoded<K>>(ctx, ns), watch_config(ctx))
         .default_backoff()
         .modify(|o: &mut Decoded<K>| {
@@ -143,6 +155,12 @@ where
             o.annotations_mut().remove(LAST_APPLIED);
         })
         .inspect_ok(invalid::tracker::<K>(ctx.clone(), ns))
+        .inspect_ok(move |e| match e {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
+                touched(o)
+            }
+            watcher::Event::Init | watcher::Event::InitDone => {}
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_lifecycle::<Decoded<K>>, Default::default());
@@ -191,17 +209,11 @@ fn error_policy_any<K: Managed>(
     }
 }
 
-fn refs<K: Resource<DynamicType = ()>>(
-    ns: Option<String>,
-    names: Vec<String>,
-) -> Vec<ObjectRef<K>> {
-    names
-        .into_iter()
-        .map(|n| match &ns {
-            Some(ns) => ObjectRef::new(&n).within(ns),
-            None => ObjectRef::new(&n),
-        })
-        .collect()
+fn object_ref<K: Resource<DynamicType = ()>>(ns: Option<String>, name: &str) -> ObjectRef<K> {
+    match ns {
+        Some(ns) => ObjectRef::new(name).within(&ns),
+        None => ObjectRef::new(name),
+    }
 }
 
 /// What should wake a reconcile: the spec (generation), the finalizers,
