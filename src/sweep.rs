@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
@@ -240,21 +240,39 @@ async fn read_live<K: Managed>(
             .collect()
     };
     for api in apis {
-        for decoded in api.list(&Default::default()).await? {
-            live.uids.extend(decoded.uid());
-            let Some(obj) = decoded.valid() else {
-                continue;
-            };
-            let status = obj.status();
-            live.recorded
-                .extend(status.and_then(|s| s.remote_id()).map(str::to_string));
-            live.recorded
-                .extend(status.and_then(|s| s.remote_arn()).map(str::to_string));
-            let region = status.and_then(|s| s.region()).or(obj.spec_region());
-            live.regions.extend(region.map(str::to_string));
+        // Page by page: a list of every resource at once would hold them
+        // all twice (body and objects), the largest allocation the
+        // operator would ever make.
+        let mut params = ListParams::default().limit(LIST_PAGE);
+        loop {
+            let page = api.list(&params).await?;
+            for decoded in &page.items {
+                note_live(decoded, live);
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => break,
+            }
         }
     }
     Ok(())
+}
+
+/// Objects per page when the sweep lists resources.
+const LIST_PAGE: u32 = 500;
+
+fn note_live<K: Managed>(decoded: &Decoded<K>, live: &mut Live) {
+    live.uids.extend(decoded.uid());
+    let Some(obj) = decoded.valid() else {
+        return;
+    };
+    let status = obj.status();
+    live.recorded
+        .extend(status.and_then(|s| s.remote_id()).map(str::to_string));
+    live.recorded
+        .extend(status.and_then(|s| s.remote_arn()).map(str::to_string));
+    let region = status.and_then(|s| s.region()).or(obj.spec_region());
+    live.regions.extend(region.map(str::to_string));
 }
 
 /// The resource an orphan was made for, as its tags name it: Events about
