@@ -490,3 +490,50 @@ async fn forbidden_and_unauthorized_are_shown() -> anyhow::Result<()> {
     assert!(h.emulator.pipelines().is_empty());
     Ok(())
 }
+
+/// A pipeline per meeting publishes the Events a person reads, not routine
+/// ones: a failed create and a failed delete are Warnings, while the
+/// create and the delete themselves publish nothing (the status records the
+/// create), so a meeting costs the API server no Event write.
+#[tokio::test]
+async fn a_pipeline_publishes_warnings_not_routine_events() -> anyhow::Result<()> {
+    let h = Harness::start("events").await?;
+    let fail_once = |operation: &str| Fault {
+        operation: Some(operation.into()),
+        kind: FaultKind::Unavailable,
+        trigger: Trigger::Next(1),
+    };
+    h.emulator.inject(fail_once("CreateMediaStreamPipeline"));
+    h.create("e", spec_json("m-e", json!({}))).await?;
+    h.wait_ready("e").await?;
+    h.emulator.inject(fail_once("DeleteMediaPipeline"));
+    h.delete("e").await?;
+    h.wait_gone("e").await?;
+
+    // Events are published aside: wait for both Warnings, then look at all.
+    let api: Api<k8s_openapi::api::events::v1::Event> = h.env.api();
+    let mut reasons = vec![];
+    for _ in 0..150 {
+        reasons = api
+            .list(&Default::default())
+            .await?
+            .items
+            .iter()
+            .map(|e| (e.reason.clone().unwrap_or_default(), e.type_.clone()))
+            .collect();
+        let has = |r: &str| reasons.iter().any(|(x, _)| x == r);
+        if has("CreateFailed") && has("DeleteFailed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("events: {reasons:?}");
+    for (reason, type_) in &reasons {
+        assert_eq!(type_.as_deref(), Some("Warning"), "{reason}: {reasons:?}");
+    }
+    let has = |r: &str| reasons.iter().any(|(x, _)| x == r);
+    assert!(has("CreateFailed") && has("DeleteFailed"), "{reasons:?}");
+    assert!(!has("Created") && !has("Deleted"), "{reasons:?}");
+    assert_eq!(h.emulator.call_count("CreateMediaStreamPipeline"), 2);
+    Ok(())
+}

@@ -93,6 +93,10 @@ pub struct KindInfo {
     pub noun: &'static str,
     /// The Ready reason and Event once AWS no longer knows the object.
     pub gone_reason: &'static str,
+    /// Whether the routine steps (Created, Deleted) get a Normal Event.
+    /// Warnings, and Events that say what status cannot (Retained,
+    /// Expired, gone), are published for every kind.
+    pub routine_events: bool,
 }
 
 /// What the decision of any kind sees besides the spec: the resource's

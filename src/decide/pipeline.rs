@@ -24,6 +24,10 @@ pub const KIND: KindInfo = KindInfo {
     metrics: metrics::Kind::Pipeline,
     noun: "media pipeline",
     gone_reason: "PipelineGone",
+    // A pipeline per meeting: a Created and a Deleted Event per meeting
+    // would be two more writes to the API server each (the status already
+    // records the create), held 6 minutes in the Event recorder's cache.
+    routine_events: false,
 };
 
 /// Pipelines have nothing AWS can update in place.

@@ -25,6 +25,8 @@ pub const KIND: KindInfo = KindInfo {
     metrics: metrics::Kind::Pool,
     noun: "Kinesis Video Stream pool",
     gone_reason: "PoolGone",
+    // Pools are few and long-lived: their routine Events cost nothing.
+    routine_events: true,
 };
 
 /// What can change on an existing pool: its retention, in hours.

@@ -466,7 +466,7 @@ async fn act<K: Managed>(
     done
 }
 
-/// The create call, with its log line and Event.
+/// The create call, with its log line and (routine or failure) Event.
 async fn create<K: Managed>(
     obj: &K,
     ctx: &Context,
@@ -479,12 +479,10 @@ async fn create<K: Managed>(
             let id = remote.id();
             info!(id = %id, "created {}", K::KIND.noun);
             ctx.mark_read(&obj.uid().unwrap_or_default());
-            ctx.event(
-                obj,
-                false,
-                "Created",
-                format!("Created {} {id}", K::KIND.noun),
-            );
+            if K::KIND.routine_events {
+                let note = format!("Created {} {id}", K::KIND.noun);
+                ctx.event(obj, false, "Created", note);
+            }
             Ok(remote)
         }
         // The token may have made an object with other parameters (the
@@ -634,12 +632,10 @@ async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Act
     match delete_remote(obj, ctx, &aws, recorded).await {
         Ok(Some(id)) => {
             info!(id = %id, "deleted {}", K::KIND.noun);
-            ctx.event(
-                obj,
-                false,
-                "Deleted",
-                format!("Deleted {} {id}", K::KIND.noun),
-            );
+            if K::KIND.routine_events {
+                let note = format!("Deleted {} {id}", K::KIND.noun);
+                ctx.event(obj, false, "Deleted", note);
+            }
         }
         Ok(None) => {}
         Err(e) => {
