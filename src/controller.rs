@@ -205,8 +205,12 @@ async fn reconcile_any<K: Managed>(
 where
     K::Status: DeserializeOwned,
 {
+    // acquire fails only on a closed semaphore, and this one never closes.
+    let Ok(_slot) = ctx.slots.acquire().await else {
+        return Ok(controller::Action::await_change());
+    };
     match obj.as_ref() {
-        Decoded::Valid(k) => reconcile::reconcile(k.clone(), ctx).await,
+        Decoded::Valid(k) => reconcile::reconcile(k.clone(), ctx.clone()).await,
         Decoded::Invalid(bad) => invalid::report(obj.as_ref(), bad, &ctx).await,
     }
 }

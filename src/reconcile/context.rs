@@ -31,6 +31,9 @@ pub struct Context {
     recorder: Recorder,
     failures: Mutex<HashMap<String, Failures>>,
     last_read: Mutex<HashMap<String, Instant>>,
+    /// `--max-concurrent-reconciles` for the whole operator: each
+    /// controller (two per watched namespace) bounds only its own.
+    pub slots: tokio::sync::Semaphore,
 }
 
 impl Context {
@@ -44,11 +47,12 @@ impl Context {
         Context {
             client,
             aws,
-            config,
             metrics,
             recorder,
             failures: Mutex::default(),
             last_read: Mutex::default(),
+            slots: tokio::sync::Semaphore::new(config.max_concurrent_reconciles.max(1) as usize),
+            config,
         }
     }
 
