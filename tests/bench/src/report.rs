@@ -155,14 +155,21 @@ fn aws_target(r: &Value) -> Target {
 }
 
 /// Peak RSS with 10,000 pipelines and 100 pools: operator 1 after the fill
-/// (with the pools), and operator 2 restarted with the pipelines.
+/// (with the pools), and operator 2 restarted with the pipelines (the pools
+/// are gone by then); the larger counts.
 fn big_memory_target(r: &Value) -> Target {
     let what = "peak RSS at most 64 MiB with 10,000 pipelines + 100 pools";
     let big = &r["memory_big"];
-    let peak = f(&big["peak_rss_mib"]).max(f(&r["restart"]["memory"]["peak_rss_mib"]));
+    let (filled, restarted) = (
+        f(&big["peak_rss_mib"]),
+        f(&r["restart"]["memory"]["peak_rss_mib"]),
+    );
+    let peak = filled.max(restarted);
     let resources = big["resources"].as_u64().unwrap_or(0);
     let pools = big["pools"].as_u64().unwrap_or(0);
-    let measured = format!("{peak:.1} MiB with {resources} pipelines + {pools} pools");
+    let measured = format!(
+        "{filled:.1} MiB (operator 1: {resources} pipelines + {pools} pools); {restarted:.1} MiB (restarted with the {resources} pipelines)"
+    );
     if resources < 10_000 || pools < 100 {
         return Target::not_measured(what, Some(measured));
     }
