@@ -1,15 +1,18 @@
 //! The operator's benchmark (issue 7). Starts a real kube-apiserver + etcd
 //! (the test world's), the Chime SDK Media Pipelines emulator with no
 //! Initializing delay, and the operator's release binary as a process, then
-//! measures burst time against a floor program, apply-to-Ready latency, AWS
-//! calls per resource (in a burst and at rest), memory, CPU per reconcile,
-//! and start-up with many resources. Writes `bench.json`, `bench.md` and
-//! `bench.svg` to `--out`. Run it with `bash tests/bench/run`.
+//! measures burst time against two floor programs (the least work, and the
+//! minimal correct work), apply-to-Ready latency, AWS calls per resource (in
+//! a burst and at rest), memory, CPU per reconcile, start-up with many
+//! resources, a scaling curve, and memory, watches and start-up with 1, 10
+//! and 50 namespaces. Writes `bench.json`, `bench.md`, `bench.svg` and
+//! `bench-scaling.svg` to `--out`. Run it with `bash tests/bench/run`.
 
 mod floor;
 mod observer;
 mod process;
 mod report;
+mod scale;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +48,8 @@ struct Cli {
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
     /// A fast check: N=100 only, 200 latency samples, 1,000 resources
-    /// instead of 10,000, shorter at-rest windows.
+    /// instead of 10,000 (also per namespace case), a scaling curve of 500
+    /// and 1,000, shorter at-rest windows.
     #[arg(long)]
     quick: bool,
     /// Resource creations in flight at once, for every bulk create.
@@ -57,7 +61,8 @@ struct Cli {
     /// Latency samples (default 300; 200 with --quick).
     #[arg(long)]
     latency_samples: Option<usize>,
-    /// Resources for the memory and start-up figures (default 10,000; 1,000 with --quick).
+    /// Resources for the memory and start-up figures, and for each namespace
+    /// case (default 10,000; 1,000 with --quick).
     #[arg(long)]
     big: Option<usize>,
     /// The operator's --refresh-interval while calls at rest are counted,
@@ -67,6 +72,14 @@ struct Cli {
     /// How long calls at rest are counted, seconds (default 60; 30 with --quick).
     #[arg(long)]
     rest_window_secs: Option<u64>,
+    /// Resource counts of the scaling curve, comma-separated (default
+    /// 1000,5000,10000,20000; 500,1000 with --quick).
+    #[arg(long, value_delimiter = ',')]
+    scale_points: Vec<usize>,
+    /// How many namespaces the `big` resources are spread over, one
+    /// operator each, comma-separated (default 1,10,50).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
+    namespace_counts: Vec<usize>,
 }
 
 struct Plan {
@@ -75,6 +88,10 @@ struct Plan {
     big: usize,
     rest_refresh: Duration,
     rest_window: Duration,
+    /// Pools beside the `big` pipelines in the memory phase.
+    pools: usize,
+    scale_points: Vec<usize>,
+    namespace_counts: Vec<usize>,
 }
 
 impl Plan {
@@ -96,6 +113,15 @@ impl Plan {
             } else {
                 60
             })),
+            pools: 100,
+            scale_points: if !cli.scale_points.is_empty() {
+                cli.scale_points.clone()
+            } else if q {
+                vec![500, 1_000]
+            } else {
+                vec![1_000, 5_000, 10_000, 20_000]
+            },
+            namespace_counts: cli.namespace_counts.clone(),
         }
     }
 }
@@ -300,9 +326,12 @@ impl World<'_> {
         Ok(v)
     }
 
-    /// The floor for N: the same creations, handled by the floor program.
-    async fn floor(&self, n: usize) -> anyhow::Result<Value> {
-        let ns = format!("floor-{n}");
+    /// A floor for N: the same creations, handled by a floor program.
+    async fn floor(&self, n: usize, mode: floor::Mode) -> anyhow::Result<Value> {
+        let (ns, label) = match mode {
+            floor::Mode::Least => (format!("floor-{n}"), "floor"),
+            floor::Mode::MinimalCorrect => (format!("minfloor-{n}"), "minimal-correct floor"),
+        };
         ensure_namespace(&self.client, &ns).await?;
         let floor_client = testworld::client_from_kubeconfig(&self.cp.kubeconfig).await?;
         let aws = testworld::emulator::sdk_client(&self.emulator.endpoint_url(), "us-east-1").await;
@@ -312,6 +341,7 @@ impl World<'_> {
             &ns,
             (meeting_arn(&ns), POOL_ARN.to_string()),
             self.cli.concurrency,
+            mode,
         );
         // Let the floor's watch list (nothing) and start watching.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -320,28 +350,32 @@ impl World<'_> {
         let t0 = Instant::now();
         create_many(&self.client, &ns, "p", n, self.cli.apply_concurrency).await?;
         let ready = self.obs.all_ready(&ns, n, Duration::from_secs(900)).await? - t0;
-        drop(worker);
         let control_plane_cpu = self.control_plane_cpu() - cpu_before;
         let calls = diff(&calls_by_op(&self.emulator), &calls_before);
+        let updates = self.obs.read(|s| s.updates.get(&ns).copied().unwrap_or(0));
         eprintln!(
-            "bench: floor burst N={n}: all Ready in {:.2} s ({:.0}/s)",
+            "bench: {label} burst N={n}: all Ready in {:.2} s ({:.0}/s)",
             ready.as_secs_f64(),
             n as f64 / ready.as_secs_f64()
         );
-        // The floor's resources go, so the operator never sees them.
+        // The floor's resources go, so the operator never sees them. The
+        // minimal-correct floor still runs: it removes its finalizer.
         let api: Api<MediaStreamPipeline> = Api::namespaced(self.client.clone(), &ns);
         api.delete_collection(&DeleteParams::default(), &ListParams::default())
             .await?;
         self.obs
-            .wait(&format!("{ns} emptied"), Duration::from_secs(120), |s| {
+            .wait(&format!("{ns} emptied"), Duration::from_secs(300), |s| {
                 (s.live_in(&ns) == 0).then_some(())
             })
             .await?;
+        drop(worker);
         Ok(json!({
             "n": n,
             "burst_seconds": ready.as_secs_f64(),
             "resources_per_second": n as f64 / ready.as_secs_f64(),
+            "aws_calls": calls,
             "aws_calls_per_resource": per(&calls, n as f64),
+            "kubernetes_updates_per_resource": updates as f64 / n as f64,
             "control_plane_cpu_seconds": control_plane_cpu,
         }))
     }
@@ -420,12 +454,15 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
         "emulator": { "initializing_delay_seconds": 0 },
     });
 
-    // The floor, before any operator runs.
+    // The floors, before any operator runs.
     let mut floors = vec![];
+    let mut minimal = vec![];
     for &n in &plan.bursts {
-        floors.push(w.floor(n).await?);
+        floors.push(w.floor(n, floor::Mode::Least).await?);
+        minimal.push(w.floor(n, floor::Mode::MinimalCorrect).await?);
     }
     report["floor"] = json!(floors);
+    report["floor_minimal"] = json!(minimal);
 
     // Operator 1: default flags but the AWS rate limit.
     let flags = w.base_flags();
@@ -446,7 +483,7 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
             report["memory_1000"]["when"] = json!("operator 1, right after the N=1000 burst");
         }
     }
-    report["bursts"] = json!(bursts);
+    report["bursts"] = json!(with_ratios(bursts, &floors, &minimal));
 
     let before = snapshot(&op, &w).await?;
     let samples = w.latency().await?;
@@ -470,6 +507,11 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
         "cost": cost(&before, &after, samples.len()),
         "samples_ms": samples,
     });
+
+    // The pools live through the fill, so that the memory figure is with
+    // both kinds; they go before the restart, so that no later figure (calls
+    // at rest above all: an ACTIVE pool is re-read every refresh) has them.
+    scale::create_pools(&w.client, POOLS_NS, plan.pools, cli.apply_concurrency).await?;
 
     // Fill up to `big` resources, with the operator working on them.
     let existing = w.obs.read(|s| s.live());
@@ -495,12 +537,14 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     f["ready_seconds"] = json!(ready.as_secs_f64());
     report["fill"] = f;
     report["memory_big"] = memory(&op.usage()?, live);
+    report["memory_big"]["pools"] = json!(plan.pools);
     report["memory_big"]["when"] =
         json!("operator 1, after the fill (its peak covers every burst)");
     report["operator_1_total"] = json!({
         "cpu_seconds": op.usage()?.cpu,
         "reconciles": op.reconciles().await?,
     });
+    scale::delete_pools(&w.client, POOLS_NS).await?;
     op.stop().await?;
 
     // Operator 2: a restart with `big` resources, all InProgress (default
@@ -630,12 +674,53 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     report["pipelines_in_aws"] = json!({
         "pipelines": pipelines.len(),
         "distinct_tokens": tokens.len(),
-        "floor_resources": plan.bursts.iter().sum::<usize>(),
+        // Both floors' resources: each made one pipeline.
+        "floor_resources": 2 * plan.bursts.iter().sum::<usize>(),
         "operator_resources": live,
     });
     op.stop().await?;
+
+    // Every operator from here on names its namespaces: the resources above
+    // are in none of them.
+    report["memory_100"] = scale::hundred(&mut w).await?;
+    report["scaling"] = scale::curve(&mut w).await?;
+    report["namespaces"] = scale::namespaces(&mut w).await?;
     w.obs.stop();
     Ok(report)
+}
+
+/// Where the memory phase's pools live.
+const POOLS_NS: &str = "pools";
+
+/// Each burst with the operator's time as a multiple of each floor's at its N.
+fn with_ratios(bursts: Vec<Value>, floors: &[Value], minimal: &[Value]) -> Vec<Value> {
+    let seconds_at = |list: &[Value], n: &Value| {
+        list.iter()
+            .find(|x| &x["n"] == n)
+            .and_then(|x| x["burst_seconds"].as_f64())
+    };
+    bursts
+        .into_iter()
+        .map(|mut b| {
+            let s = b["burst_seconds"].as_f64().unwrap_or(f64::NAN);
+            b["ratio_to_floor"] = json!(seconds_at(floors, &b["n"]).map(|f| s / f));
+            b["ratio_to_minimal_floor"] = json!(seconds_at(minimal, &b["n"]).map(|f| s / f));
+            b
+        })
+        .collect()
+}
+
+/// The operator logs of an earlier run, so that each log holds one run.
+fn remove_logs(out: &Path) {
+    let Ok(dir) = std::fs::read_dir(out) else {
+        return;
+    };
+    for e in dir.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("operator-") && name.ends_with(".log") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// How long after a restart the AWS calls are counted.
@@ -653,9 +738,7 @@ async fn main() -> anyhow::Result<()> {
     let (Some(bin_dir), Some(operator)) = (&cli.bin_dir, &cli.operator) else {
         bail!("--bin-dir and --operator are needed to measure");
     };
-    for i in 1..=3 {
-        let _ = std::fs::remove_file(log_path(&cli.out, i));
-    }
+    remove_logs(&cli.out);
     let started = Instant::now();
     // Spawned from main()'s own future, which runs on the main thread: the
     // servers' parent-death signal fires only when the process ends.
