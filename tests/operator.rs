@@ -537,3 +537,74 @@ async fn a_pipeline_publishes_warnings_not_routine_events() -> anyhow::Result<()
     assert_eq!(h.emulator.call_count("CreateMediaStreamPipeline"), 2);
     Ok(())
 }
+
+/// `--max-concurrent-reconciles` bounds the operator, not each of its
+/// controllers (two per watched namespace): with 2 allowed over three
+/// namespaces and AWS holding every create 1 s, no more than 2 creates
+/// start within any second.
+#[tokio::test]
+async fn the_reconcile_limit_holds_across_namespaces() -> anyhow::Result<()> {
+    let mut h = Harness::without_operator("slots").await?;
+    let first = h.env.namespace.clone();
+    let namespaces = vec![first.clone(), format!("{first}-b"), format!("{first}-c")];
+    for ns in &namespaces {
+        testworld::ensure_namespace(&h.env.client, ns).await?;
+    }
+    h.emulator.inject(Fault {
+        operation: Some("CreateMediaStreamPipeline".into()),
+        kind: FaultKind::Latency(Duration::from_secs(1)),
+        trigger: Trigger::Next(100),
+    });
+    let mut config = test_config(&first);
+    config.namespaces = namespaces.clone();
+    config.max_concurrent_reconciles = 2;
+    h.run_operator(h.env.client.clone(), config).await;
+
+    let mut made = vec![];
+    for ns in &namespaces {
+        let api: Api<MediaStreamPipeline> = Api::namespaced(h.env.client.clone(), ns);
+        for i in 0..4 {
+            let name = format!("p{i}");
+            let obj = MediaStreamPipeline {
+                metadata: ObjectMeta {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                },
+                spec: spec_json(&format!("m-{ns}-{i}"), json!({})),
+                status: None,
+            };
+            api.create(&PostParams::default(), &obj).await?;
+            made.push((api.clone(), name));
+        }
+    }
+    for (api, name) in &made {
+        wait_ready(api, name).await?;
+    }
+
+    let mut starts: Vec<u64> = h
+        .emulator
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateMediaStreamPipeline")
+        .map(|c| c.at_ms)
+        .collect();
+    starts.sort_unstable();
+    assert_eq!(starts.len(), 12, "one create per resource: {starts:?}");
+    // A create holds its reconcile's slot for at least 1 s: a third start
+    // within 900 ms of two others means a third slot.
+    let most = (0..starts.len())
+        .map(|i| {
+            starts[i..]
+                .iter()
+                .take_while(|&&t| t < starts[i] + 900)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    eprintln!("creates started within 900 ms of each other: at most {most}; starts {starts:?}");
+    assert!(
+        most <= 2,
+        "{most} creates at once with a limit of 2: {starts:?}"
+    );
+    Ok(())
+}
