@@ -157,14 +157,6 @@ fn duration(s: &str) -> Result<Duration, String> {
     Duration::try_from(d).map_err(|e| format!("{s:?}: {e}"))
 }
 
-/// mimalloc rather than the C library's allocator: with 10,000 resources
-/// glibc's peaked at 108 MiB on start-up against mimalloc's 68 (the list
-/// pages and their decoding leave glibc's arenas fragmented), and the
-/// image's musl build would otherwise get musl's, slower still. Measured in
-/// docs/performance.md.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
