@@ -73,15 +73,29 @@ async fn store_out_of_range(env: &TestEnv) -> anyhow::Result<()> {
     ))?;
     pipeline["spec"]["ttlSecondsAfterFinished"] = json!(TOO_BIG);
     let pipeline: DynamicObject = serde_json::from_value(pipeline)?;
-    let pp = PostParams::default();
-    dynamic(env, "MediaPipelineKinesisVideoStreamPool")
-        .create(&pp, &pool)
-        .await?;
-    dynamic(env, "MediaStreamPipeline")
-        .create(&pp, &pipeline)
-        .await?;
+    create_once_unbounded(&dynamic(env, "MediaPipelineKinesisVideoStreamPool"), &pool).await?;
+    create_once_unbounded(&dynamic(env, "MediaStreamPipeline"), &pipeline).await?;
     testworld::install_crds(&env.client, &testworld::crds_dir()).await?;
     Ok(())
+}
+
+/// Creates `obj` once the API server serves the older, unbounded schema:
+/// it takes a replaced CRD's schema up a moment after the update (seen
+/// under load), and until then refuses the value with a 422.
+async fn create_once_unbounded(
+    api: &Api<DynamicObject>,
+    obj: &DynamicObject,
+) -> anyhow::Result<()> {
+    for _ in 0..60 {
+        match api.create(&PostParams::default(), obj).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 422 => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    anyhow::bail!("the older schema was not served within 30 s")
 }
 
 /// The Warning Event about `name` of reason InvalidField, once published.
