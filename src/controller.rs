@@ -1,18 +1,18 @@
-//! The controller wiring: per watched namespace, one controller per kind,
-//! each over the one watch and trimmed cache of its kind, woken by spec,
-//! finalizer and deletion changes and by the other kind's watch (a pool's
-//! change wakes the pipelines naming it, and the other way round);
-//! readiness once every cache has listed.
+//! The controller wiring: one controller per kind, over one watch of its
+//! kind per watched namespace (or one for all) and one trimmed cache,
+//! woken by spec, finalizer and deletion changes and by the other kind's
+//! watch (a pool's change wakes the pipelines naming it, and the other way
+//! round); readiness once every watch has listed.
 //!
 //! Every watch reads [`Decoded`] objects: one that does not decode into its
 //! type is kept apart and reported ([`invalid`]) instead of failing the
 //! whole list, so no single object can stall the others or readiness.
 
+mod cache;
 mod invalid;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
@@ -24,6 +24,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
@@ -52,64 +53,57 @@ pub async fn run(
     let recorder = Recorder::new(client.clone(), reporter);
     let ctx = Arc::new(Context::new(client, aws, config, metrics.clone(), recorder));
     let shutdown = shutdown.shared();
-    // A watch (and its cache) covers one namespace or all of them.
+    // A watch covers one namespace or all of them; one controller and one
+    // cache per kind serve every watch.
     let scopes: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
         vec![None]
     } else {
         ctx.config.namespaces.iter().cloned().map(Some).collect()
     };
-    let mut stores = vec![];
-    let mut controllers = vec![];
-    for ns in scopes {
-        // One watch and one cache per kind. Each watch also tells the other
-        // kind's controller whom its changes concern, so neither kind is
-        // watched (nor decoded) twice.
-        let (wake_pools, pools_woken) = mpsc::unbounded();
-        let (wake_pipelines, pipelines_woken) = mpsc::unbounded();
-        let (pipeline_store, pipeline_cache) = reflector::store::<Decoded<MediaStreamPipeline>>();
-        let (pool_store, pool_cache) =
-            reflector::store::<Decoded<MediaPipelineKinesisVideoStreamPool>>();
-        // A pipeline's change (above all its deletion) wakes the pools it names.
-        let named_pools = move |p: &Decoded<MediaStreamPipeline>| {
-            let Some(p) = p.valid() else { return };
-            for r in p.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref()) {
-                let _ = wake_pools.unbounded_send(object_ref(p.namespace(), &r.name));
-            }
-        };
-        // A pool's change wakes the pipelines that name it.
-        let users = pipeline_store.clone();
-        let pool_users = move |pool: &Decoded<MediaPipelineKinesisVideoStreamPool>| {
-            let Some(pool) = pool.valid() else { return };
-            let all = users.state();
-            let pipelines = all.iter().filter_map(|p| p.valid()).map(|p| &**p);
-            for name in referencing(pool, pipelines) {
-                let _ = wake_pipelines.unbounded_send(object_ref(pool.namespace(), &name));
-            }
-        };
-        let pipelines = controller_for(
-            &ctx,
-            ns.as_deref(),
-            (pipeline_store, pipeline_cache),
-            named_pools,
-        )
-        .reconcile_on(pipelines_woken);
-        let pools = controller_for(&ctx, ns.as_deref(), (pool_store, pool_cache), pool_users)
-            .reconcile_on(pools_woken);
-        stores.push(synced(pipelines.store()));
-        stores.push(synced(pools.store()));
-        controllers.push(start(pipelines, &ctx, shutdown.clone()));
-        controllers.push(start(pools, &ctx, shutdown.clone()));
-    }
+    // Each kind's watch also tells the other kind's controller whom its
+    // changes concern, so neither kind is watched (nor decoded) twice.
+    let (wake_pools, pools_woken) = mpsc::unbounded();
+    let (wake_pipelines, pipelines_woken) = mpsc::unbounded();
+    let (pipeline_store, pipeline_cache) = reflector::store::<Decoded<MediaStreamPipeline>>();
+    let pool_cache = reflector::store::<Decoded<MediaPipelineKinesisVideoStreamPool>>();
+    // A pipeline's change (above all its deletion) wakes the pools it names.
+    let named_pools = move |p: &Decoded<MediaStreamPipeline>| {
+        let Some(p) = p.valid() else { return };
+        for r in p.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref()) {
+            let _ = wake_pools.unbounded_send(object_ref(p.namespace(), &r.name));
+        }
+    };
+    // A pool's change wakes the pipelines that name it.
+    let users = pipeline_store.clone();
+    let pool_users = move |pool: &Decoded<MediaPipelineKinesisVideoStreamPool>| {
+        let Some(pool) = pool.valid() else { return };
+        let all = users.state();
+        let pipelines = all.iter().filter_map(|p| p.valid()).map(|p| &**p);
+        for name in referencing(pool, pipelines) {
+            let _ = wake_pipelines.unbounded_send(object_ref(pool.namespace(), &name));
+        }
+    };
+    let (pipelines, pipelines_synced) =
+        controller_for(&ctx, &scopes, (pipeline_store, pipeline_cache), named_pools);
+    let (pools, pools_synced) = controller_for(&ctx, &scopes, pool_cache, pool_users);
     let ready = tokio::spawn(async move {
-        for store in stores {
-            if !store.await {
+        for mut synced in [pipelines_synced, pools_synced] {
+            if synced.wait_for(|done| *done).await.is_err() {
                 return;
             }
         }
         info!("caches synced: ready");
         metrics.set_ready(true);
     });
-    futures::future::join_all(controllers).await;
+    futures::future::join(
+        start(
+            pipelines.reconcile_on(pipelines_woken),
+            &ctx,
+            shutdown.clone(),
+        ),
+        start(pools.reconcile_on(pools_woken), &ctx, shutdown),
+    )
+    .await;
     ready.abort();
     ctx.metrics.set_ready(false);
 }
@@ -151,35 +145,49 @@ fn trim<K: Resource>(o: &mut K) {
     }
 }
 
-/// A kind's controller over its own watch. The cache keeps objects
-/// [`trim`]med, and the operator's own status writes wake nothing: only changes to spec,
-/// finalizers or deletion do (plus requeues and the other kind's wakes).
-/// `touched` sees every applied or deleted object, for the other kind.
+/// A kind's controller over the watches of every scope, with one cache.
+/// The cache keeps objects [`trim`]med, and the operator's own status
+/// writes wake nothing: only changes to spec, finalizers or deletion do
+/// (plus requeues and the other kind's wakes). `touched` sees every
+/// applied or deleted object, for the other kind. Also returned: whether
+/// every scope has listed.
 fn controller_for<K: Managed>(
     ctx: &Arc<Context>,
-    ns: Option<&str>,
+    scopes: &[Option<String>],
     (reader, writer): (Store<Decoded<K>>, reflector::store::Writer<Decoded<K>>),
     touched: impl Fn(&Decoded<K>) + Send + 'static,
-) -> Controller<Decoded<K>>
+) -> (Controller<Decoded<K>>, watch::Receiver<bool>)
 where
     K::Status: DeserializeOwned,
 {
-    let trigger = watcher(api::<Decoded<K>>(ctx, ns), watch_config(ctx))
-        .default_backoff()
-        .modify(trim)
-        .inspect_ok(invalid::tracker::<K>(ctx.clone(), ns))
+    let mut cache = cache::Union::new(writer, scopes.len());
+    let synced = cache.synced();
+    let watches = scopes.iter().map(|ns| {
+        let scope = ns.clone();
+        watcher(api::<Decoded<K>>(ctx, ns.as_deref()), watch_config(ctx))
+            .default_backoff()
+            .modify(trim)
+            .inspect_ok(invalid::tracker::<K>(ctx.clone(), ns.as_deref()))
+            .map_ok(move |e| (scope.clone(), e))
+            .boxed()
+    });
+    let trigger = futures::stream::select_all(watches)
+        .map_ok(move |(ns, e)| {
+            cache.apply(&ns, &e);
+            e
+        })
         .inspect_ok(move |e| match e {
             watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
                 touched(o)
             }
             watcher::Event::Init | watcher::Event::InitDone => {}
         })
-        .reflect(writer)
         .applied_objects()
         .predicate_filter(spec_or_lifecycle::<Decoded<K>>, Default::default());
     let concurrency = ctx.config.max_concurrent_reconciles;
-    Controller::for_stream(trigger, reader)
-        .with_config(controller::Config::default().concurrency(concurrency))
+    let controller = Controller::for_stream(trigger, reader)
+        .with_config(controller::Config::default().concurrency(concurrency));
+    (controller, synced)
 }
 
 fn start<K: Managed>(
@@ -259,26 +267,6 @@ async fn log_failure<T, E: std::error::Error + 'static, Q: std::error::Error + '
         Err(e) => warn!(error = %e, "reconcile failed"),
         Ok(_) => {}
     }
-}
-
-/// Resolves when a controller's cache has listed everything; false if it
-/// never will. The store's readiness signal wakes one waiter only, and the
-/// controller itself waits on it: poll with a timeout instead.
-fn synced<K>(store: Store<K>) -> BoxFuture<'static, bool>
-where
-    K: Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: std::hash::Hash + Eq + Clone + Send + Sync,
-{
-    async move {
-        loop {
-            match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready()).await {
-                Ok(Ok(())) => return true,
-                Ok(Err(_)) => return false,
-                Err(_) => continue,
-            }
-        }
-    }
-    .boxed()
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub struct Context {
     failures: Mutex<HashMap<String, Failures>>,
     last_read: Mutex<HashMap<String, Instant>>,
     /// `--max-concurrent-reconciles` for the whole operator: each
-    /// controller (two per watched namespace) bounds only its own.
+    /// controller (one per kind) bounds only its own.
     pub slots: tokio::sync::Semaphore,
 }
 
