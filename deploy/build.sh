@@ -18,7 +18,9 @@ profile=${3:-release}
 shift $(($# < 3 ? $# : 3))
 case "$arch" in
   amd64) target=x86_64-unknown-linux-musl ;;
-  arm64) target=aarch64-unknown-linux-musl ;;
+  # jemalloc fixes its page size when built, and a cross build cannot ask
+  # the kernel: 64 KiB works on arm64 kernels with 4, 16 or 64 KiB pages.
+  arm64) target=aarch64-unknown-linux-musl; export JEMALLOC_SYS_WITH_LG_PAGE=16 ;;
   *) echo "build.sh: unsupported architecture $arch (amd64, arm64)" >&2; exit 1 ;;
 esac
 cargo zigbuild --locked --profile "$profile" --target "$target" \

@@ -14,6 +14,11 @@ use chime_pipeline_operator::metrics::Metrics;
 use chime_pipeline_operator::{controller, sweep};
 use chime_pipeline_operator::{http, telemetry};
 
+// See Cargo.toml: measured against musl's allocator, glibc's and mimalloc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Kubernetes operator for Amazon Chime SDK media stream pipelines.
 #[derive(Parser)]
 #[command(version)]
