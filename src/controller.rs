@@ -172,10 +172,7 @@ where
             .boxed()
     });
     let trigger = futures::stream::select_all(watches)
-        .map_ok(move |(ns, e)| {
-            cache.apply(&ns, &e);
-            e
-        })
+        .map_ok(move |(ns, e)| cache.apply(&ns, e))
         .inspect_ok(move |e| match e {
             watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) => {
                 touched(o)

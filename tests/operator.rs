@@ -539,7 +539,7 @@ async fn a_pipeline_publishes_warnings_not_routine_events() -> anyhow::Result<()
 }
 
 /// `--max-concurrent-reconciles` bounds the operator, not each of its
-/// controllers (two per watched namespace): with 2 allowed over three
+/// controllers (one per kind): with 2 allowed over three
 /// namespaces and AWS holding every create 1 s, no more than 2 creates
 /// start within any second.
 #[tokio::test]

@@ -11,15 +11,15 @@
 use std::collections::{HashMap, HashSet};
 
 use kube::Resource;
+use kube::runtime::reflector::Store;
 use kube::runtime::reflector::store::Writer;
-use kube::runtime::reflector::{Lookup, Store};
 use kube::runtime::watcher::Event;
 use tokio::sync::watch;
 
 /// The writer side of a kind's cache, fed by every watched namespace.
 pub struct Union<K>
 where
-    K: Lookup<DynamicType = ()> + Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + Clone + 'static,
 {
     writer: Writer<K>,
     reader: Store<K>,
@@ -33,7 +33,7 @@ where
 
 impl<K> Union<K>
 where
-    K: Lookup<DynamicType = ()> + Resource<DynamicType = ()> + Clone + 'static,
+    K: Resource<DynamicType = ()> + Clone + 'static,
 {
     /// A cache over `scopes` watches (a namespace each, or one for all).
     /// kube's store is marked ready at once, so the controller reconciles
@@ -58,17 +58,20 @@ where
         self.ready.subscribe()
     }
 
-    /// Applies one event of the watch of namespace `ns` (None: all).
-    pub fn apply(&mut self, ns: &Option<String>, event: &Event<K>) {
-        match event {
+    /// Applies one event of the watch of namespace `ns` (None: all) and
+    /// passes it on; a listed object goes on as an Apply, which is what
+    /// the cache made of it.
+    pub fn apply(&mut self, ns: &Option<String>, event: Event<K>) -> Event<K> {
+        let event = match event {
             Event::Init => {
                 self.listing.insert(ns.clone(), HashSet::new());
+                Event::Init
             }
             Event::InitApply(o) => {
                 if let Some(names) = self.listing.get_mut(ns) {
-                    names.insert(key(ns, o));
+                    names.insert(key(ns, &o));
                 }
-                self.writer.apply_watcher_event(&Event::Apply(o.clone()));
+                Event::Apply(o)
             }
             Event::InitDone => {
                 let listed = self.listing.remove(ns).unwrap_or_default();
@@ -77,9 +80,16 @@ where
                 if self.synced.len() >= self.scopes {
                     self.ready.send_replace(true);
                 }
+                Event::InitDone
             }
-            Event::Apply(_) | Event::Delete(_) => self.writer.apply_watcher_event(event),
+            other => other,
+        };
+        // Init and InitDone would swap kube's store for a list of one
+        // namespace; they were handled above instead.
+        if matches!(event, Event::Apply(_) | Event::Delete(_)) {
+            self.writer.apply_watcher_event(&event);
         }
+        event
     }
 
     /// Removes the objects of `ns` that its latest list did not have: they
@@ -126,11 +136,11 @@ mod tests {
 
     fn list(u: &mut Union<ConfigMap>, ns: &str, names: &[&str]) {
         let scope = Some(ns.to_string());
-        u.apply(&scope, &Event::Init);
+        u.apply(&scope, Event::Init);
         for n in names {
-            u.apply(&scope, &Event::InitApply(cm(ns, n)));
+            u.apply(&scope, Event::InitApply(cm(ns, n)));
         }
-        u.apply(&scope, &Event::InitDone);
+        u.apply(&scope, Event::InitDone);
     }
 
     fn names(store: &Store<ConfigMap>) -> Vec<String> {
@@ -163,8 +173,8 @@ mod tests {
         list(&mut u, "a", &["x", "z"]);
         assert_eq!(names(&store), ["a/x", "a/z", "b/x"]);
         let b = Some("b".to_string());
-        u.apply(&b, &Event::Delete(cm("b", "x")));
-        u.apply(&b, &Event::Apply(cm("b", "w")));
+        u.apply(&b, Event::Delete(cm("b", "x")));
+        u.apply(&b, Event::Apply(cm("b", "w")));
         assert_eq!(names(&store), ["a/x", "a/z", "b/w"]);
     }
 
@@ -172,11 +182,11 @@ mod tests {
     fn an_all_namespace_relist_drops_whatever_it_did_not_list() {
         let (store, writer) = reflector::store::<ConfigMap>();
         let mut u = Union::new(writer, 1);
-        u.apply(&None, &Event::Apply(cm("a", "x")));
-        u.apply(&None, &Event::Apply(cm("b", "x")));
-        u.apply(&None, &Event::Init);
-        u.apply(&None, &Event::InitApply(cm("b", "x")));
-        u.apply(&None, &Event::InitDone);
+        u.apply(&None, Event::Apply(cm("a", "x")));
+        u.apply(&None, Event::Apply(cm("b", "x")));
+        u.apply(&None, Event::Init);
+        u.apply(&None, Event::InitApply(cm("b", "x")));
+        u.apply(&None, Event::InitDone);
         assert_eq!(names(&store), ["b/x"]);
         assert!(*u.synced().borrow());
     }
