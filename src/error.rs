@@ -58,6 +58,9 @@ pub enum Error {
     /// CRD bounded it): the message names the field and its value.
     #[error("{0}")]
     InvalidField(String),
+    /// The Region has no endpoint of the service: nothing is sent there.
+    #[error("{0}")]
+    UnsupportedRegion(String),
     /// The spec asks for something the operator refuses before any call
     /// (e.g. tag keys reserved for the operator).
     #[error("{0}")]
@@ -65,13 +68,10 @@ pub enum Error {
     /// Writing to the Kubernetes API failed.
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
-    /// Adding or removing our finalizer, or the step it wrapped, failed.
-    #[error(transparent)]
-    Finalizer(#[from] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 /// The condition reasons of errors that need a person ([`Retry::Permanent`]).
-pub const PERMANENT_REASONS: [&str; 9] = [
+pub const PERMANENT_REASONS: [&str; 10] = [
     "BadRequest",
     "Forbidden",
     "Unauthorized",
@@ -81,6 +81,7 @@ pub const PERMANENT_REASONS: [&str; 9] = [
     "NameInUse",
     "InvalidReference",
     "InvalidField",
+    "UnsupportedRegion",
 ];
 
 /// How the controller treats an error class.
@@ -114,13 +115,9 @@ impl Error {
             Error::Unexpected(_) => "UnexpectedResponse",
             Error::ImmutableFieldChanged(_) => "ImmutableFieldChanged",
             Error::InvalidSpec(_) => "InvalidSpec",
+            Error::UnsupportedRegion(_) => "UnsupportedRegion",
             Error::InUse(_) => "InUse",
             Error::Kube(_) => "KubernetesError",
-            Error::Finalizer(e) => match e.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(inner)
-                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.reason(),
-                _ => "KubernetesError",
-            },
         }
     }
 
@@ -134,11 +131,6 @@ impl Error {
             | Error::Unexpected(_)
             | Error::InUse(_)
             | Error::Kube(_) => Retry::Transient,
-            Error::Finalizer(e) => match e.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(inner)
-                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.retry(),
-                _ => Retry::Transient,
-            },
             Error::ResourceLimitExceeded(_) => Retry::Limit,
             Error::BadRequest(_)
             | Error::Forbidden(_)
@@ -148,7 +140,8 @@ impl Error {
             | Error::InvalidSpec(_)
             | Error::NameInUse(_)
             | Error::InvalidReference(_)
-            | Error::InvalidField(_) => Retry::Permanent,
+            | Error::InvalidField(_)
+            | Error::UnsupportedRegion(_) => Retry::Permanent,
         }
     }
 
@@ -166,6 +159,7 @@ impl Error {
                 | Error::Unauthorized(_)
                 | Error::NotFound(_)
                 | Error::NameInUse(_)
+                | Error::UnsupportedRegion(_)
         )
     }
 

@@ -59,6 +59,7 @@ pub struct Metrics {
     leader: Gauge,
     orphans: Family<KindLabel, Gauge>,
     orphans_deleted: Family<KindLabel, Counter>,
+    sweep_errors: Family<KindLabel, Counter>,
     invalid: Family<KindLabel, Gauge>,
     /// Objects that do not decode, by kind and watch scope (a namespace, or
     /// "" for all); the gauge is their sum by kind.
@@ -128,6 +129,12 @@ impl Default for Metrics {
             "Orphaned AWS objects the sweep deleted",
             orphans_deleted.clone(),
         );
+        let sweep_errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "sweep_errors",
+            "What a sweep could not judge (a failed List, tag read or delete, by kind; kind \"\" when the resources could not be listed); the rest of the sweep goes on",
+            sweep_errors.clone(),
+        );
         let invalid = Family::<KindLabel, Gauge>::default();
         registry.register(
             "invalid_objects",
@@ -151,6 +158,7 @@ impl Default for Metrics {
             leader,
             orphans,
             orphans_deleted,
+            sweep_errors,
             invalid,
             invalid_by_scope: Mutex::default(),
             statuses: Mutex::default(),
@@ -205,6 +213,14 @@ impl Metrics {
         self.orphans_deleted
             .get_or_create(&label)
             .inc_by(u64::try_from(deleted).unwrap_or(u64::MAX));
+    }
+
+    /// Failures of one sweep, by kind.
+    pub fn sweep_errors(&self, kind: &str, errors: usize) {
+        let label = KindLabel { kind: kind.into() };
+        self.sweep_errors
+            .get_or_create(&label)
+            .inc_by(u64::try_from(errors).unwrap_or(u64::MAX));
     }
 
     /// How many objects of `kind` one watch (`scope`) holds that do not

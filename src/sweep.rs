@@ -3,13 +3,22 @@
 //! the finalizer's addition, a finalizer removed by hand, a CRD or namespace
 //! deleted while the operator was down), and reports them or deletes them.
 //!
-//! Every interval, for each region in use: list each kind's objects; read
-//! the tags of those no resource's status records (remembered by ARN:
-//! identity tags never change); an object tagged with this installation's
-//! cluster ID whose UID tag matches no live resource for longer than the
-//! grace period is an orphan. Report mode logs it, counts it and records an
-//! Event; delete mode also deletes it when a fresh read of its tags still
-//! says deletion-policy Delete. Adopted and Retain objects are never deleted.
+//! An object is this installation's to judge only when its tags name this
+//! cluster (`chimeoperator.dev/cluster`) and a namespace this installation
+//! watches (`chimeoperator.dev/namespace`; every namespace when it watches
+//! all), and that namespace was listed in this very sweep. It is an orphan
+//! when no resource of the watched scope has its UID
+//! (`chimeoperator.dev/uid`) for longer than the grace period. Report mode
+//! logs it, counts it and records an Event; delete mode also deletes it when
+//! a fresh read of its tags still says deletion-policy Delete. Anything
+//! else (another installation's namespace, another cluster, Retain, no
+//! identity tags) is never deleted.
+//!
+//! Every interval, for each region in use (named by a resource, swept
+//! before, or holding an orphan), and each kind: one List, and the tags of
+//! the objects no resource's status records (remembered by ARN: identity
+//! tags never change). A failure is that object's or that region's alone:
+//! counted, logged, and the sweep goes on.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
@@ -23,7 +32,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::aws::{Aws, Regional};
+use crate::aws::{Aws, Regional, unsupported_region};
 use crate::config::{Config, SweepMode};
 use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
 use crate::decide::{self, ManagedStatus};
@@ -45,12 +54,16 @@ struct Live {
 pub struct Found {
     pub orphans: usize,
     pub deleted: usize,
+    /// Listings, tag reads and deletes that failed (each skipped alone).
+    pub errors: usize,
 }
 
-/// The sweep's memory across intervals: when each orphan was first seen.
+/// The sweep's memory across intervals: when each orphan was first seen,
+/// and every region it has swept.
 #[derive(Default)]
 pub struct Sweeper {
     first_seen: HashMap<String, Instant>,
+    regions: BTreeSet<String>,
 }
 
 /// Sweeps every `config.sweep.interval`, the first time one interval after
@@ -88,15 +101,21 @@ pub async fn run(
                 ];
                 for (kind, f) in kinds {
                     metrics.orphans(kind, f.orphans, f.deleted);
+                    metrics.sweep_errors(kind, f.errors);
                 }
             }
-            Err(e) => warn!(error = %e, "orphan sweep failed; retried next interval"),
+            // Without every watched resource, no object can be judged.
+            Err(e) => {
+                metrics.sweep_errors("", 1);
+                warn!(error = %e, "orphan sweep could not list the resources; retried next interval");
+            }
         }
     }
 }
 
 impl Sweeper {
-    /// One sweep of both kinds in every region in use.
+    /// One sweep of both kinds in every region in use. Fails only when the
+    /// resources cannot be listed; AWS failures are counted per kind.
     pub async fn once(
         &mut self,
         client: &Client,
@@ -105,13 +124,18 @@ impl Sweeper {
         recorder: &Recorder,
     ) -> Result<(Found, Found), Error> {
         let mut live = Live::default();
-        live.regions.insert(aws.default_region());
         read_live::<MediaStreamPipeline>(client, config, &mut live).await?;
         read_live::<MediaPipelineKinesisVideoStreamPool>(client, config, &mut live).await?;
+        self.regions.insert(aws.default_region());
+        self.regions.extend(live.regions.iter().cloned());
+        self.regions
+            .extend(self.first_seen.keys().filter_map(|arn| arn_region(arn)));
+        // Where the service has no endpoint there is nothing to list.
+        self.regions.retain(|r| unsupported_region(r).is_none());
         let (mut pipelines, mut pools) = (Found::default(), Found::default());
         let mut seen = HashSet::new();
-        for region in &live.regions {
-            let regional = aws.region(Some(region));
+        for region in self.regions.clone() {
+            let regional = aws.region(Some(&region));
             let ctx = SweepCtx {
                 aws: &regional,
                 config,
@@ -120,12 +144,12 @@ impl Sweeper {
             };
             add(
                 &mut pipelines,
-                self.kind::<MediaStreamPipeline>(&ctx, &mut seen).await?,
+                self.kind::<MediaStreamPipeline>(&ctx, &mut seen).await,
             );
             add(
                 &mut pools,
                 self.kind::<MediaPipelineKinesisVideoStreamPool>(&ctx, &mut seen)
-                    .await?,
+                    .await,
             );
         }
         self.first_seen.retain(|arn, _| seen.contains(arn));
@@ -133,20 +157,31 @@ impl Sweeper {
     }
 
     /// One kind in one region.
-    async fn kind<K: Managed>(
-        &mut self,
-        ctx: &SweepCtx<'_>,
-        seen: &mut HashSet<String>,
-    ) -> Result<Found, Error> {
-        let listed = K::list(ctx.aws).await?;
-        let arns: HashSet<&str> = listed.iter().map(|l| l.arn.as_str()).collect();
-        ctx.aws.keep_known_tags(&arns);
+    async fn kind<K: Managed>(&mut self, ctx: &SweepCtx<'_>, seen: &mut HashSet<String>) -> Found {
         let mut found = Found::default();
+        let listed = match K::list(ctx.aws).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                warn!(error = %e, region = ctx.aws.name(), "orphan sweep: listing {}s failed", K::KIND.noun);
+                found.errors += 1;
+                return found;
+            }
+        };
+        ctx.aws.keep_known_tags(K::KIND.arn_type, &listed);
         for obj in &listed {
             if ctx.live.recorded.contains(&obj.id) || ctx.live.recorded.contains(&obj.arn) {
                 continue;
             }
-            let tags = ctx.aws.known_tags(&obj.arn).await?;
+            let tags = match ctx.aws.known_tags(&obj.arn).await {
+                Ok(tags) => tags,
+                // Deleted between the List and the tag read.
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => {
+                    warn!(error = %e, arn = %obj.arn, "orphan sweep: reading tags failed");
+                    found.errors += 1;
+                    continue;
+                }
+            };
             let Some(uid) = orphan_uid(&tags, ctx) else {
                 continue;
             };
@@ -159,12 +194,19 @@ impl Sweeper {
                 continue;
             }
             found.orphans += 1;
-            if self.settle::<K>(ctx, &obj.id, &obj.arn, &tags, uid).await? {
-                found.deleted += 1;
-                self.first_seen.remove(&obj.arn);
+            match self.settle::<K>(ctx, &obj.id, &obj.arn, &tags, uid).await {
+                Ok(true) => {
+                    found.deleted += 1;
+                    self.first_seen.remove(&obj.arn);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    warn!(error = %e, arn = %obj.arn, "orphan sweep: settling an orphan failed");
+                    found.errors += 1;
+                }
             }
         }
-        Ok(found)
+        found
     }
 
     /// Reports an orphan, and deletes it in delete mode when its tags,
@@ -201,6 +243,14 @@ impl Sweeper {
     }
 }
 
+/// The region an ARN names (its fourth field).
+fn arn_region(arn: &str) -> Option<String> {
+    arn.split(':')
+        .nth(3)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+}
+
 struct SweepCtx<'a> {
     aws: &'a Regional,
     config: &'a Config,
@@ -211,14 +261,19 @@ struct SweepCtx<'a> {
 fn add(total: &mut Found, more: Found) {
     total.orphans += more.orphans;
     total.deleted += more.deleted;
+    total.errors += more.errors;
 }
 
-/// The UID an object was created for, when it is this installation's and
-/// no live resource has that UID.
+/// The UID an object was created for, when it is this installation's (this
+/// cluster, a namespace it watches and has just listed) and no resource it
+/// listed has that UID.
 fn orphan_uid<'t>(tags: &'t [Tag], ctx: &SweepCtx<'_>) -> Option<&'t str> {
     let cluster = decide::tag_value(tags, decide::CLUSTER_TAG)?;
+    let namespace = decide::tag_value(tags, decide::NAMESPACE_TAG)?;
     let uid = decide::tag_value(tags, decide::UID_TAG)?;
-    (cluster == ctx.config.cluster_id && !ctx.live.uids.contains(uid)).then_some(uid)
+    let watched =
+        ctx.config.namespaces.is_empty() || ctx.config.namespaces.iter().any(|ns| ns == namespace);
+    (cluster == ctx.config.cluster_id && watched && !ctx.live.uids.contains(uid)).then_some(uid)
 }
 
 /// Every resource of kind K in the watched namespaces: its UID, what its

@@ -408,7 +408,8 @@ async fn a_sweep_reads_tags_only_of_unknown_objects() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A pipeline made in AWS with this installation's identity tags.
+/// A pipeline made in AWS with this installation's identity tags (its
+/// cluster, its watched namespace).
 async fn create_tagged(
     sdk: &aws_sdk_chimesdkmediapipelines::Client,
     config: &Config,
@@ -434,6 +435,10 @@ async fn create_tagged(
                 .build()?,
         )
         .tags(tag("chimeoperator.dev/cluster", &config.cluster_id)?)
+        .tags(tag(
+            "chimeoperator.dev/namespace",
+            config.namespaces.first().map_or("", String::as_str),
+        )?)
         .tags(tag("chimeoperator.dev/uid", uid)?)
         .tags(tag("chimeoperator.dev/deletion-policy", "Delete")?)
         .send()

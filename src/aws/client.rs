@@ -42,6 +42,37 @@ pub struct Regional {
     seen_tags: Arc<Mutex<HashMap<String, Vec<Tag>>>>,
 }
 
+/// The most objects whose tags a region's client remembers.
+pub const KNOWN_TAGS_MAX: usize = 20_000;
+
+/// The Regions where Chime SDK Media Pipelines has an endpoint, as the AWS
+/// SDKs' endpoint data (botocore's endpoints.json, `media-pipelines-chime`)
+/// lists them. Elsewhere every call fails as a network error, forever.
+pub const SUPPORTED_REGIONS: [&str; 10] = [
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-west-2",
+    "us-east-1",
+    "us-west-2",
+];
+
+/// Why no call can go to `region`, if none can: the service has no
+/// endpoint there (a typo, or a Region it does not serve).
+pub fn unsupported_region(region: &str) -> Option<Error> {
+    (!SUPPORTED_REGIONS.contains(&region)).then(|| {
+        Error::UnsupportedRegion(format!(
+            "Chime SDK Media Pipelines has no endpoint in {region:?}; set spec.region (or the \
+             operator's --region) to one of {}",
+            SUPPORTED_REGIONS.join(", ")
+        ))
+    })
+}
+
 /// An object as a List call names it: what Get and Delete take, and its ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -159,15 +190,23 @@ impl Regional {
         }
         let tags = self.list_tags(arn).await?;
         if let Ok(mut m) = self.seen_tags.lock() {
+            // A bound, whatever prunes it or not (with the sweep off, only
+            // lookups fill it): past it, start over.
+            if m.len() >= KNOWN_TAGS_MAX {
+                m.clear();
+            }
             m.insert(arn.to_string(), tags.clone());
         }
         Ok(tags)
     }
 
-    /// Drops remembered tags of objects no longer listed.
-    pub fn keep_known_tags(&self, listed: &std::collections::HashSet<&str>) {
+    /// Drops remembered tags of objects of one kind (ARNs containing
+    /// `arn_type`) that its full listing no longer has; other kinds' stay.
+    pub fn keep_known_tags(&self, arn_type: &str, listed: &[Listed]) {
+        let listed: std::collections::HashSet<&str> =
+            listed.iter().map(|l| l.arn.as_str()).collect();
         if let Ok(mut m) = self.seen_tags.lock() {
-            m.retain(|arn, _| listed.contains(arn.as_str()));
+            m.retain(|arn, _| !arn.contains(arn_type) || listed.contains(arn.as_str()));
         }
     }
 

@@ -8,6 +8,9 @@ mod client;
 mod pipeline;
 mod pool;
 
-pub use client::{Aws, AwsOptions, Listed, RateLimit, Regional, loader};
+pub use client::{
+    Aws, AwsOptions, KNOWN_TAGS_MAX, Listed, RateLimit, Regional, SUPPORTED_REGIONS, loader,
+    unsupported_region,
+};
 pub use pipeline::RemotePipeline;
 pub use pool::RemotePool;

@@ -93,6 +93,9 @@ pub struct KindInfo {
     pub noun: &'static str,
     /// The Ready reason and Event once AWS no longer knows the object.
     pub gone_reason: &'static str,
+    /// What the kind's ARNs hold between the account and the ID
+    /// (`:media-pipeline/`): tells its objects from other kinds' by ARN.
+    pub arn_type: &'static str,
     /// Whether the routine steps (Created, Deleted) get a Normal Event.
     /// Warnings, and Events that say what status cannot (Retained,
     /// Expired, gone), are published for every kind.
@@ -422,6 +425,7 @@ pub fn settle(
 pub const TAG_PREFIX: &str = "chimeoperator.dev/";
 pub const CLUSTER_TAG: &str = "chimeoperator.dev/cluster";
 pub const UID_TAG: &str = "chimeoperator.dev/uid";
+pub const NAMESPACE_TAG: &str = "chimeoperator.dev/namespace";
 /// What happens to the object when its resource goes: `Delete` or `Retain`
 /// (adopted objects always say `Retain`). The orphan sweep deletes only
 /// what says `Delete`.

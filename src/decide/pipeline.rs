@@ -24,6 +24,7 @@ pub const KIND: KindInfo = KindInfo {
     metrics: metrics::Kind::Pipeline,
     noun: "media pipeline",
     gone_reason: "PipelineGone",
+    arn_type: ":media-pipeline/",
     // A pipeline per meeting: a Created and a Deleted Event per meeting
     // would be two more writes to the API server each (the status already
     // records the create), held 6 minutes in the Event recorder's cache.
@@ -259,11 +260,9 @@ fn adopt_existing(
 ) -> PipelinePlan {
     let (generation, now) = (obs.seen.generation, obs.seen.now);
     match obs.seen.remote {
-        Remote::Found { remote, .. } => {
-            let (status, _) = found(obs, status, remote);
-            let requeue = next_read(&status, settings, now);
-            PipelinePlan::idle(status, requeue)
-        }
+        // Tagged from the first read, identity and Retain included, so
+        // that nothing (a sweep, a lookup) can take it for another's.
+        Remote::Found { remote, tags } => follow_found(obs, status, remote, tags, settings),
         Remote::Gone => {
             let err = Error::NotFound(format!(
                 "media pipeline {adopt} (spec.adoptMediaPipelineId) does not exist in {}; nothing is created",
@@ -344,21 +343,29 @@ fn follow(
             ),
             None,
         ),
-        Remote::Found { remote, tags } => {
-            let (status, refused) = found(obs, status, remote);
-            let actions = match tags {
-                Some(t) if !refused => {
-                    tag_actions(&desired_tags(&obs.spec.tags, obs.seen.own_tags), t)
-                }
-                _ => vec![],
-            };
-            let requeue = next_read(&status, settings, now);
-            PipelinePlan {
-                actions,
-                status,
-                requeue,
-            }
-        }
+        Remote::Found { remote, tags } => follow_found(obs, status, remote, tags, settings),
+    }
+}
+
+/// AWS described the pipeline: the status says what, and its tags (when
+/// read) are brought to the spec's, unless the spec no longer matches it.
+fn follow_found(
+    obs: &Observation<'_>,
+    status: MediaStreamPipelineStatus,
+    remote: &RemotePipeline,
+    tags: &Option<Vec<crate::crd::Tag>>,
+    settings: &Settings,
+) -> PipelinePlan {
+    let (status, refused) = found(obs, status, remote);
+    let actions = match tags {
+        Some(t) if !refused => tag_actions(&desired_tags(&obs.spec.tags, obs.seen.own_tags), t),
+        _ => vec![],
+    };
+    let requeue = next_read(&status, settings, obs.seen.now);
+    PipelinePlan {
+        actions,
+        status,
+        requeue,
     }
 }
 

@@ -25,6 +25,7 @@ pub const KIND: KindInfo = KindInfo {
     metrics: metrics::Kind::Pool,
     noun: "Kinesis Video Stream pool",
     gone_reason: "PoolGone",
+    arn_type: ":media-pipeline-kinesis-video-stream-pool/",
     // Pools are few and long-lived: their routine Events cost nothing.
     routine_events: true,
 };
@@ -135,6 +136,19 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
             ),
             None,
         ),
+        // Ours was deleted, and another pool took its name (and so its ARN):
+        // never followed, tagged, updated or deleted by this resource.
+        Remote::Found { remote, .. } if !same_pool(status.pool_id.as_deref(), remote) => {
+            let message = format!(
+                "AWS no longer knows this pool (ID {}); the pool now named {} is another one \
+                 (ID {}), left alone. Delete this resource, or create a new one.",
+                status.pool_id.as_deref().unwrap_or_default(),
+                remote.name,
+                remote.id
+            );
+            let status = with_gone(status, KIND.gone_reason, &message, generation, now);
+            PoolPlan::idle(status, None)
+        }
         Remote::Found { remote, tags } => {
             let status = with_remote(status, remote, generation, now);
             if let Some(err) = immutable_change(&obs, &status, remote) {
@@ -159,6 +173,12 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
             }
         }
     }
+}
+
+/// Whether `found` is the pool recorded by its ID (a status without one, from
+/// before IDs were recorded, takes the ARN's word).
+pub fn same_pool(recorded: Option<&str>, found: &RemotePool) -> bool {
+    recorded.is_none_or(|id| id == found.id)
 }
 
 /// The name and both regions are fixed once the pool exists.
@@ -249,6 +269,28 @@ pub fn referencing<'a>(
     names
 }
 
+/// A pipeline being deleted that records no media pipeline: its cleanup
+/// needs no pool (it never creates, and finds a lost create by its tags),
+/// so a pool waiting for it would only wait on itself.
+fn leaving_empty_handed(p: &Decoded<MediaStreamPipeline>) -> bool {
+    let (meta, recorded) = match p {
+        Decoded::Valid(p) => (
+            &p.metadata,
+            p.status
+                .as_ref()
+                .and_then(|s| s.media_pipeline_id.as_ref())
+                .is_some(),
+        ),
+        Decoded::Invalid(bad) => (
+            &bad.metadata,
+            bad.status
+                .as_ref()
+                .is_some_and(|s| !s["mediaPipelineId"].is_null()),
+        ),
+    };
+    meta.deletion_timestamp.is_some() && !recorded
+}
+
 /// The same over pipelines as listed, whether or not they decode: one that
 /// does not is judged by its stored sinks, since it may still name the pool.
 pub fn referencing_any<'a>(
@@ -257,7 +299,7 @@ pub fn referencing_any<'a>(
 ) -> Vec<String> {
     let name = pool.name_any();
     let (mut valid, mut invalid) = (vec![], vec![]);
-    for p in pipelines {
+    for p in pipelines.into_iter().filter(|p| !leaving_empty_handed(p)) {
         match p {
             Decoded::Valid(p) => valid.push(p.as_ref()),
             Decoded::Invalid(bad) if bad.metadata.namespace == pool.namespace() => {

@@ -2,6 +2,7 @@
 //! the metrics, and the in-memory failure and read bookkeeping (by UID).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,11 +10,11 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
 use tracing::warn;
 
-use crate::aws::Aws;
+use crate::aws::{Aws, Listed};
 use crate::config::Config;
 use crate::crd::Tag;
 use crate::decide;
-use crate::error::Retry;
+use crate::error::{Error, Retry};
 use crate::metrics::{self, Metrics};
 
 /// A failure streak of one resource, kept in memory: it only spaces retries.
@@ -34,7 +35,15 @@ pub struct Context {
     /// `--max-concurrent-reconciles` for the whole operator: each
     /// controller (one per kind) bounds only its own.
     pub slots: tokio::sync::Semaphore,
+    /// The last listing of this installation's objects, per kind and
+    /// region: see [`Context::owned_listing`].
+    owned: Mutex<HashMap<(&'static str, String), OwnedSlot>>,
 }
+
+/// This installation's objects of one kind in one region, by the UID they
+/// were made for.
+pub type Owned = Arc<HashMap<String, Listed>>;
+type OwnedSlot = Arc<tokio::sync::Mutex<Option<(Instant, Owned)>>>;
 
 impl Context {
     pub fn new(
@@ -52,6 +61,7 @@ impl Context {
             failures: Mutex::default(),
             last_read: Mutex::default(),
             slots: tokio::sync::Semaphore::new(config.max_concurrent_reconciles.max(1) as usize),
+            owned: Mutex::default(),
             config,
         }
     }
@@ -108,6 +118,37 @@ impl Context {
             let at = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
             map.insert(uid.to_string(), at);
         }
+    }
+
+    /// This installation's objects of `kind` in `region`, by UID, from
+    /// `list` (a List and a tag read per object: costly). Callers at the
+    /// same moment share one listing: one that was still under way when a
+    /// caller asked serves it, since what it looks for (an object an
+    /// earlier create of its resource made) was made before it asked.
+    pub async fn owned_listing<F, Fut>(
+        &self,
+        kind: &'static str,
+        region: &str,
+        list: F,
+    ) -> Result<Owned, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<HashMap<String, Listed>, Error>>,
+    {
+        let asked = Instant::now();
+        let slot = match self.owned.lock() {
+            Ok(mut map) => map.entry((kind, region.to_string())).or_default().clone(),
+            Err(_) => OwnedSlot::default(),
+        };
+        let mut last = slot.lock().await;
+        if let Some((ended, owned)) = last.as_ref()
+            && *ended >= asked
+        {
+            return Ok(owned.clone());
+        }
+        let owned: Owned = Arc::new(list().await?);
+        *last = Some((Instant::now(), owned.clone()));
+        Ok(owned)
     }
 
     /// Drops everything kept about a resource that is gone.

@@ -11,11 +11,13 @@
 //! as ClientRequestToken, and never recreated once AWS reports it gone.
 
 mod context;
+mod finalizer;
 mod pipeline;
 mod pool;
 
 pub use context::Context;
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
@@ -26,15 +28,14 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::aws::{Listed, Regional};
+use crate::aws::{Listed, Regional, unsupported_region};
 use crate::config::Settings;
-use crate::crd::{CommonSpec, DeletionPolicy, FINALIZER, RECONCILE_REQUESTED_AT, Tag};
+use crate::crd::{CommonSpec, DeletionPolicy, RECONCILE_REQUESTED_AT, Tag};
 use crate::decide::{self, GONE, ManagedStatus, Plan, Remote, RemoteObject};
 use crate::error::Error;
 
@@ -85,12 +86,6 @@ pub trait Managed:
         ctx: &Context,
         needed: bool,
     ) -> impl Future<Output = Result<Self::Inputs, Error>> + Send;
-    /// The inputs a replayed create in cleanup would send; None when no
-    /// create can ever have been sent.
-    fn replay_inputs(
-        &self,
-        ctx: &Context,
-    ) -> impl Future<Output = Result<Option<Self::Inputs>, Error>> + Send;
     fn decide(
         &self,
         obs: Observed<'_, Self>,
@@ -118,14 +113,27 @@ pub trait Managed:
     fn list(aws: &Regional) -> impl Future<Output = Result<Vec<Listed>, Error>> + Send;
     /// Deletes the object; one already gone counts as deleted.
     fn delete(aws: &Regional, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Whether the object recorded as `id` is still the one this resource
+    /// made or adopted, checked before cleanup touches it. IDs that AWS
+    /// never reuses need no check; a name-based identifier (a pool's ARN)
+    /// may name someone else's object by now.
+    fn still_own(
+        &self,
+        _aws: &Regional,
+        _id: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        async { Ok(true) }
+    }
     /// A spec change refused before any AWS call (a field that cannot change
     /// any more), if there is one.
     fn refused(&self) -> Option<Error> {
         None
     }
-    /// Records in the status that a create may have reached AWS (it
-    /// succeeded, or its outcome is unknown).
-    fn record_attempt(&self, _status: &mut Self::Status) {}
+    /// Records in the status that a create may have reached AWS: `sent`,
+    /// this spec's request (it succeeded, or its outcome is unknown); else
+    /// an object an earlier request made was found by its tags, and what
+    /// made it is not this spec's to say.
+    fn record_attempt(&self, _status: &mut Self::Status, _sent: bool) {}
     /// How long the resource is kept once its object finished, if it
     /// expires; `default` is the operator's.
     fn time_to_live(&self, _default: Option<Duration>) -> Option<Duration> {
@@ -140,21 +148,28 @@ pub trait Managed:
     }
 }
 
-/// Runs one reconcile of `obj` inside its finalizer, with a span and metrics.
+/// Runs one reconcile of `obj`, with a span and metrics: apply while it
+/// lives; on deletion, cleanup and then our finalizer's removal, when it has
+/// our finalizer (else nothing of it can be in AWS: see [`finalizer`]).
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let span = info_span!("reconcile", kind = %K::kind(&()), namespace = %ns, name = %obj.name_any(), uid = %obj.uid().unwrap_or_default());
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let result = finalizer(&api, FINALIZER, obj, |event| async {
-        match event {
-            Finalizer::Apply(o) => apply(o.as_ref(), &api, &ctx).await,
-            Finalizer::Cleanup(o) => cleanup(o.as_ref(), &api, &ctx).await,
+    let result = async {
+        if obj.meta().deletion_timestamp.is_none() {
+            apply(obj.as_ref(), &api, &ctx).await
+        } else if finalizer::has(obj.as_ref()) {
+            let action = cleanup(obj.as_ref(), &api, &ctx).await?;
+            finalizer::remove(&api, obj.as_ref()).await?;
+            Ok(action)
+        } else {
+            ctx.forget(K::KIND.metrics, &obj.uid().unwrap_or_default());
+            Ok(Action::await_change())
         }
-    })
+    }
     .instrument(span)
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)));
+    .await;
     let (outcome, reason) = match &result {
         Ok(_) => ("success", "Synced"),
         Err(e) => ("error", e.reason()),
@@ -191,13 +206,14 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     let settings = &ctx.config.settings;
     let status = obj.status();
     let now = Timestamp::now();
+    let aws = regional(obj, ctx);
     if let Some(err) = obj
         .refused()
         .or_else(|| decide::reserved_tag_keys(obj.spec_tags()))
+        .or_else(|| unsupported_region(aws.name()))
     {
         return refuse(obj, api, ctx, err, requested, now).await;
     }
-    let aws = regional(obj, ctx);
 
     let every = spread_first_read(obj, ctx, now);
     let remote = observe(obj, ctx, &aws, requested.is_some(), now).await;
@@ -219,11 +235,10 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
         &inputs,
         settings,
     );
-    if plan.actions.contains(&decide::Action::Create)
-        && let Some(wait) = guard_create(obj, api, settings).await?
-    {
-        return Ok(wait);
-    }
+    let first = match protect(obj, api, &plan.actions, settings).await? {
+        Protected::Go { first } => first,
+        Protected::Wait(action) => return Ok(action),
+    };
     if requested.is_some() {
         plan.status.set_last_handled_reconcile_at(requested);
     }
@@ -243,7 +258,12 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
         requeue,
         failure,
     };
-    let done = act(obj, ctx, &aws, plan.actions, &inputs, &create_tags, done).await;
+    let creation = Creation {
+        inputs: &inputs,
+        tags: &create_tags,
+        first,
+    };
+    let done = act(obj, ctx, &aws, plan.actions, creation, done).await;
     finish(obj, api, ctx, &aws, done).await
 }
 
@@ -347,27 +367,61 @@ async fn observe<K: Managed>(
     }
 }
 
-/// A create needs the resource to be really there with our finalizer: the
+/// What may happen after the decision: its calls (`first`: a create that
+/// is the resource's first, as it just got our finalizer), or a wait.
+enum Protected {
+    Go { first: bool },
+    Wait(Action),
+}
+
+/// Our finalizer goes on before the first AWS call that can leave
+/// something behind, and stays on while an object is recorded (restored if
+/// a person removed it). A create checks a fresh read of the resource first.
+async fn protect<K: Managed>(
+    obj: &K,
+    api: &Api<K>,
+    actions: &[decide::Action<K::Update>],
+    settings: &Settings,
+) -> Result<Protected, Error> {
+    if actions.contains(&decide::Action::Create) {
+        return guard_create(obj, api, settings).await;
+    }
+    let recorded = obj.status().and_then(|s| s.remote_id()).is_some();
+    if (recorded || !actions.is_empty()) && !finalizer::has(obj) {
+        finalizer::add(api, obj).await?;
+    }
+    Ok(Protected::Go { first: false })
+}
+
+/// A create needs the resource to be really there, not being deleted: the
 /// cache may lag a delete, and a delete racing the finalizer's addition can
 /// win (seen on a 1.20 API server). The cache may also lag our own status
 /// write: an ID there means the object exists, and the next reconcile sees
-/// it. Some(action) means: do not create now.
+/// it. The finalizer goes on the fresh object, unless it has it already
+/// (then an earlier create may have been sent).
 async fn guard_create<K: Managed>(
     obj: &K,
     api: &Api<K>,
     settings: &Settings,
-) -> Result<Option<Action>, Error> {
+) -> Result<Protected, Error> {
     let name = obj.name_any();
     let fresh = match api.get(&name).await {
-        Ok(o) => Some(o),
-        Err(e) if object_gone(&e, &name) => None,
+        Ok(o) => o,
+        Err(e) if object_gone(&e, &name) => return Ok(Protected::Wait(Action::await_change())),
         Err(e) => return Err(e.into()),
     };
-    Ok(match judge_create(obj, fresh.as_ref()) {
-        CreateGuard::Go => None,
-        CreateGuard::Vanished => Some(Action::await_change()),
-        CreateGuard::Recorded => Some(Action::requeue(settings.poll_min)),
-    })
+    match judge_create(obj, Some(&fresh)) {
+        CreateGuard::Go if finalizer::has(&fresh) => Ok(Protected::Go { first: false }),
+        CreateGuard::Go => match finalizer::add(api, &fresh).await {
+            Ok(_) => Ok(Protected::Go { first: true }),
+            Err(Error::Kube(e)) if object_gone(&e, &name) => {
+                Ok(Protected::Wait(Action::await_change()))
+            }
+            Err(e) => Err(e),
+        },
+        CreateGuard::Vanished => Ok(Protected::Wait(Action::await_change())),
+        CreateGuard::Recorded => Ok(Protected::Wait(Action::requeue(settings.poll_min))),
+    }
 }
 
 /// A 404 that says the object itself is gone, and not that the API server
@@ -385,8 +439,8 @@ fn object_gone(e: &kube::Error, name: &str) -> bool {
 #[derive(Debug, PartialEq, Eq)]
 enum CreateGuard {
     Go,
-    /// Gone, replaced (another UID), deleting, or without our finalizer:
-    /// nothing may be created for it.
+    /// Gone, replaced (another UID) or deleting: nothing may be created
+    /// for it.
     Vanished,
     /// Its status already records the object: the cache lags our write.
     Recorded,
@@ -396,10 +450,7 @@ fn judge_create<K: Managed>(cached: &K, fresh: Option<&K>) -> CreateGuard {
     let Some(fresh) = fresh else {
         return CreateGuard::Vanished;
     };
-    let ours = fresh.uid() == cached.uid()
-        && fresh.meta().deletion_timestamp.is_none()
-        && fresh.finalizers().iter().any(|f| f == FINALIZER);
-    if !ours {
+    if fresh.uid() != cached.uid() || fresh.meta().deletion_timestamp.is_some() {
         return CreateGuard::Vanished;
     }
     match fresh.status().and_then(|s| s.remote_id()) {
@@ -416,6 +467,15 @@ struct Done<S> {
     failure: Option<Error>,
 }
 
+/// What a create sends besides the resource: the kind's inputs, the
+/// operator's tags, and whether it is the resource's first create (nothing
+/// can have been sent for it before).
+struct Creation<'a, I> {
+    inputs: &'a I,
+    tags: &'a [Tag],
+    first: bool,
+}
+
 /// Makes the planned calls in order, folding each answer into the status;
 /// the first failure stops the rest.
 async fn act<K: Managed>(
@@ -423,8 +483,7 @@ async fn act<K: Managed>(
     ctx: &Context,
     aws: &Regional,
     actions: Vec<decide::Action<K::Update>>,
-    inputs: &K::Inputs,
-    create_tags: &[Tag],
+    creation: Creation<'_, K::Inputs>,
     mut done: Done<K::Status>,
 ) -> Done<K::Status> {
     let generation = obj.meta().generation;
@@ -435,14 +494,14 @@ async fn act<K: Managed>(
         let arn = done.status.remote_arn().unwrap_or_default().to_string();
         let described = match &step {
             decide::Action::Create => {
-                let made = create(obj, ctx, aws, inputs, create_tags).await;
-                if made
-                    .as_ref()
-                    .map_or_else(Error::may_have_succeeded, |_| true)
-                {
-                    obj.record_attempt(&mut done.status);
+                let made = create(obj, ctx, aws, &creation).await;
+                match &made {
+                    Ok(Made::Sent(_)) => obj.record_attempt(&mut done.status, true),
+                    Ok(Made::Found(_)) => obj.record_attempt(&mut done.status, false),
+                    Err(e) if e.may_have_succeeded() => obj.record_attempt(&mut done.status, true),
+                    Err(_) => {}
                 }
-                made.map(Some)
+                made.map(|m| Some(m.into_remote()))
             }
             decide::Action::Update(u) => K::update(aws, &id, u).await.map(Some),
             decide::Action::Tag(tags) => aws.tag(&arn, tags).await.map(|()| None),
@@ -466,15 +525,30 @@ async fn act<K: Managed>(
     done
 }
 
+/// What a create gave: the object the request made (or, with the same
+/// token, had made), or one an earlier create made with other parameters,
+/// found by its identity tags.
+enum Made<R> {
+    Sent(R),
+    Found(R),
+}
+
+impl<R> Made<R> {
+    fn into_remote(self) -> R {
+        match self {
+            Made::Sent(r) | Made::Found(r) => r,
+        }
+    }
+}
+
 /// The create call, with its log line and (routine or failure) Event.
 async fn create<K: Managed>(
     obj: &K,
     ctx: &Context,
     aws: &Regional,
-    inputs: &K::Inputs,
-    create_tags: &[Tag],
-) -> Result<K::Remote, Error> {
-    match obj.create(aws, inputs, create_tags).await {
+    creation: &Creation<'_, K::Inputs>,
+) -> Result<Made<K::Remote>, Error> {
+    match obj.create(aws, creation.inputs, creation.tags).await {
         Ok(remote) => {
             let id = remote.id();
             info!(id = %id, "created {}", K::KIND.noun);
@@ -483,19 +557,23 @@ async fn create<K: Managed>(
                 let note = format!("Created {} {id}", K::KIND.noun);
                 ctx.event(obj, false, "Created", note);
             }
-            Ok(remote)
+            Ok(Made::Sent(remote))
         }
-        // The token may have made an object with other parameters (the
-        // deletion policy changed, or a status was lost and the spec
-        // edited): find it by its identity tags rather than stall.
-        Err(Error::BadRequest(why)) => match recover_own::<K>(obj, ctx, aws).await {
-            Ok(Some(remote)) => Ok(remote),
-            Ok(None) => {
-                ctx.event(obj, true, "CreateFailed", why.clone());
-                Err(Error::BadRequest(why))
+        // A refused first create is about its input: nothing was sent
+        // before it. Later, the token may have made an object with other
+        // parameters (the deletion policy changed, or a status was lost
+        // and the spec edited): find it by its identity tags rather than
+        // stall.
+        Err(Error::BadRequest(why)) if !creation.first => {
+            match recover_own::<K>(obj, ctx, aws).await {
+                Ok(Some(remote)) => Ok(Made::Found(remote)),
+                Ok(None) => {
+                    ctx.event(obj, true, "CreateFailed", why.clone());
+                    Err(Error::BadRequest(why))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         Err(e) => {
             ctx.event(obj, true, "CreateFailed", e.to_string());
             Err(e)
@@ -511,11 +589,11 @@ async fn recover_own<K: Managed>(
     aws: &Regional,
 ) -> Result<Option<K::Remote>, Error> {
     let uid = obj.uid().unwrap_or_default();
-    let Some(id) = find_owned::<K>(aws, ctx, &uid).await? else {
+    let Some(own) = find_owned::<K>(aws, ctx, &uid).await? else {
         return Ok(None);
     };
-    info!(id = %id, "found the {} an earlier create made, by its tags", K::KIND.noun);
-    K::read(aws, &id).await
+    info!(id = %own.id, "found the {} an earlier create made, by its tags", K::KIND.noun);
+    K::read(aws, &own.id).await
 }
 
 /// Writes the status, undoes a create whose resource vanished meanwhile,
@@ -612,24 +690,22 @@ async fn undo_orphan<K: Managed>(
     Ok(())
 }
 
+/// The resource is going and holds our finalizer: its remote object, if it
+/// has one, is deleted or (Retain) marked as retained in AWS before the
+/// finalizer goes, so that no orphan sweep can ever claim it. Never creates.
 async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Action, Error> {
-    let uid = obj.uid().unwrap_or_default();
     if let Some(why) = obj.blocked(ctx).await? {
         // An error keeps the finalizer (Ok would mean "cleaned up"); what it
         // waits for wakes this resource.
         return Err(cleanup_failed(obj, api, Error::InUse(why)).await);
     }
-    let recorded = obj.status().and_then(|s| s.remote_id()).map(str::to_string);
-    if obj.deletion_policy(ctx.config.default_deletion_policy) == DeletionPolicy::Retain {
-        if let Some(id) = &recorded {
+    let retain = obj.deletion_policy(ctx.config.default_deletion_policy) == DeletionPolicy::Retain;
+    let aws = regional(obj, ctx);
+    match release(obj, ctx, &aws, retain).await {
+        Ok(Some(id)) if retain => {
             let note = format!("{} {id} kept (deletionPolicy Retain)", K::KIND.noun);
             ctx.event(obj, false, "Retained", note);
         }
-        ctx.forget(K::KIND.metrics, &uid);
-        return Ok(Action::await_change());
-    }
-    let aws = regional(obj, ctx);
-    match delete_remote(obj, ctx, &aws, recorded).await {
         Ok(Some(id)) => {
             info!(id = %id, "deleted {}", K::KIND.noun);
             if K::KIND.routine_events {
@@ -639,73 +715,107 @@ async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Act
         }
         Ok(None) => {}
         Err(e) => {
-            ctx.event(obj, true, "DeleteFailed", e.to_string());
+            let reason = if retain {
+                "RetainFailed"
+            } else {
+                "DeleteFailed"
+            };
+            ctx.event(obj, true, reason, e.to_string());
             return Err(cleanup_failed(obj, api, e).await);
         }
     }
-    ctx.forget(K::KIND.metrics, &uid);
+    ctx.forget(K::KIND.metrics, &obj.uid().unwrap_or_default());
     Ok(Action::await_change())
 }
 
-/// Deletes the remote object: the recorded one, or the one a replayed
-/// create finds. Returns what was deleted, if anything.
-async fn delete_remote<K: Managed>(
+/// Deletes the resource's remote object, or tags it as retained. Returns
+/// its ID, or None when there is nothing of it in AWS.
+async fn release<K: Managed>(
     obj: &K,
     ctx: &Context,
     aws: &Regional,
-    recorded: Option<String>,
+    retain: bool,
 ) -> Result<Option<String>, Error> {
-    let id = match recorded {
-        Some(id) => id,
-        None => match replay_create(obj, ctx, aws).await? {
-            Some(id) => id,
-            None => return Ok(None),
-        },
-    };
-    K::delete(aws, &id).await.map(|()| Some(id))
-}
-
-/// No ID recorded: a create may still have succeeded (a crash or a failed
-/// status write right after it). Replaying it with the same token returns
-/// that object. A refused replay proves nothing (the spec may have changed
-/// since, or the create sent other tags): the object is then looked up by
-/// its identity tags. An unknown outcome keeps the finalizer. None: nothing
-/// was created.
-async fn replay_create<K: Managed>(
-    obj: &K,
-    ctx: &Context,
-    aws: &Regional,
-) -> Result<Option<String>, Error> {
-    let Some(inputs) = obj.replay_inputs(ctx).await? else {
+    let Some(own) = own_object(obj, ctx, aws).await? else {
         return Ok(None);
     };
-    let tags = ctx.own_tags(obj, retained(obj, ctx));
-    match obj.create(aws, &inputs, &tags).await {
-        Ok(remote) => Ok(Some(remote.id().to_string())),
-        Err(e) if e.may_have_succeeded() => Err(e),
-        Err(refused) => {
-            info!(error = %refused, "the replayed create was refused: looking the {} up by its tags", K::KIND.noun);
-            find_owned::<K>(aws, ctx, &obj.uid().unwrap_or_default()).await
+    if retain {
+        match aws.tag(&own.arn, &[decide::policy_tag(true)]).await {
+            Ok(()) | Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
         }
+    } else {
+        K::delete(aws, &own.id).await?;
     }
+    Ok(Some(own.id))
+}
+
+/// The remote object of a resource being deleted: the recorded one while it
+/// is still this resource's; else, since a create may have been sent and
+/// its answer lost (a crash, a failed status write), the one its identity
+/// tags name. A create is never sent to find out: it would start a
+/// pipeline only to delete it.
+async fn own_object<K: Managed>(
+    obj: &K,
+    ctx: &Context,
+    aws: &Regional,
+) -> Result<Option<Listed>, Error> {
+    let status = obj.status();
+    if let Some(id) = status.and_then(|s| s.remote_id()) {
+        if !obj.still_own(aws, id).await? {
+            info!(id = %id, "the recorded {} is no longer this resource's: left alone", K::KIND.noun);
+            return Ok(None);
+        }
+        let arn = status.and_then(|s| s.remote_arn()).unwrap_or(id);
+        return Ok(Some(Listed {
+            id: id.to_string(),
+            arn: arn.to_string(),
+        }));
+    }
+    // Where the service has no endpoint, no create can have been sent.
+    if unsupported_region(aws.name()).is_some() {
+        return Ok(None);
+    }
+    find_owned::<K>(aws, ctx, &obj.uid().unwrap_or_default()).await
 }
 
 /// The object of this kind that this installation created for the
-/// resource with `uid`, found by its identity tags: one List, then one tag
-/// read per object of the region. Rare: only a refused replay needs it.
+/// resource with `uid`, found by its identity tags. Concurrent callers in a
+/// region share one listing (see [`Context::owned_listing`]).
 pub async fn find_owned<K: Managed>(
     aws: &Regional,
     ctx: &Context,
     uid: &str,
-) -> Result<Option<String>, Error> {
-    for listed in K::list(aws).await? {
-        let tags = aws.known_tags(&listed.arn).await?;
+) -> Result<Option<Listed>, Error> {
+    let listing = ctx
+        .owned_listing(K::KIND.noun, aws.name(), || owned_by_uid::<K>(aws, ctx))
+        .await?;
+    Ok(listing.get(uid).cloned())
+}
+
+/// One List of the kind in the region, then the tags of each object (each
+/// read once: identity tags never change): this installation's objects, by
+/// the UID they were made for.
+async fn owned_by_uid<K: Managed>(
+    aws: &Regional,
+    ctx: &Context,
+) -> Result<HashMap<String, Listed>, Error> {
+    let listed = K::list(aws).await?;
+    aws.keep_known_tags(K::KIND.arn_type, &listed);
+    let mut owned = HashMap::new();
+    for obj in listed {
+        let tags = match aws.known_tags(&obj.arn).await {
+            Ok(tags) => tags,
+            // Deleted between the List and the tag read.
+            Err(Error::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
         let ours = decide::tag_value(&tags, decide::CLUSTER_TAG) == Some(&ctx.config.cluster_id);
-        if ours && decide::tag_value(&tags, decide::UID_TAG) == Some(uid) {
-            return Ok(Some(listed.id));
+        if let (true, Some(uid)) = (ours, decide::tag_value(&tags, decide::UID_TAG)) {
+            owned.insert(uid.to_string(), obj);
         }
     }
-    Ok(None)
+    Ok(owned)
 }
 
 /// Shows a failed cleanup step in the status; returns the error to report
@@ -746,6 +856,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::FINALIZER;
     use crate::crd::MediaPipelineKinesisVideoStreamPool as Pool;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -790,9 +901,10 @@ mod tests {
     }
 
     /// The cache may lag a delete, a replacement, or our own status write;
-    /// only a fresh read of the resource lets a create go ahead.
+    /// only a fresh read of the resource lets a create go ahead. A missing
+    /// finalizer is no obstacle: it goes on just before the first create.
     #[test]
-    fn a_create_goes_ahead_only_for_a_live_finalized_unrecorded_resource() {
+    fn a_create_goes_ahead_only_for_a_live_unrecorded_resource() {
         let cached = pool("u1", true, None);
         assert_eq!(judge_create(&cached, Some(&cached)), CreateGuard::Go);
         assert_eq!(judge_create(&cached, None), CreateGuard::Vanished);
@@ -802,10 +914,7 @@ mod tests {
             CreateGuard::Vanished
         );
         let unfinalized = pool("u1", false, None);
-        assert_eq!(
-            judge_create(&cached, Some(&unfinalized)),
-            CreateGuard::Vanished
-        );
+        assert_eq!(judge_create(&cached, Some(&unfinalized)), CreateGuard::Go);
         let mut deleting = pool("u1", true, None);
         deleting.metadata.deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
         assert_eq!(

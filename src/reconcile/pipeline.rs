@@ -33,9 +33,12 @@ impl Managed for MediaStreamPipeline {
     }
 
     /// From now on a replay must send this request: sources and sinks are
-    /// fixed.
-    fn record_attempt(&self, status: &mut MediaStreamPipelineStatus) {
-        status.request_digest = Some(pipeline::request_digest(&self.spec));
+    /// fixed. A pipeline found by its tags was made by an earlier request,
+    /// perhaps from another spec: no digest, and the comparison with what
+    /// AWS describes judges (a digest of this spec would forbid restoring
+    /// the one that made it).
+    fn record_attempt(&self, status: &mut MediaStreamPipelineStatus, sent: bool) {
+        status.request_digest = sent.then(|| pipeline::request_digest(&self.spec));
     }
 
     fn time_to_live(&self, default: Option<Duration>) -> Option<Duration> {
@@ -55,16 +58,6 @@ impl Managed for MediaStreamPipeline {
         } else {
             Ok(Ok(self.spec.sinks.clone()))
         }
-    }
-
-    /// An adoption never creates. Sinks that no longer resolve (a pool
-    /// deleted since) cannot be replayed: the create then fails as refused,
-    /// and the pipeline is looked up by its tags instead.
-    async fn replay_inputs(&self, ctx: &Context) -> Result<Option<Sinks>, Error> {
-        if self.spec.adopt_media_pipeline_id.is_some() {
-            return Ok(None);
-        }
-        resolve_sinks(self, ctx).await.map(Some)
     }
 
     fn decide(&self, obs: Observed<'_, Self>, sinks: &Sinks, settings: &Settings) -> PipelinePlan {

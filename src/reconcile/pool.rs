@@ -23,10 +23,6 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
         Ok(())
     }
 
-    async fn replay_inputs(&self, _: &Context) -> Result<Option<()>, Error> {
-        Ok(Some(()))
-    }
-
     fn decide(&self, obs: Observed<'_, Self>, _: &(), settings: &Settings) -> PoolPlan {
         pool::decide(
             Observation {
@@ -66,6 +62,17 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
 
     async fn delete(aws: &Regional, id: &str) -> Result<(), Error> {
         aws.delete_pool(id).await
+    }
+
+    /// A pool's ARN is made of its name: once the recorded pool is gone,
+    /// another resource (any namespace) may make one of the same name. The
+    /// pool ID tells them apart; a pool with another ID is not ours.
+    async fn still_own(&self, aws: &Regional, arn: &str) -> Result<bool, Error> {
+        let recorded = self.status.as_ref().and_then(|s| s.pool_id.as_deref());
+        Ok(match aws.get_pool(arn).await? {
+            None => false,
+            Some(found) => pool::same_pool(recorded, &found),
+        })
     }
 
     /// Pipelines that still name this pool keep it: deleting both at once
