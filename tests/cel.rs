@@ -38,7 +38,7 @@ const RULES: &[(&str, &str, &str)] = &[
     (
         PIPELINE,
         ROOT,
-        "!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sources == oldSelf.spec.sources && self.spec.sinks == oldSelf.spec.sinks)",
+        "!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sources == oldSelf.spec.sources && self.spec.sinks == oldSelf.spec.sinks) || (has(oldSelf.status.conditions) && oldSelf.status.conditions.exists(c, c.type == 'Synced' && c.reason == 'ImmutableFieldChanged'))",
     ),
     (
         PIPELINE,
@@ -440,6 +440,16 @@ fn cases() -> Vec<Case> {
         json!({"mediaPipelineId": OTHER_ID, "pipelineStatus": "InProgress", "region": "us-east-1"}),
     );
     let adopted = with_spec(pipeline.clone(), "adoptMediaPipelineId", json!(ADOPTED));
+    // A pipeline that differs from its spec (found by its tags after the
+    // spec was edited in a crash window): the spec may be restored.
+    let differs = with(
+        pipeline.clone(),
+        "status",
+        json!({"mediaPipelineId": OTHER_ID, "pipelineStatus": "InProgress", "region": "us-east-1",
+            "conditions": [{"type": "Synced", "status": "False", "reason": "ImmutableFieldChanged",
+            "message": "spec.sources cannot change", "lastTransitionTime": "2026-01-01T00:00:00Z",
+            "observedGeneration": 1}]}),
+    );
 
     let pool = resource(
         POOL,
@@ -557,6 +567,13 @@ fn cases() -> Vec<Case> {
             Some(&created),
             with_spec(created.clone(), "sinks", sink("q")),
             false,
+        ),
+        case(
+            PIPELINE,
+            "status.mediaPipelineId set, spec differs from the pipeline: sources restored",
+            Some(&differs),
+            with_spec(differs.clone(), "sources", source("m2")),
+            true,
         ),
         case(
             PIPELINE,

@@ -30,6 +30,9 @@ pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars:
         "observedGeneration": {"minimum": 0},
         "reason": {"minLength": 1, "maxLength": 1024, "pattern": r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"},
         "message": {"maxLength": 32768},
+        // An RFC 3339 time is at most 35 characters; bounded so that a rule
+        // may look through the conditions at a known cost.
+        "lastTransitionTime": {"maxLength": 64},
     });
     if let (Some(props), Some(bounds)) = (item["properties"].as_object_mut(), bounds.as_object()) {
         for (field, extra) in bounds {

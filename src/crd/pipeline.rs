@@ -28,7 +28,7 @@ use super::common::{CommonSpec, DeletionPolicy, Tag};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"ARN","type":"string","priority":1,"jsonPath":".status.mediaPipelineArn"}"#,
     printcolumn = r#"{"name":"Region","type":"string","priority":1,"jsonPath":".status.region"}"#,
-    validation = Rule::new("!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sources == oldSelf.spec.sources && self.spec.sinks == oldSelf.spec.sinks)").message("spec.sources and spec.sinks cannot change once a create may have reached AWS (status.requestDigest or status.mediaPipelineId is set): create a new MediaStreamPipeline instead"),
+    validation = Rule::new("!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sources == oldSelf.spec.sources && self.spec.sinks == oldSelf.spec.sinks) || (has(oldSelf.status.conditions) && oldSelf.status.conditions.exists(c, c.type == 'Synced' && c.reason == 'ImmutableFieldChanged'))").message("spec.sources and spec.sinks cannot change once a create may have reached AWS (status.requestDigest or status.mediaPipelineId is set), unless the resource reports ImmutableFieldChanged (then they may be restored to the pipeline's): create a new MediaStreamPipeline instead"),
     validation = Rule::new("has(self.spec.adoptMediaPipelineId) == has(oldSelf.spec.adoptMediaPipelineId)").message("spec.adoptMediaPipelineId can be neither added nor removed: create a new MediaStreamPipeline instead")
 )]
 #[serde(rename_all = "camelCase")]
