@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::crd::{
     Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, RECONCILE_REQUESTED_AT,
 };
@@ -58,7 +58,8 @@ pub async fn run(
     let scopes: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
         vec![None]
     } else {
-        ctx.config.namespaces.iter().cloned().map(Some).collect()
+        let namespaces = config::unique(ctx.config.namespaces.clone());
+        namespaces.into_iter().map(Some).collect()
     };
     // Each kind's watch also tells the other kind's controller whom its
     // changes concern, so neither kind is watched (nor decoded) twice.

@@ -288,3 +288,54 @@ async fn the_aws_rate_limit_holds_under_a_burst() -> anyhow::Result<()> {
     h.assert_one_pipeline_per_uid(&uids);
     Ok(())
 }
+
+/// A flag out of range is refused at start-up, before anything is done:
+/// exit code 2 and a message that names the flag and its allowed range.
+/// (`--poll-min` above 15 s used to start, then panic after each create,
+/// before its status write: a crash loop.)
+#[tokio::test]
+async fn out_of_range_flags_are_refused_at_start_up() -> anyhow::Result<()> {
+    let h = Harness::without_operator("flags").await?;
+    let cases: [(&[&str], &str, &str); 8] = [
+        (&["--poll-min", "20s"], "--poll-min", "15s"),
+        (&["--poll-min", "0s"], "--poll-min", "1ms"),
+        (
+            &["--max-concurrent-reconciles", "0"],
+            "--max-concurrent-reconciles",
+            "at least 1",
+        ),
+        (&["--aws-burst", "0"], "--aws-burst", "at least 1"),
+        (&["--sweep-interval", "0s"], "--sweep-interval", "1s"),
+        (&["--lease-duration", "1s"], "--lease-duration", "3s"),
+        (&["--cluster-id", ""], "--cluster-id", "256"),
+        (&["--namespace", "a,"], "--namespace", "63"),
+    ];
+    for (flags, flag, range) in cases {
+        let (code, stderr) =
+            Operator::run_to_exit(&h.env.kubeconfig, &h.emulator, &h.env.namespace, flags).await?;
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(range),
+            "{flags:?}: the message names neither {flag} nor {range}: {stderr}"
+        );
+        eprintln!("refused {flags:?}: {}", stderr.lines().next().unwrap_or(""));
+    }
+    assert_eq!(h.emulator.calls().len(), 0, "a refused operator called AWS");
+    Ok(())
+}
+
+/// The same namespace named twice is watched once: the operator gets ready
+/// and reconciles. (It used to wait for a second list of that namespace,
+/// and was never ready.)
+#[tokio::test]
+async fn a_namespace_named_twice_is_watched_once() -> anyhow::Result<()> {
+    let h = Harness::without_operator("twice").await?;
+    let ns = &h.env.namespace;
+    let twice = format!("{ns},{ns}");
+    let op = Operator::spawn(&h.env.kubeconfig, &h.emulator, ns, &["--namespace", &twice])?;
+    op.wait_http("/readyz", 200).await?;
+    let o = h.create("p", spec_json("m-twice", json!({}))).await?;
+    h.wait_ready("p").await?;
+    h.assert_one_pipeline_per_uid(&[uid(&o)?]);
+    Ok(())
+}

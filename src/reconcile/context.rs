@@ -164,3 +164,19 @@ impl Context {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `poll_interval` with settings no validation let through (poll_min
+    /// above poll_max) waits poll_max rather than panicking.
+    #[test]
+    fn poll_waits_survive_inconsistent_settings() {
+        let mut settings = Config::default().settings;
+        settings.poll_min = Duration::from_secs(20);
+        let now = jiff::Timestamp::now();
+        let wait = decide::poll_interval(None, &settings, now);
+        assert_eq!(wait, settings.poll_max);
+    }
+}
