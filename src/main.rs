@@ -252,7 +252,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 break;
             }
         }
-        metrics.set_leader(false);
+        metrics.lost_lead();
         metrics.set_ready(true);
     }
     // Closing the channel ends the lease task; releasing lets a standby

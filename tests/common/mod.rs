@@ -520,6 +520,16 @@ impl Operator {
             .sum()
     }
 
+    /// The lines of `/metrics` of the metric `name` (one per label set).
+    pub async fn series(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let (_, text) = self.get("/metrics").await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .map(str::to_string)
+            .collect())
+    }
+
     pub async fn wait_http(&self, path: &str, status: u16) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
