@@ -11,8 +11,10 @@
 mod cache;
 mod invalid;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
@@ -28,7 +30,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::crd::{
     Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, RECONCILE_REQUESTED_AT,
 };
@@ -58,7 +60,8 @@ pub async fn run(
     let scopes: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
         vec![None]
     } else {
-        ctx.config.namespaces.iter().cloned().map(Some).collect()
+        let namespaces = config::unique(ctx.config.namespaces.clone());
+        namespaces.into_iter().map(Some).collect()
     };
     // Each kind's watch also tells the other kind's controller whom its
     // changes concern, so neither kind is watched (nor decoded) twice.
@@ -75,6 +78,7 @@ pub async fn run(
     };
     // A pool's change wakes the pipelines that name it.
     let users = pipeline_store.clone();
+    let cached = (pipeline_store.clone(), pool_cache.0.clone());
     let pool_users = move |pool: &Decoded<MediaPipelineKinesisVideoStreamPool>| {
         let Some(pool) = pool.valid() else { return };
         let all = users.state();
@@ -86,27 +90,70 @@ pub async fn run(
     let (pipelines, pipelines_synced) =
         controller_for(&ctx, &scopes, (pipeline_store, pipeline_cache), named_pools);
     let (pools, pools_synced) = controller_for(&ctx, &scopes, pool_cache, pool_users);
-    let ready = tokio::spawn(async move {
+    let upkeep = async {
         for mut synced in [pipelines_synced, pools_synced] {
             if synced.wait_for(|done| *done).await.is_err() {
-                return;
+                return futures::future::pending().await;
             }
         }
         info!("caches synced: ready");
         metrics.set_ready(true);
-    });
-    futures::future::join(
+        prune(&ctx, cached).await
+    };
+    let controllers = futures::future::join(
         start(
             pipelines.reconcile_on(pipelines_woken),
             &ctx,
             shutdown.clone(),
         ),
         start(pools.reconcile_on(pools_woken), &ctx, shutdown),
-    )
-    .await;
-    ready.abort();
+    );
+    // The upkeep never ends: it stops with the controllers, and is dropped
+    // with them when the lease is lost (a task would outlive them).
+    tokio::select! {
+        _ = controllers => {}
+        () = upkeep => {}
+    }
     ctx.metrics.set_ready(false);
 }
+
+type Caches = (
+    Store<Decoded<MediaStreamPipeline>>,
+    Store<Decoded<MediaPipelineKinesisVideoStreamPool>>,
+);
+
+/// Every refresh interval, drops what the context and the metrics keep
+/// about resources no longer in either cache: those gone without the
+/// operator's cleanup (a finalizer removed by hand, a namespace or the CRD
+/// deleted), or recorded by a reconcile that ended after their deletion.
+/// One pass over the cached UIDs per interval costs nothing next to the
+/// reads that interval paces. Forgetting on each Delete event instead would
+/// miss both the objects a relist drops (the cache drops them without an
+/// event) and a reconcile that records after the Delete. Stale gauges last
+/// at most one interval: no longer than the statuses they count.
+async fn prune(ctx: &Context, (pipelines, pools): Caches) {
+    let every = ctx.config.settings.refresh_interval.max(PRUNE_FLOOR);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let mut live = uids(&pipelines);
+        live.extend(uids(&pools));
+        ctx.retain(&live);
+    }
+}
+
+fn uids<K: Resource<DynamicType = ()> + Clone>(cache: &Store<K>) -> HashSet<String> {
+    let objects = cache.state();
+    objects
+        .iter()
+        .filter_map(|o| o.meta().uid.clone())
+        .collect()
+}
+
+/// The shortest interval between prunes, whatever the refresh interval
+/// (which validation keeps above zero, but a config made in code may not).
+const PRUNE_FLOOR: Duration = Duration::from_millis(100);
 
 fn api<K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(
     ctx: &Context,

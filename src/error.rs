@@ -70,6 +70,20 @@ pub enum Error {
     Kube(#[from] kube::Error),
 }
 
+/// A setting the operator cannot work with, found at start-up before it
+/// does anything: named by its flag (or, for one without a flag, its field),
+/// with the range it must lie in. Apart from [`Error`]: it never reaches a
+/// reconcile, so it has neither a condition reason nor a retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value} for {setting}: {allowed}")]
+pub struct InvalidSetting {
+    /// The flag, e.g. `--poll-min`, or the field, e.g. `settings.poll_max`.
+    pub setting: &'static str,
+    pub value: String,
+    /// What it must be, e.g. `must be from 1ms to 15s`.
+    pub allowed: String,
+}
+
 /// The condition reasons of errors that need a person ([`Retry::Permanent`]).
 pub const PERMANENT_REASONS: [&str; 10] = [
     "BadRequest",

@@ -3,13 +3,14 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use futures::FutureExt;
 use kube_lease_manager::LeaseManagerBuilder;
 
 use chime_pipeline_operator::aws::{Aws, AwsOptions, RateLimit};
-use chime_pipeline_operator::config::{Backoff, Config, Settings, Sweep, SweepMode};
+use chime_pipeline_operator::config::{self, Backoff, Config, Settings, Sweep, SweepMode};
 use chime_pipeline_operator::crd::{self, DeletionPolicy};
+use chime_pipeline_operator::error::InvalidSetting;
 use chime_pipeline_operator::metrics::Metrics;
 use chime_pipeline_operator::{controller, sweep};
 use chime_pipeline_operator::{http, telemetry};
@@ -175,9 +176,17 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut config = config_of(&args);
+    if let Err(e) = validate(&args, &config) {
+        // As clap reports a flag it cannot parse: the message, and code 2.
+        Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, e)
+            .exit();
+    }
     telemetry::init(args.log_json)?;
     let metrics = Arc::new(Metrics::default());
     let client = kube::Client::try_default().await?;
+    config.cluster_id = cluster_id(&client, args.cluster_id.clone()).await?;
     let rate_limit = NonZeroU32::new(args.aws_rate_limit).map(|per_second| RateLimit {
         per_second,
         burst: NonZeroU32::new(args.aws_burst).unwrap_or(per_second),
@@ -191,38 +200,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics.clone(),
     )
     .await;
-    let config = Config {
-        namespaces: args.namespaces,
-        label_selector: args.label_selector,
-        max_concurrent_reconciles: args.max_concurrent_reconciles,
-        default_deletion_policy: match args.default_deletion_policy {
-            Policy::Delete => DeletionPolicy::Delete,
-            Policy::Retain => DeletionPolicy::Retain,
-        },
-        cluster_id: cluster_id(&client, args.cluster_id).await?,
-        sweep: Sweep {
-            mode: match args.sweep_mode {
-                SweepArg::Off => SweepMode::Off,
-                SweepArg::Report => SweepMode::Report,
-                SweepArg::Delete => SweepMode::Delete,
-            },
-            interval: args.sweep_interval,
-            grace: args.sweep_grace,
-        },
-        ttl_after_finished: args
-            .ttl_seconds_after_finished
-            .map(|s| Duration::from_secs(s.into())),
-        settings: Settings {
-            refresh_interval: args.refresh_interval,
-            poll_min: args.poll_min,
-            backoff: Backoff {
-                limit: args.limit_retry_interval,
-                permanent: args.error_retry_interval,
-                ..Backoff::default()
-            },
-            ..Settings::default()
-        },
-    };
     let listener = tokio::net::TcpListener::bind(args.http_addr).await?;
     let served = metrics.clone();
     tokio::spawn(async move {
@@ -275,7 +252,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 break;
             }
         }
-        metrics.set_leader(false);
+        metrics.lost_lead();
         metrics.set_ready(true);
     }
     // Closing the channel ends the lease task; releasing lets a standby
@@ -288,6 +265,57 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The settings the flags give; the cluster ID is left to [`cluster_id`],
+/// which may read it from the cluster.
+fn config_of(args: &RunArgs) -> Config {
+    Config {
+        namespaces: config::unique(args.namespaces.clone()),
+        label_selector: args.label_selector.clone(),
+        max_concurrent_reconciles: args.max_concurrent_reconciles,
+        default_deletion_policy: match args.default_deletion_policy {
+            Policy::Delete => DeletionPolicy::Delete,
+            Policy::Retain => DeletionPolicy::Retain,
+        },
+        cluster_id: String::new(),
+        sweep: Sweep {
+            mode: match args.sweep_mode {
+                SweepArg::Off => SweepMode::Off,
+                SweepArg::Report => SweepMode::Report,
+                SweepArg::Delete => SweepMode::Delete,
+            },
+            interval: args.sweep_interval,
+            grace: args.sweep_grace,
+        },
+        ttl_after_finished: args
+            .ttl_seconds_after_finished
+            .map(|s| Duration::from_secs(s.into())),
+        settings: Settings {
+            refresh_interval: args.refresh_interval,
+            poll_min: args.poll_min,
+            backoff: Backoff {
+                limit: args.limit_retry_interval,
+                permanent: args.error_retry_interval,
+                ..Backoff::default()
+            },
+            ..Settings::default()
+        },
+    }
+}
+
+/// Every flag against its range (src/config.rs), before anything starts.
+fn validate(args: &RunArgs, config: &Config) -> Result<(), InvalidSetting> {
+    config.validate()?;
+    if let Some(id) = &args.cluster_id {
+        config::cluster_id(id)?;
+    }
+    config::burst(args.aws_burst)?;
+    config::lease(
+        args.lease_duration,
+        &args.lease_name,
+        args.lease_namespace.as_deref(),
+    )
 }
 
 /// The installation's identity: the flag, else the kube-system namespace's

@@ -1,7 +1,7 @@
 //! Prometheus metrics and readiness: one [`Metrics`] per process, made in
 //! `main` and handed to the AWS client, the controller and the HTTP server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -204,6 +204,31 @@ impl Metrics {
         }
     }
 
+    /// Forgets the statuses of resources whose UIDs are not in `live`: gone
+    /// without the operator's cleanup (see `controller::prune`).
+    pub fn retain_resources(&self, live: &HashSet<String>) {
+        if let Ok(mut map) = self.statuses.lock() {
+            map.retain(|(_, uid), _| live.contains(uid));
+        }
+    }
+
+    /// Forgets what this replica reported of the cluster and AWS while it
+    /// led (each resource's status, the objects that do not decode, the
+    /// orphans): the new leader reports them now, and a sum over the
+    /// replicas must count each once. Counters stay: they count this
+    /// process's own work.
+    pub fn lost_lead(&self) {
+        if let Ok(mut map) = self.statuses.lock() {
+            map.clear();
+        }
+        if let Ok(mut map) = self.invalid_by_scope.lock() {
+            map.clear();
+        }
+        self.invalid.clear();
+        self.orphans.clear();
+        self.set_leader(false);
+    }
+
     /// What a sweep found of one kind.
     pub fn orphans(&self, kind: &str, orphans: usize, deleted: usize) {
         let label = KindLabel { kind: kind.into() };
@@ -321,5 +346,55 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }
         assert!(!text.contains(r#"status="Stopped""#));
+    }
+
+    #[test]
+    fn resources_not_live_are_forgotten() {
+        let m = Metrics::default();
+        for uid in ["u1", "u2", "u3"] {
+            m.remote_status(Kind::Pipeline, uid, Some("InProgress"));
+        }
+        m.remote_status(Kind::Pool, "u4", Some("ACTIVE"));
+        let live: HashSet<String> = ["u1", "u4"].map(String::from).into();
+        m.retain_resources(&live);
+        let text = m.encode();
+        assert!(text.contains(r#"chime_operator_managed_pipelines{status="InProgress"} 1"#));
+        assert!(text.contains(r#"chime_operator_managed_pools{status="ACTIVE"} 1"#));
+        m.retain_resources(&HashSet::new());
+        assert!(!m.encode().contains("chime_operator_managed_pipelines{"));
+    }
+
+    #[test]
+    fn a_replica_that_lost_the_lead_reports_none_of_the_cluster() {
+        let m = Metrics::default();
+        m.set_leader(true);
+        m.remote_status(Kind::Pipeline, "u1", Some("InProgress"));
+        m.remote_status(Kind::Pool, "u2", Some("ACTIVE"));
+        m.set_invalid("MediaStreamPipeline", "a", 2);
+        m.orphans("MediaStreamPipeline", 3, 1);
+        m.reconciled("MediaStreamPipeline", "success", "Synced", Duration::ZERO);
+        m.lost_lead();
+        let text = m.encode();
+        for gone in [
+            "chime_operator_managed_pipelines{",
+            "chime_operator_managed_pools{",
+            "chime_operator_invalid_objects{",
+            "chime_operator_orphans{",
+        ] {
+            assert!(!text.contains(gone), "{gone} still in:\n{text}");
+        }
+        for kept in [
+            "chime_operator_leader 0",
+            r#"chime_operator_orphans_deleted_total{kind="MediaStreamPipeline"} 1"#,
+            r#"chime_operator_reconciles_total{kind="MediaStreamPipeline",outcome="success",reason="Synced"} 1"#,
+        ] {
+            assert!(text.contains(kept), "{kept} missing from:\n{text}");
+        }
+        // Leading again, it counts afresh.
+        m.set_invalid("MediaStreamPipeline", "b", 1);
+        assert!(
+            m.encode()
+                .contains(r#"chime_operator_invalid_objects{kind="MediaStreamPipeline"} 1"#)
+        );
     }
 }

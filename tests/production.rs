@@ -12,10 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chime_pipeline_operator::aws::RateLimit;
 use common::*;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use shipped::{install_shipped_cluster_role, install_shipped_lease_role};
+use testworld::emulator::{Fault, FaultKind, Trigger};
 
 /// The ClusterRole of deploy/ is all the operator needs, and no more: it
 /// carries a resource through create, refresh and delete, and may not read
@@ -286,5 +289,177 @@ async fn the_aws_rate_limit_holds_under_a_burst() -> anyhow::Result<()> {
         "{max_in_a_second} calls in one second (bound {bound})"
     );
     h.assert_one_pipeline_per_uid(&uids);
+    Ok(())
+}
+
+/// A flag out of range is refused at start-up, before anything is done:
+/// exit code 2 and a message that names the flag and its allowed range.
+/// (`--poll-min` above 15 s used to start, then panic after each create,
+/// before its status write: a crash loop.)
+#[tokio::test]
+async fn out_of_range_flags_are_refused_at_start_up() -> anyhow::Result<()> {
+    let h = Harness::without_operator("flags").await?;
+    let cases: [(&[&str], &str, &str); 8] = [
+        (&["--poll-min", "20s"], "--poll-min", "15s"),
+        (&["--poll-min", "0s"], "--poll-min", "1ms"),
+        (
+            &["--max-concurrent-reconciles", "0"],
+            "--max-concurrent-reconciles",
+            "at least 1",
+        ),
+        (&["--aws-burst", "0"], "--aws-burst", "at least 1"),
+        (&["--sweep-interval", "0s"], "--sweep-interval", "1s"),
+        (&["--lease-duration", "1s"], "--lease-duration", "3s"),
+        (&["--cluster-id", ""], "--cluster-id", "256"),
+        (&["--namespace", "a,"], "--namespace", "63"),
+    ];
+    for (flags, flag, range) in cases {
+        let (code, stderr) =
+            Operator::run_to_exit(&h.env.kubeconfig, &h.emulator, &h.env.namespace, flags).await?;
+        assert_eq!(code, Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(range),
+            "{flags:?}: the message names neither {flag} nor {range}: {stderr}"
+        );
+        eprintln!("refused {flags:?}: {}", stderr.lines().next().unwrap_or(""));
+    }
+    assert_eq!(h.emulator.calls().len(), 0, "a refused operator called AWS");
+    Ok(())
+}
+
+/// The same namespace named twice is watched once: the operator gets ready
+/// and reconciles. (It used to wait for a second list of that namespace,
+/// and was never ready.)
+#[tokio::test]
+async fn a_namespace_named_twice_is_watched_once() -> anyhow::Result<()> {
+    let h = Harness::without_operator("twice").await?;
+    let ns = &h.env.namespace;
+    let twice = format!("{ns},{ns}");
+    let op = Operator::spawn(&h.env.kubeconfig, &h.emulator, ns, &["--namespace", &twice])?;
+    op.wait_http("/readyz", 200).await?;
+    let o = h.create("p", spec_json("m-twice", json!({}))).await?;
+    h.wait_ready("p").await?;
+    h.assert_one_pipeline_per_uid(&[uid(&o)?]);
+    Ok(())
+}
+
+/// A replica that loses the lease while alive (here: the test hands it to
+/// the standby) stops exporting per-resource gauges, so that a sum over the
+/// replicas counts each resource once; the new leader exports them.
+#[tokio::test]
+async fn a_replica_that_loses_the_lease_exports_no_resource_gauges() -> anyhow::Result<()> {
+    const GAUGE: &str = "chime_operator_managed_pipelines";
+    let h = Harness::without_operator("lost").await?;
+    let ns = &h.env.namespace;
+    let lease = [
+        "--leader-election",
+        "--lease-namespace",
+        ns,
+        "--lease-duration",
+        "4s",
+    ];
+    let names = ["replica-0", "replica-1"];
+    let mut ops = vec![];
+    for name in names {
+        let env = [("POD_NAME", name)];
+        let endpoint = h.emulator.endpoint_url();
+        let (kc, log) = (&h.env.kubeconfig, Stdio::inherit());
+        ops.push(Operator::spawn_with(kc, &endpoint, ns, &lease, &env, log)?);
+    }
+    for op in &ops {
+        op.wait_http("/readyz", 200).await?;
+    }
+    for i in 0..3 {
+        h.create(
+            &format!("p{i}"),
+            spec_json(&format!("m-lost{i}"), json!({})),
+        )
+        .await?;
+    }
+    for i in 0..3 {
+        h.wait_ready(&format!("p{i}")).await?;
+    }
+    let leader = wait_leader(&ops).await?;
+    let standby = 1 - leader;
+    wait_metric(&ops[leader], GAUGE, 3.0).await?;
+
+    let leases: Api<Lease> = h.env.api();
+    let now = serde_json::to_value(MicroTime(jiff::Timestamp::now()))?;
+    let handover = json!({"spec": {"holderIdentity": names[standby], "renewTime": now}});
+    leases
+        .patch(
+            "chime-pipeline-operator",
+            &PatchParams::default(),
+            &Patch::Merge(handover),
+        )
+        .await?;
+    wait_metric(&ops[leader], "chime_operator_leader", 0.0).await?;
+    let kept = ops[leader].series(GAUGE).await?;
+    assert!(kept.is_empty(), "the former leader still exports {kept:?}");
+    wait_metric(&ops[standby], "chime_operator_leader", 1.0).await?;
+    wait_metric(&ops[standby], GAUGE, 3.0).await?;
+    let kept = ops[leader].series(GAUGE).await?;
+    assert!(kept.is_empty(), "the former leader exports {kept:?} again");
+    Ok(())
+}
+
+/// The index of the replica that leads, once one does.
+async fn wait_leader(ops: &[Operator]) -> anyhow::Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for (i, op) in ops.iter().enumerate() {
+            if op.metric("chime_operator_leader", "").await == 1.0 {
+                return Ok(i);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no leader");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the metric `name`, summed over its label sets, is `value`.
+async fn wait_metric(op: &Operator, name: &str, value: f64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while op.metric(name, "").await != value {
+        if Instant::now() > deadline {
+            bail!("{name} never {value}: {:?}", op.series(name).await?);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// A resource whose deletion hangs (its pipeline's delete is refused) and
+/// whose finalizer a person then removes is gone without the operator's
+/// cleanup: what the operator kept about it goes too, and with it its
+/// per-resource series.
+#[tokio::test]
+async fn a_resource_gone_without_cleanup_leaves_no_series() -> anyhow::Result<()> {
+    const GAUGE: &str = "chime_operator_managed_pipelines";
+    let h = Harness::start("unfinalized").await?;
+    h.create("p", spec_json("m-unfinalized", json!({}))).await?;
+    h.wait_ready("p").await?;
+    let counted = || metric_value(&h.metrics, GAUGE, "");
+    assert!(eventually(Duration::from_secs(30), || counted() == 1.0).await);
+    h.emulator
+        .inject(Fault::new(FaultKind::Forbidden, Trigger::Next(1000)).on("DeleteMediaPipeline"));
+    h.delete("p").await?;
+    let tried = || h.emulator.call_count("DeleteMediaPipeline") >= 1;
+    assert!(
+        eventually(Duration::from_secs(60), tried).await,
+        "no cleanup tried"
+    );
+    let unfinalize = json!({"metadata": {"finalizers": null}});
+    h.api()
+        .patch("p", &PatchParams::default(), &Patch::Merge(unfinalize))
+        .await?;
+    h.wait_gone("p").await?;
+    assert!(
+        eventually(Duration::from_secs(30), || counted() == 0.0).await,
+        "a resource that is gone is still counted: {}",
+        counted()
+    );
     Ok(())
 }

@@ -236,7 +236,8 @@ pub fn poll_interval(updated: Option<&str>, settings: &Settings, now: Timestamp)
         .and_then(|t| t.parse::<Timestamp>().ok())
         .and_then(|t| Duration::try_from(now.duration_since(t)).ok())
         .unwrap_or_default();
-    (age / 4).clamp(settings.poll_min, settings.poll_max)
+    // max then min, not clamp: settings with poll_min above poll_max must not panic.
+    (age / 4).max(settings.poll_min).min(settings.poll_max)
 }
 
 /// The status after a step failed. Ready is left alone when the remote

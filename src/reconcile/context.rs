@@ -1,7 +1,7 @@
 //! What every reconcile shares, for both kinds: the clients, the settings,
 //! the metrics, and the in-memory failure and read bookkeeping (by UID).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -160,6 +160,15 @@ impl Context {
         self.metrics.remote_status(kind, uid, None);
     }
 
+    /// Drops everything kept about the resources whose UIDs are not in
+    /// `live`: those gone without [`Context::forget`] (see
+    /// `controller::prune`).
+    pub fn retain(&self, live: &HashSet<String>) {
+        retain_keys(&self.failures, live);
+        retain_keys(&self.last_read, live);
+        self.metrics.retain_resources(live);
+    }
+
     /// The operator's tags, sent with the create: the identity tags, which
     /// never change for a resource, and the deletion policy, which is
     /// visible on the object from its first moment (so that the orphan
@@ -203,5 +212,62 @@ impl Context {
                 warn!(error = %e, "could not publish event");
             }
         });
+    }
+}
+
+fn retain_keys<V>(map: &Mutex<HashMap<String, V>>, live: &HashSet<String>) {
+    if let Ok(mut map) = map.lock() {
+        map.retain(|uid, _| live.contains(uid));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsOptions;
+    use kube::runtime::events::Reporter;
+
+    /// A context whose clients point nowhere: nothing here calls them.
+    async fn context() -> Context {
+        let kube = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = Client::try_from(kube).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let opts = AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            rate_limit: None,
+        };
+        let aws = Aws::new(&opts, metrics.clone()).await;
+        let recorder = Recorder::new(client.clone(), Reporter::from("test"));
+        Context::new(client, aws, Config::default(), metrics, recorder)
+    }
+
+    #[tokio::test]
+    async fn what_is_kept_of_resources_no_longer_live_is_dropped() {
+        let ctx = context().await;
+        for uid in ["a", "b"] {
+            ctx.failed(uid, Some(1), Retry::Permanent);
+            ctx.mark_read(uid);
+            ctx.metrics
+                .remote_status(metrics::Kind::Pipeline, uid, Some("InProgress"));
+        }
+        ctx.retain(&HashSet::from(["a".to_string()]));
+        assert!(ctx.held_back("a", Some(1)).is_some());
+        assert!(ctx.since_last_read("a").is_some());
+        assert_eq!(ctx.held_back("b", Some(1)), None);
+        assert_eq!(ctx.since_last_read("b"), None);
+        let text = ctx.metrics.encode();
+        assert!(text.contains(r#"chime_operator_managed_pipelines{status="InProgress"} 1"#));
+    }
+
+    /// `poll_interval` with settings no validation let through (poll_min
+    /// above poll_max) waits poll_max rather than panicking.
+    #[test]
+    fn poll_waits_survive_inconsistent_settings() {
+        let mut settings = Config::default().settings;
+        settings.poll_min = Duration::from_secs(20);
+        let now = jiff::Timestamp::now();
+        let wait = decide::poll_interval(None, &settings, now);
+        assert_eq!(wait, settings.poll_max);
     }
 }

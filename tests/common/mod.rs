@@ -443,8 +443,27 @@ impl Operator {
         log: Stdio,
     ) -> anyhow::Result<Operator> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(env!("CARGO_BIN_EXE_chime-pipeline-operator"))
-            .arg("run")
+        let child = Operator::command(kubeconfig, endpoint, namespace, port, extra)
+            .envs(env.iter().copied())
+            .stdout(log)
+            .spawn()?;
+        Ok(Operator {
+            child,
+            http: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    /// `run` with the tests' flags and `extra`, against `kubeconfig` and
+    /// the emulator at `endpoint`, serving HTTP on `port`.
+    fn command(
+        kubeconfig: &Path,
+        endpoint: &str,
+        namespace: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_chime-pipeline-operator"));
+        c.arg("run")
             .args(["--namespace", namespace, "--region", REGION])
             .args(["--endpoint-url", endpoint])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
@@ -455,15 +474,33 @@ impl Operator {
             .env("AWS_SECRET_ACCESS_KEY", "secret")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(log)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs the operator with `extra` flags until it exits by itself, for
+    /// flags it must refuse: its exit code and what it wrote to stderr. An
+    /// operator still running after 60 s did not refuse them (the bound
+    /// only catches that; a refusal takes no time).
+    pub async fn run_to_exit(
+        kubeconfig: &Path,
+        emulator: &Emulator,
+        namespace: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<(Option<i32>, String)> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Operator::command(kubeconfig, &emulator.endpoint_url(), namespace, port, extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()?;
-        Ok(Operator {
-            child,
-            http: format!("http://127.0.0.1:{port}"),
-        })
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .with_context(|| format!("the operator still runs with {extra:?}: not refused"))??;
+        Ok((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 
     /// GET a path of the operator's HTTP server: (status, body).
@@ -481,6 +518,16 @@ impl Operator {
             .filter(|l| l[name.len()..].starts_with(['{', ' ']))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+
+    /// The lines of `/metrics` of the metric `name` (one per label set).
+    pub async fn series(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let (_, text) = self.get("/metrics").await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .map(str::to_string)
+            .collect())
     }
 
     pub async fn wait_http(&self, path: &str, status: u16) -> anyhow::Result<()> {
