@@ -455,3 +455,216 @@ async fn two_installations_with_default_flags_never_delete_each_others_pipelines
     assert_eq!(deletes_by(&b.metrics), 1.0);
     Ok(())
 }
+
+/// A pool deleted out-of-band whose name another pool then takes (and so
+/// its ARN): the first resource reads PoolGone, and neither tags nor, when
+/// it is deleted, deletes the new pool.
+#[tokio::test]
+async fn a_pool_whose_name_was_taken_again_is_gone_and_the_new_pool_is_left_alone()
+-> anyhow::Result<()> {
+    use aws_sdk_chimesdkmediapipelines::types as t;
+    let h = Harness::start("poolid").await?;
+    let pools: Api<MediaPipelineKinesisVideoStreamPool> = h.env.api();
+    pools
+        .create(&PostParams::default(), &pool_manifest("shared")?)
+        .await?;
+    let first = wait_ready(&pools, "shared").await?;
+    let status = first.status.unwrap_or_default();
+    let (arn, first_id) = (status.pool_arn.unwrap_or_default(), status.pool_id);
+    let sdk = sdk_client(&h.emulator.endpoint_url(), REGION).await;
+    sdk.delete_media_pipeline_kinesis_video_stream_pool()
+        .identifier(&arn)
+        .send()
+        .await?;
+    let gone = eventually(Duration::from_secs(30), || {
+        h.emulator.pools().iter().all(|p| p.arn != arn || p.deleted)
+    })
+    .await;
+    assert!(gone, "the pool was never deleted");
+    let conf = t::KinesisVideoStreamConfiguration::builder()
+        .region(REGION)
+        .data_retention_in_hours(24)
+        .build()?;
+    let made = sdk
+        .create_media_pipeline_kinesis_video_stream_pool()
+        .pool_name("shared")
+        .stream_configuration(conf)
+        .tags(t::Tag::builder().key("team").value("other").build()?)
+        .send()
+        .await?;
+    let second = made
+        .kinesis_video_stream_pool_configuration
+        .unwrap_or_else(|| panic!("no pool in the answer"));
+    assert_eq!(second.pool_arn.as_deref(), Some(arn.as_str()));
+    assert_ne!(second.pool_id, first_id);
+    wait_for(&pools, "shared", "PoolGone", Duration::from_secs(60), |p| {
+        condition(p, "Ready").is_some_and(|c| c.1 == "PoolGone")
+    })
+    .await?;
+    pools.delete("shared", &Default::default()).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while pools.get_opt("shared").await?.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the resource stays");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second_id = second.pool_id.unwrap_or_default();
+    let now = h.emulator.pools();
+    let new_pool = now
+        .iter()
+        .find(|p| p.id == second_id)
+        .expect("the new pool");
+    assert!(!new_pool.deleted, "the other pool was deleted");
+    assert_eq!(
+        new_pool.tags,
+        vec![("team".to_string(), "other".to_string())]
+    );
+    Ok(())
+}
+
+/// A pool AWS will not delete (in use) and a failing object in the first
+/// region swept do not stop the sweep: the orphan in the next region is
+/// still deleted, and the failure is counted.
+#[tokio::test]
+async fn one_failing_object_does_not_stop_the_sweep_of_other_regions() -> anyhow::Result<()> {
+    use aws_sdk_chimesdkmediapipelines::types as t;
+    let h = Harness::start_with(
+        "sweepfail",
+        EmulatorConfig::default(),
+        sweeping(SweepMode::Delete),
+    )
+    .await?;
+    // A live resource in eu-central-1, so that the sweep goes there (first).
+    h.create("far", spec_json("m-far", json!({"region": "eu-central-1"})))
+        .await?;
+    h.wait_ready("far").await?;
+    let ns = h.env.namespace.clone();
+    let ours = |uid: &str| -> anyhow::Result<Vec<t::Tag>> {
+        Ok(vec![
+            t::Tag::builder()
+                .key("chimeoperator.dev/cluster")
+                .value("test-cluster")
+                .build()?,
+            t::Tag::builder()
+                .key("chimeoperator.dev/namespace")
+                .value(&ns)
+                .build()?,
+            t::Tag::builder()
+                .key("chimeoperator.dev/uid")
+                .value(uid)
+                .build()?,
+            t::Tag::builder()
+                .key("chimeoperator.dev/deletion-policy")
+                .value("Delete")
+                .build()?,
+        ])
+    };
+    // eu-central-1: an orphaned pool that a pipeline made elsewhere uses.
+    let eu = sdk_client(&h.emulator.endpoint_url(), "eu-central-1").await;
+    let conf = t::KinesisVideoStreamConfiguration::builder()
+        .region("eu-central-1")
+        .build()?;
+    let pool = eu
+        .create_media_pipeline_kinesis_video_stream_pool()
+        .pool_name("orphan-in-use")
+        .stream_configuration(conf)
+        .set_tags(Some(ours("gone-pool")?))
+        .send()
+        .await?;
+    let pool_arn = pool
+        .kinesis_video_stream_pool_configuration
+        .and_then(|p| p.pool_arn)
+        .unwrap_or_default();
+    eu.create_media_stream_pipeline()
+        .sources(
+            t::MediaStreamSource::builder()
+                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
+                .source_arn(meeting_arn("m-elsewhere"))
+                .build()?,
+        )
+        .sinks(
+            t::MediaStreamSink::builder()
+                .sink_arn(&pool_arn)
+                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
+                .reserved_stream_capacity(1)
+                .media_stream_type(t::MediaStreamType::MixedAudio)
+                .build()?,
+        )
+        .send()
+        .await?;
+    // us-east-1: an orphaned pipeline.
+    let us = sdk_client(&h.emulator.endpoint_url(), REGION).await;
+    us.create_media_stream_pipeline()
+        .sources(
+            t::MediaStreamSource::builder()
+                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
+                .source_arn(meeting_arn("m-orphan"))
+                .build()?,
+        )
+        .sinks(
+            t::MediaStreamSink::builder()
+                .sink_arn(POOL_ARN)
+                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
+                .reserved_stream_capacity(1)
+                .media_stream_type(t::MediaStreamType::MixedAudio)
+                .build()?,
+        )
+        .set_tags(Some(ours("gone-pipeline")?))
+        .send()
+        .await?;
+    let swept = eventually(Duration::from_secs(30), || {
+        h.emulator
+            .pipelines()
+            .iter()
+            .any(|p| p.deleted && tag(&p.tags, "chimeoperator.dev/uid") == Some("gone-pipeline"))
+    })
+    .await;
+    assert!(swept, "the orphan in us-east-1 was never swept");
+    let errors = metric_value(
+        &h.metrics,
+        "chime_operator_sweep_errors_total",
+        "MediaPipelineKinesisVideoStreamPool",
+    );
+    assert!(errors >= 1.0, "the pool's refused delete was not counted");
+    Ok(())
+}
+
+/// The last resource of a region goes without its cleanup (its finalizer
+/// removed by hand): the region stays in the sweep, and its orphan is
+/// deleted.
+#[tokio::test]
+async fn an_orphan_in_a_region_no_resource_names_any_more_is_swept() -> anyhow::Result<()> {
+    let h = Harness::start_with(
+        "lastregion",
+        EmulatorConfig::default(),
+        sweeping(SweepMode::Delete),
+    )
+    .await?;
+    let o = h
+        .create("far", spec_json("m-far", json!({"region": "eu-central-1"})))
+        .await?;
+    let uid = uid(&o)?;
+    h.wait_ready("far").await?;
+    let listed_eu = |h: &Harness| {
+        h.emulator
+            .calls()
+            .iter()
+            .filter(|c| c.operation == LIST && c.region.as_deref() == Some("eu-central-1"))
+            .count()
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || listed_eu(&h) >= 2).await,
+        "the sweep never went to eu-central-1"
+    );
+    let body = json!({"metadata": {"finalizers": null}});
+    h.api()
+        .patch("far", &PatchParams::default(), &Patch::Merge(body))
+        .await?;
+    h.delete("far").await?;
+    h.wait_gone("far").await?;
+    let swept = eventually(Duration::from_secs(30), || {
+        pipeline_of(&h, &uid).is_some_and(|p| p.deleted)
+    })
+    .await;
+    assert!(swept, "the orphan in eu-central-1 was never swept");
+    Ok(())
+}

@@ -189,15 +189,19 @@ impl Regional {
             return Ok(tags);
         }
         let tags = self.list_tags(arn).await?;
+        self.remember_tags(arn, &tags);
+        Ok(tags)
+    }
+
+    fn remember_tags(&self, arn: &str, tags: &[Tag]) {
         if let Ok(mut m) = self.seen_tags.lock() {
             // A bound, whatever prunes it or not (with the sweep off, only
             // lookups fill it): past it, start over.
             if m.len() >= KNOWN_TAGS_MAX {
                 m.clear();
             }
-            m.insert(arn.to_string(), tags.clone());
+            m.insert(arn.to_string(), tags.to_vec());
         }
-        Ok(tags)
     }
 
     /// Drops remembered tags of objects of one kind (ARNs containing
@@ -311,4 +315,72 @@ pub(crate) fn timestamp(
     dt: Option<&aws_sdk_chimesdkmediapipelines::primitives::DateTime>,
 ) -> Option<Timestamp> {
     dt.and_then(|d| Timestamp::new(d.secs(), d.subsec_nanos() as i32).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn regional() -> Regional {
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_chimesdkmediapipelines::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "tests",
+            ));
+        Aws::from_loader(loader, None, Arc::default())
+            .await
+            .region(None)
+    }
+
+    fn known(r: &Regional) -> usize {
+        r.seen_tags.lock().map(|m| m.len()).unwrap_or_default()
+    }
+
+    const PIPELINE: &str = "arn:aws:chime:us-east-1:1:media-pipeline/p1";
+    const POOL: &str = "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/a";
+
+    /// A listing of one kind prunes that kind's remembered tags only: the
+    /// sweep lists both kinds, and wiping the other's meant reading every
+    /// tag again at every sweep.
+    #[tokio::test]
+    async fn a_listing_prunes_the_tags_of_its_own_kind_only() {
+        let r = regional().await;
+        r.remember_tags(PIPELINE, &[]);
+        r.remember_tags(POOL, &[]);
+        r.keep_known_tags(":media-pipeline/", &[]);
+        let left: Vec<String> = r
+            .seen_tags
+            .lock()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(left, vec![POOL.to_string()]);
+        let pool = Listed {
+            id: POOL.into(),
+            arn: POOL.into(),
+        };
+        r.keep_known_tags(":media-pipeline-kinesis-video-stream-pool/", &[pool]);
+        assert_eq!(known(&r), 1);
+    }
+
+    /// With the sweep off nothing prunes: the memory is bounded anyway.
+    #[tokio::test]
+    async fn remembered_tags_are_bounded() {
+        let r = regional().await;
+        for i in 0..KNOWN_TAGS_MAX + 10 {
+            r.remember_tags(&format!("{PIPELINE}{i}"), &[]);
+        }
+        assert!(known(&r) <= KNOWN_TAGS_MAX);
+    }
+
+    #[test]
+    fn regions_without_the_service_are_named_with_those_that_have_it() {
+        assert!(unsupported_region("us-east-1").is_none());
+        let err = unsupported_region("us-east-2").map(|e| (e.reason(), e.to_string()));
+        assert!(
+            err.as_ref()
+                .is_some_and(|(reason, message)| *reason == "UnsupportedRegion"
+                    && message.contains("us-west-2")),
+            "{err:?}"
+        );
+    }
 }
