@@ -90,10 +90,6 @@ fn duplicates(h: &Harness) -> usize {
     per.values().filter(|n| **n > 1).map(|n| n - 1).sum()
 }
 
-fn orphans(h: &Harness) -> usize {
-    h.emulator.pipelines().iter().filter(|p| !p.deleted).count()
-}
-
 /// Create attempts per resource (by token), from the emulator's call log.
 fn create_attempts(h: &Harness) -> BTreeMap<String, usize> {
     let mut per = BTreeMap::new();
@@ -113,12 +109,17 @@ fn create_attempts(h: &Harness) -> BTreeMap<String, usize> {
 /// Every fifth resource is deleted right after its create request, racing
 /// the finalizer's addition itself: on a 1.20 API server the delete can win
 /// and leave no trace for any reconcile; the orphan sweep (delete mode)
-/// finds what it left.
+/// finds what it left. Every seventh says Retain and is deleted at a random
+/// moment. Beside it runs a second installation with default flags (so the
+/// same cluster ID), its sweep in delete mode too, with live pipelines of
+/// its own. No pipeline whose resource exists, or whose resource said
+/// Retain, is ever deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     const BURSTS: usize = 4;
     const PER_BURST: usize = 50;
     const KILLS: usize = 12;
+    const NEIGHBOURS: usize = 10;
     const SWEEP: &str = "2s";
     let h = Harness::without_operator("crash").await?;
     h.emulator.set_region_limit(REGION, 10_000);
@@ -137,6 +138,17 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         SWEEP,
     ];
     let emulator_url = h.emulator.endpoint_url();
+    // The neighbour: another namespace, another operator, the same account.
+    let other = TestEnv::new("crash-other").await?;
+    let _neighbour = Operator::spawn(&kc, &h.emulator, &other.namespace, &flags)?;
+    let other_api: Api<MediaStreamPipeline> = other.api();
+    let mut neighbours = vec![];
+    for i in 0..NEIGHBOURS {
+        let o =
+            MediaStreamPipeline::new(&format!("n{i}"), spec_json(&format!("m-n{i}"), json!({})));
+        let o = other_api.create(&Default::default(), &o).await?;
+        neighbours.push(o.uid().unwrap_or_default());
+    }
     let first = Operator::spawn(&kc, &h.emulator, &ns, &flags)?;
     let killer = {
         let (kc, ns) = (kc.clone(), ns.clone());
@@ -153,35 +165,66 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         })
     };
 
-    let (mut survivors, mut deleted) = (vec![], vec![]);
+    let (mut survivors, mut retained) = (vec![], vec![]);
     let mut names_by_uid: HashMap<String, String> = HashMap::new();
+    let mut deletes = vec![];
     for b in 0..BURSTS {
         for i in 0..PER_BURST {
             let name = format!("b{b}-{i}");
+            let retain = i % 7 == 3;
+            let extra = match retain {
+                true => json!({"deletionPolicy": "Retain"}),
+                false => json!({}),
+            };
             let o = h
-                .create(&name, spec_json(&format!("m-{name}"), json!({})))
+                .create(&name, spec_json(&format!("m-{name}"), extra))
                 .await?;
-            names_by_uid.insert(o.uid().unwrap_or_default(), name.clone());
+            let uid = o.uid().unwrap_or_default();
+            names_by_uid.insert(uid.clone(), name.clone());
+            if retain {
+                retained.push(uid);
+            }
             if i % 5 == 0 {
                 // Right after its create request.
                 h.delete(&name).await?;
-                deleted.push(name);
+            } else if retain {
+                // At a random moment of its life.
+                let api = h.api();
+                deletes.push(tokio::spawn(async move {
+                    let pause = rand::random_range(0..3000);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    api.delete(&name, &Default::default()).await
+                }));
             } else {
                 survivors.push(name);
             }
         }
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
+    for d in deletes {
+        d.await??;
+    }
     let op = killer.await??;
     wait_all(&h, &survivors, "Ready", Duration::from_secs(180), is_ready).await?;
-    let list = h.api().list(&Default::default()).await?;
-    let uids: Vec<String> = list.items.iter().filter_map(|o| o.uid()).collect();
+    // The Retain resources deleted at random go once their cleanup tagged
+    // their pipelines.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let list = loop {
+        let list = h.api().list(&Default::default()).await?;
+        if list.items.len() == survivors.len() || Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     assert_eq!(
-        uids.len(),
+        list.items.len(),
         survivors.len(),
         "a deleted resource is still there"
     );
-    h.assert_one_pipeline_per_uid(&uids);
+    let uids: Vec<String> = list.items.iter().filter_map(|o| o.uid()).collect();
+    let mut one_each = uids.clone();
+    one_each.extend(neighbours.iter().cloned());
+    h.assert_one_pipeline_per_uid(&one_each);
     let dups = duplicates(&h);
 
     for name in &survivors {
@@ -189,12 +232,29 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     }
     wait_all_gone(&h, Duration::from_secs(180)).await?;
     // What no reconcile could see is the sweep's: within a sweep interval
-    // and its grace period (polled, not timed).
-    let left = orphans(&h);
-    eventually(Duration::from_secs(60), || orphans(&h) == 0).await;
-    let swept = left - orphans(&h);
-    let orphaned = orphans(&h);
-    for p in h.emulator.pipelines().iter().filter(|p| !p.deleted) {
+    // and its grace period (polled, not timed). Retained pipelines and the
+    // neighbour's stay.
+    let kept = |p: &testworld::emulator::PipelineRecord| {
+        let token = p.client_request_token.clone().unwrap_or_default();
+        retained.contains(&token) || neighbours.contains(&token)
+    };
+    let orphans = || {
+        h.emulator
+            .pipelines()
+            .iter()
+            .filter(|p| !p.deleted && !kept(p))
+            .count()
+    };
+    let left = orphans();
+    eventually(Duration::from_secs(60), || orphans() == 0).await;
+    let swept = left - orphans();
+    let orphaned = orphans();
+    for p in h
+        .emulator
+        .pipelines()
+        .iter()
+        .filter(|p| !p.deleted && !kept(p))
+    {
         let token = p.client_request_token.clone().unwrap_or_default();
         let calls: Vec<String> = h
             .emulator
@@ -212,15 +272,46 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
             names_by_uid.get(&token)
         );
     }
+    // Two more sweeps of each installation after the last delete.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let lost: Vec<String> = h
+        .emulator
+        .pipelines()
+        .iter()
+        .filter(|p| p.deleted && kept(p))
+        .map(|p| p.client_request_token.clone().unwrap_or_default())
+        .collect();
+    let retained_made = h
+        .emulator
+        .pipelines()
+        .iter()
+        .filter(|p| retained.contains(&p.client_request_token.clone().unwrap_or_default()))
+        .count();
     let max_creates = create_attempts(&h).values().copied().max().unwrap_or(0);
     println!(
-        "survival: crash: resources {}, kills {KILLS}, faults 0, duplicates {dups}, orphans {orphaned} (the sweep deleted {swept}), max create calls per resource {max_creates}",
-        BURSTS * PER_BURST
+        "survival: crash: resources {}, kills {KILLS}, faults 0, duplicates {dups}, orphans {orphaned} (the sweep deleted {swept}), retained pipelines {retained_made} of {} Retain resources, neighbour pipelines {NEIGHBOURS}, deleted while their resource existed or said Retain {}, max create calls per resource {max_creates}",
+        BURSTS * PER_BURST,
+        retained.len(),
+        lost.len()
     );
     assert_eq!(dups, 0);
     assert_eq!(
         orphaned, 0,
         "pipelines left after every resource was deleted"
+    );
+    assert!(lost.is_empty(), "kept pipelines were deleted: {lost:?}");
+    let live = neighbours
+        .iter()
+        .filter(|u| {
+            h.emulator
+                .pipelines()
+                .iter()
+                .any(|p| p.client_request_token.as_deref() == Some(u.as_str()) && !p.deleted)
+        })
+        .count();
+    assert_eq!(
+        live, NEIGHBOURS,
+        "the neighbour's pipelines are not all there"
     );
     drop(op);
     Ok(())
