@@ -1063,6 +1063,45 @@ mod tests {
         }
     }
 
+    /// An adopted pipeline gets the identity tags and Retain from the first
+    /// read, not at the first spec edit.
+    #[test]
+    fn an_adopted_pipeline_is_tagged_from_its_first_read() {
+        let mut spec = spec(&[]);
+        let found = remote(&spec, "InProgress");
+        spec.adopt_media_pipeline_id = Some(found.id.clone());
+        let mut own = super::super::identity_tags("c", "ns", "n", "u");
+        own.push(super::super::policy_tag(true));
+        let read = Remote::Found {
+            remote: found,
+            tags: Some(vec![]),
+        };
+        let plan = decide(
+            Observation {
+                seen: Seen {
+                    generation: Some(1),
+                    region: "us-east-1",
+                    status: None,
+                    create_tags: &own,
+                    own_tags: &own,
+                    remote: &read,
+                    now: Timestamp::UNIX_EPOCH,
+                },
+                spec: &spec,
+                sinks: &Ok(spec.sinks.clone()),
+            },
+            &Settings::default(),
+        );
+        let tagged = plan.actions.iter().any(|a| match a {
+            PipelineAction::Tag(t) => t.contains(&tag(POLICY_TAG_KEY, "Retain")),
+            _ => false,
+        });
+        assert!(tagged, "{:?}", plan.actions);
+        assert!(!plan.actions.contains(&PipelineAction::Create));
+    }
+
+    const POLICY_TAG_KEY: &str = super::super::POLICY_TAG;
+
     /// User tags are applied after the create, so the create's input never
     /// depends on them.
     #[test]

@@ -329,6 +329,7 @@ mod tests {
     use super::*;
     use crate::crd::StreamConfiguration;
     use crate::crd::Tag;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use std::time::Duration;
 
     fn spec(retention: Option<i32>, tags: &[(&str, &str)]) -> KinesisVideoStreamPoolSpec {
@@ -485,6 +486,24 @@ mod tests {
         assert_eq!(cond(&p.status, STALLED).status, "True");
     }
 
+    /// Another pool behind the recorded ARN (ours was deleted and its name
+    /// taken): gone for this resource, and never tagged or updated.
+    #[test]
+    fn another_pool_behind_the_same_arn_is_not_followed() {
+        let st = existing("ACTIVE", 1);
+        let mut other = remote("ACTIVE", Some(48));
+        other.id = "00000000-0000-4000-8000-000000000000".into();
+        let tags = Remote::Found {
+            remote: other,
+            tags: Some(vec![]),
+        };
+        let p = plan(&spec(Some(24), &[("team", "a")]), Some(&st), &tags, 2);
+        assert!(p.actions.is_empty(), "{:?}", p.actions);
+        assert_eq!(p.status.pool_status.as_deref(), Some(GONE));
+        assert_eq!(cond(&p.status, READY).reason, "PoolGone");
+        assert!(same_pool(None, &remote("ACTIVE", None)));
+    }
+
     #[test]
     fn reads_follow_the_pool_status() {
         let s = spec(Some(24), &[]);
@@ -533,9 +552,21 @@ mod tests {
         let all = [
             pipeline("b", "ns", by_ref.clone()),
             pipeline("a", "ns", by_ref.clone()),
-            pipeline("other-ns", "elsewhere", by_ref),
+            pipeline("other-ns", "elsewhere", by_ref.clone()),
             pipeline("by-arn", "ns", by_arn),
         ];
         assert_eq!(referencing(&pool, &all), vec!["a", "b"]);
+        // Being deleted without a pipeline: no wait for it (its cleanup
+        // needs no pool); with one recorded, the wait stays.
+        let mut leaving = pipeline("c", "ns", by_ref.clone());
+        leaving.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
+        let mut holding = leaving.clone();
+        holding.metadata.name = Some("d".into());
+        holding.status = Some(crate::crd::MediaStreamPipelineStatus {
+            media_pipeline_id: Some("p1".into()),
+            ..Default::default()
+        });
+        let listed = [leaving, holding].map(|p| Decoded::Valid(std::sync::Arc::new(p)));
+        assert_eq!(referencing_any(&pool, &listed), vec!["d"]);
     }
 }
