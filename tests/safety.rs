@@ -668,3 +668,31 @@ async fn an_orphan_in_a_region_no_resource_names_any_more_is_swept() -> anyhow::
     assert!(swept, "the orphan in eu-central-1 was never swept");
     Ok(())
 }
+
+/// Several resources deleted at once whose creates' answers were all lost:
+/// their lookups by identity tags share the region's listing instead of
+/// each listing the region, and each finds its own pipeline.
+#[tokio::test]
+async fn lookups_at_the_same_moment_share_one_listing() -> anyhow::Result<()> {
+    const N: usize = 6;
+    let mut h = Harness::without_operator("sharedlist").await?;
+    let config = test_config(&h.env.namespace);
+    let mut made = vec![];
+    for i in 0..N {
+        let name = format!("lost-{i}");
+        made.push(create_with_lost_answer(&h, &name, &format!("m-{name}"), &config).await?);
+        h.delete(&name).await?;
+    }
+    h.run_operator(h.env.client.clone(), config).await;
+    for i in 0..N {
+        h.wait_gone(&format!("lost-{i}")).await?;
+    }
+    for (uid, id) in &made {
+        let p = pipeline_of(&h, uid).expect("the pipeline");
+        assert!(p.deleted && p.id == *id, "{p:?}");
+    }
+    let lists = h.emulator.call_count(LIST);
+    println!("safety: {N} lookups at once made {lists} ListMediaPipelines calls");
+    assert!(lists < N, "{lists} listings for {N} lookups");
+    Ok(())
+}
