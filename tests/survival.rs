@@ -516,7 +516,10 @@ async fn pools_by_name(
 /// 80 pools created and deleted in bursts while the operator process is
 /// SIGKILLed at random moments and restarted (10 kills): afterwards every
 /// survivor is Ready (ACTIVE), one pool per UID in AWS, and deleting
-/// everything leaves no pool behind.
+/// everything leaves no pool behind. Every fifth is deleted at a random
+/// moment (before its finalizer, or after); the sweep runs in delete mode,
+/// and a second installation with default flags keeps pools of its own
+/// beside it, none of which is ever deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     const BURSTS: usize = 4;
@@ -526,8 +529,29 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     let api: Api<MediaPipelineKinesisVideoStreamPool> = h.env.api();
     let kc = h.env.kubeconfig.clone();
     let ns = h.env.namespace.clone();
-    let flags = ["--poll-min", "100ms", "--aws-rate-limit", "0"];
+    let flags = [
+        "--poll-min",
+        "100ms",
+        "--aws-rate-limit",
+        "0",
+        "--sweep-mode",
+        "delete",
+        "--sweep-interval",
+        "2s",
+        "--sweep-grace",
+        "2s",
+    ];
     let emulator_url = h.emulator.endpoint_url();
+    let other = TestEnv::new("poolcrash-other").await?;
+    let _neighbour = Operator::spawn(&kc, &h.emulator, &other.namespace, &flags)?;
+    let other_api: Api<MediaPipelineKinesisVideoStreamPool> = other.api();
+    let mut neighbours = vec![];
+    for i in 0..5 {
+        let o = other_api
+            .create(&Default::default(), &pool_manifest(&format!("nb-{i}"))?)
+            .await?;
+        neighbours.push(o.uid().unwrap_or_default());
+    }
     let first = Operator::spawn(&kc, &h.emulator, &ns, &flags)?;
     let killer = {
         let (kc, ns) = (kc.clone(), ns.clone());
@@ -546,6 +570,7 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
 
     let (mut survivors, mut deleted) = (vec![], vec![]);
     let mut names_by_uid: HashMap<String, String> = HashMap::new();
+    let mut deletes = vec![];
     for b in 0..BURSTS {
         for i in 0..PER_BURST {
             // Unique names: a pool's name in AWS is the resource's.
@@ -560,24 +585,20 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
                 survivors.push(name);
             }
         }
-        // Every fifth goes again once the finalizer is on (not sooner: see
-        // crashes_neither_duplicate_nor_orphan).
+        // Every fifth goes at a random moment: before its finalizer (the
+        // sweep's, if the delete wins a race with it), or after.
         for name in deleted.iter().filter(|n| n.starts_with(&format!("pc{b}-"))) {
-            wait_for(
-                &api,
-                name,
-                "finalized",
-                Duration::from_secs(60),
-                |o: &MediaPipelineKinesisVideoStreamPool| {
-                    o.finalizers()
-                        .iter()
-                        .any(|f| f == "media.chimeoperator.dev/pipeline")
-                },
-            )
-            .await?;
-            api.delete(name, &Default::default()).await?;
+            let (api, name) = (api.clone(), name.clone());
+            deletes.push(tokio::spawn(async move {
+                let pause = rand::random_range(0..2000);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                api.delete(&name, &Default::default()).await
+            }));
         }
         tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    for d in deletes {
+        d.await??;
     }
     let op = killer.await??;
 
@@ -651,14 +672,22 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    // A deleted pool stays DELETING in AWS a while: give it that.
-    eventually(Duration::from_secs(30), || {
-        h.emulator.pools().iter().all(|p| p.deleted)
+    // A deleted pool stays DELETING in AWS a while, and an orphan waits for
+    // a sweep and its grace period: give them that.
+    let neighbour = |p: &testworld::emulator::PoolRecord| {
+        neighbours.contains(&p.client_request_token.clone().unwrap_or_default())
+    };
+    eventually(Duration::from_secs(60), || {
+        h.emulator.pools().iter().all(|p| p.deleted || neighbour(p))
     })
     .await;
     let remote = h.emulator.pools();
-    let orphaned = remote.iter().filter(|p| !p.deleted).count();
-    for p in remote.iter().filter(|p| !p.deleted) {
+    let orphaned = remote
+        .iter()
+        .filter(|p| !p.deleted && !neighbour(p))
+        .count();
+    let neighbours_alive = remote.iter().filter(|p| !p.deleted && neighbour(p)).count();
+    for p in remote.iter().filter(|p| !p.deleted && !neighbour(p)) {
         let token = p.client_request_token.clone().unwrap_or_default();
         let calls: Vec<String> = h
             .emulator
@@ -686,11 +715,17 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     }
     let max_creates = creates.values().copied().max().unwrap_or(0);
     println!(
-        "survival: pool crash: resources {}, kills {KILLS}, duplicates {dups}, orphans {orphaned}, max create calls per resource {max_creates}",
-        BURSTS * PER_BURST
+        "survival: pool crash: resources {}, kills {KILLS}, duplicates {dups}, orphans {orphaned}, neighbour pools alive {neighbours_alive} of {}, max create calls per resource {max_creates}",
+        BURSTS * PER_BURST,
+        neighbours.len()
     );
     assert_eq!(dups, 0);
     assert_eq!(orphaned, 0, "pools left after every resource was deleted");
+    assert_eq!(
+        neighbours_alive,
+        neighbours.len(),
+        "the neighbour's pools were deleted"
+    );
     drop(op);
     Ok(())
 }
