@@ -416,37 +416,14 @@ async fn create_tagged(
     name: &str,
     uid: &str,
 ) -> anyhow::Result<String> {
-    use aws_sdk_chimesdkmediapipelines::types as t;
-    let tag = |k: &str, v: &str| t::Tag::builder().key(k).value(v).build();
-    let out = sdk
-        .create_media_stream_pipeline()
-        .sources(
-            t::MediaStreamSource::builder()
-                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
-                .source_arn(meeting_arn(name))
-                .build()?,
-        )
-        .sinks(
-            t::MediaStreamSink::builder()
-                .sink_arn(POOL_ARN)
-                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
-                .reserved_stream_capacity(1)
-                .media_stream_type(t::MediaStreamType::MixedAudio)
-                .build()?,
-        )
-        .tags(tag("chimeoperator.dev/cluster", &config.cluster_id)?)
-        .tags(tag(
-            "chimeoperator.dev/namespace",
-            config.namespaces.first().map_or("", String::as_str),
-        )?)
-        .tags(tag("chimeoperator.dev/uid", uid)?)
-        .tags(tag("chimeoperator.dev/deletion-policy", "Delete")?)
-        .send()
-        .await?;
-    Ok(out
-        .media_stream_pipeline
-        .and_then(|p| p.media_pipeline_id)
-        .unwrap_or_default())
+    let namespace = config.namespaces.first().map_or("", String::as_str);
+    let tags = [
+        ("chimeoperator.dev/cluster", config.cluster_id.as_str()),
+        ("chimeoperator.dev/namespace", namespace),
+        ("chimeoperator.dev/uid", uid),
+        ("chimeoperator.dev/deletion-policy", "Delete"),
+    ];
+    sdk_pipeline(sdk, name, POOL_ARN, None, &tags).await
 }
 
 async fn live_resource(

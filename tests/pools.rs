@@ -31,17 +31,6 @@ fn pool_obj(
     }))?)
 }
 
-fn pipeline_spec(
-    meeting: &str,
-    pool: &str,
-) -> chime_pipeline_operator::crd::MediaStreamPipelineSpec {
-    serde_json::from_value(json!({
-        "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(meeting)}],
-        "sinks": [{"sinkType": "KinesisVideoStreamPool", "poolRef": {"name": pool}, "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"}],
-    }))
-    .expect("spec")
-}
-
 async fn start() -> anyhow::Result<Harness> {
     // Pipelines are refused unless their pool exists and is ACTIVE, and a
     // new pool stays CREATING for a while: the order matters, as in AWS.
@@ -72,7 +61,7 @@ async fn pool_ready(
 async fn a_pool_and_its_pipeline_in_either_order() -> anyhow::Result<()> {
     let h = start().await?;
     // Pipeline first: it waits, naming the pool.
-    let a = h.create("a", pipeline_spec("m-a", "pool-a")).await?;
+    let a = h.create("a", spec_with_pool_ref("m-a", "pool-a")).await?;
     let waiting = h
         .wait_for("a", "WaitingForPool", |o| {
             condition(o, "Ready").is_some_and(|c| c.1 == "WaitingForPool")
@@ -114,7 +103,7 @@ async fn a_pool_and_its_pipeline_in_either_order() -> anyhow::Result<()> {
             &pool_obj("pool-b", json!({"poolName": "aws-name-b"}))?,
         )
         .await?;
-    let b = h.create("b", pipeline_spec("m-b", "pool-b")).await?;
+    let b = h.create("b", spec_with_pool_ref("m-b", "pool-b")).await?;
     let pb = pool_ready(&h, "pool-b").await?;
     h.wait_ready("b").await?;
 
@@ -199,7 +188,9 @@ async fn deleting_both_removes_the_pipeline_first_then_the_pool() -> anyhow::Res
     pools(&h)
         .create(&PostParams::default(), &pool_obj("pool", json!({}))?)
         .await?;
-    let p = h.create("user", pipeline_spec("m-user", "pool")).await?;
+    let p = h
+        .create("user", spec_with_pool_ref("m-user", "pool"))
+        .await?;
     pool_ready(&h, "pool").await?;
     h.wait_ready("user").await?;
 
@@ -725,7 +716,8 @@ async fn a_pipeline_naming_a_failed_pool_stalls_instead_of_waiting() -> anyhow::
         |p| p.status.as_ref().and_then(|s| s.pool_status.as_deref()) == Some("FAILED"),
     )
     .await?;
-    h.create("user", pipeline_spec("m-user", "broken")).await?;
+    h.create("user", spec_with_pool_ref("m-user", "broken"))
+        .await?;
     let o = h
         .wait_for("user", "Stalled=InvalidReference", |o| {
             condition(o, "Stalled").is_some_and(|c| c.0 == "True" && c.1 == "InvalidReference")

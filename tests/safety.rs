@@ -61,17 +61,6 @@ fn creates_for(h: &Harness, uid: &str) -> usize {
         .count()
 }
 
-fn with_pool_ref(
-    meeting: &str,
-    pool: &str,
-) -> chime_pipeline_operator::crd::MediaStreamPipelineSpec {
-    serde_json::from_value(json!({
-        "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(meeting)}],
-        "sinks": [{"sinkType": "KinesisVideoStreamPool", "poolRef": {"name": pool}, "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"}],
-    }))
-    .expect("spec")
-}
-
 fn ready_reason(o: &MediaStreamPipeline) -> Option<String> {
     condition(o, "Ready").map(|c| c.1)
 }
@@ -91,37 +80,15 @@ async fn create_with_lost_answer(
     h.api()
         .patch(name, &PatchParams::default(), &Patch::Merge(body))
         .await?;
-    use aws_sdk_chimesdkmediapipelines::types as t;
     let sdk = sdk_client(&h.emulator.endpoint_url(), REGION).await;
-    let tag = |k: &str, v: &str| t::Tag::builder().key(k).value(v).build();
-    let made = sdk
-        .create_media_stream_pipeline()
-        .sources(
-            t::MediaStreamSource::builder()
-                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
-                .source_arn(meeting_arn(meeting))
-                .build()?,
-        )
-        .sinks(
-            t::MediaStreamSink::builder()
-                .sink_arn(POOL_ARN)
-                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
-                .reserved_stream_capacity(1)
-                .media_stream_type(t::MediaStreamType::MixedAudio)
-                .build()?,
-        )
-        .client_request_token(&uid)
-        .tags(tag("chimeoperator.dev/cluster", &config.cluster_id)?)
-        .tags(tag("chimeoperator.dev/namespace", &h.env.namespace)?)
-        .tags(tag("chimeoperator.dev/name", name)?)
-        .tags(tag("chimeoperator.dev/uid", &uid)?)
-        .tags(tag("chimeoperator.dev/deletion-policy", "Delete")?)
-        .send()
-        .await?;
-    let id = made
-        .media_stream_pipeline
-        .and_then(|p| p.media_pipeline_id)
-        .unwrap_or_default();
+    let tags = [
+        ("chimeoperator.dev/cluster", config.cluster_id.as_str()),
+        ("chimeoperator.dev/namespace", h.env.namespace.as_str()),
+        ("chimeoperator.dev/name", name),
+        ("chimeoperator.dev/uid", uid.as_str()),
+        ("chimeoperator.dev/deletion-policy", "Delete"),
+    ];
+    let id = sdk_pipeline(&sdk, meeting, POOL_ARN, Some(&uid), &tags).await?;
     Ok((uid, id))
 }
 
@@ -133,7 +100,7 @@ async fn create_with_lost_answer(
 async fn a_pipeline_waiting_for_its_pool_is_deleted_at_once_with_no_aws_call() -> anyhow::Result<()>
 {
     let h = Harness::start("waitdel").await?;
-    h.create("waiting", with_pool_ref("m-waiting", "no-such-pool"))
+    h.create("waiting", spec_with_pool_ref("m-waiting", "no-such-pool"))
         .await?;
     let o = h
         .wait_for("waiting", "WaitingForPool", |o| {
@@ -176,7 +143,9 @@ async fn a_creating_pool_and_the_pipeline_waiting_for_it_are_deleted_together() 
         p.status.as_ref().and_then(|s| s.pool_status.as_deref()) == Some("CREATING")
     })
     .await?;
-    let o = h.create("user", with_pool_ref("m-user", "pool-t")).await?;
+    let o = h
+        .create("user", spec_with_pool_ref("m-user", "pool-t"))
+        .await?;
     let uid = uid(&o)?;
     h.wait_for("user", "WaitingForPool", |o| {
         ready_reason(o).as_deref() == Some("WaitingForPool")
@@ -538,79 +507,36 @@ async fn one_failing_object_does_not_stop_the_sweep_of_other_regions() -> anyhow
         .await?;
     h.wait_ready("far").await?;
     let ns = h.env.namespace.clone();
-    let ours = |uid: &str| -> anyhow::Result<Vec<t::Tag>> {
-        Ok(vec![
-            t::Tag::builder()
-                .key("chimeoperator.dev/cluster")
-                .value("test-cluster")
-                .build()?,
-            t::Tag::builder()
-                .key("chimeoperator.dev/namespace")
-                .value(&ns)
-                .build()?,
-            t::Tag::builder()
-                .key("chimeoperator.dev/uid")
-                .value(uid)
-                .build()?,
-            t::Tag::builder()
-                .key("chimeoperator.dev/deletion-policy")
-                .value("Delete")
-                .build()?,
-        ])
+    let ours = |uid: &'static str| {
+        [
+            ("chimeoperator.dev/cluster", "test-cluster"),
+            ("chimeoperator.dev/namespace", ns.as_str()),
+            ("chimeoperator.dev/uid", uid),
+            ("chimeoperator.dev/deletion-policy", "Delete"),
+        ]
     };
     // eu-central-1: an orphaned pool that a pipeline made elsewhere uses.
     let eu = sdk_client(&h.emulator.endpoint_url(), "eu-central-1").await;
     let conf = t::KinesisVideoStreamConfiguration::builder()
         .region("eu-central-1")
         .build()?;
-    let pool = eu
+    let mut pool = eu
         .create_media_pipeline_kinesis_video_stream_pool()
         .pool_name("orphan-in-use")
-        .stream_configuration(conf)
-        .set_tags(Some(ours("gone-pool")?))
-        .send()
-        .await?;
+        .stream_configuration(conf);
+    for (k, v) in ours("gone-pool") {
+        pool = pool.tags(t::Tag::builder().key(k).value(v).build()?);
+    }
     let pool_arn = pool
+        .send()
+        .await?
         .kinesis_video_stream_pool_configuration
         .and_then(|p| p.pool_arn)
         .unwrap_or_default();
-    eu.create_media_stream_pipeline()
-        .sources(
-            t::MediaStreamSource::builder()
-                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
-                .source_arn(meeting_arn("m-elsewhere"))
-                .build()?,
-        )
-        .sinks(
-            t::MediaStreamSink::builder()
-                .sink_arn(&pool_arn)
-                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
-                .reserved_stream_capacity(1)
-                .media_stream_type(t::MediaStreamType::MixedAudio)
-                .build()?,
-        )
-        .send()
-        .await?;
+    sdk_pipeline(&eu, "m-elsewhere", &pool_arn, None, &[]).await?;
     // us-east-1: an orphaned pipeline.
     let us = sdk_client(&h.emulator.endpoint_url(), REGION).await;
-    us.create_media_stream_pipeline()
-        .sources(
-            t::MediaStreamSource::builder()
-                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
-                .source_arn(meeting_arn("m-orphan"))
-                .build()?,
-        )
-        .sinks(
-            t::MediaStreamSink::builder()
-                .sink_arn(POOL_ARN)
-                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
-                .reserved_stream_capacity(1)
-                .media_stream_type(t::MediaStreamType::MixedAudio)
-                .build()?,
-        )
-        .set_tags(Some(ours("gone-pipeline")?))
-        .send()
-        .await?;
+    sdk_pipeline(&us, "m-orphan", POOL_ARN, None, &ours("gone-pipeline")).await?;
     let swept = eventually(Duration::from_secs(30), || {
         h.emulator
             .pipelines()

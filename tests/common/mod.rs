@@ -372,33 +372,58 @@ pub fn pool_manifest(
     }))?)
 }
 
-/// Creates a pipeline in the emulator directly, as someone else would (the
-/// meeting's audio, mixed, into POOL_ARN); returns its ID.
-pub async fn pipeline_made_elsewhere(emulator: &Emulator, meeting: &str) -> anyhow::Result<String> {
-    use aws_sdk_chimesdkmediapipelines::types::{MediaStreamSink, MediaStreamSource};
-    let client = testworld::emulator::sdk_client(&emulator.endpoint_url(), REGION).await;
-    let made = client
+/// A spec whose one sink names a pool resource.
+pub fn spec_with_pool_ref(meeting: &str, pool: &str) -> MediaStreamPipelineSpec {
+    serde_json::from_value(serde_json::json!({
+        "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(meeting)}],
+        "sinks": [{"sinkType": "KinesisVideoStreamPool", "poolRef": {"name": pool}, "reservedStreamCapacity": 1, "mediaStreamType": "MixedAudio"}],
+    }))
+    .expect("spec")
+}
+
+/// Creates a pipeline through the SDK, as the operator or someone else
+/// would: the meeting's audio, mixed, into `sink`, with the token and tags
+/// given; returns its ID.
+pub async fn sdk_pipeline(
+    client: &aws_sdk_chimesdkmediapipelines::Client,
+    meeting: &str,
+    sink: &str,
+    token: Option<&str>,
+    tags: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    use aws_sdk_chimesdkmediapipelines::types as t;
+    let mut req = client
         .create_media_stream_pipeline()
         .sources(
-            MediaStreamSource::builder()
-                .source_type("ChimeSdkMeeting".into())
+            t::MediaStreamSource::builder()
+                .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
                 .source_arn(meeting_arn(meeting))
                 .build()?,
         )
         .sinks(
-            MediaStreamSink::builder()
-                .sink_arn(POOL_ARN)
-                .sink_type("KinesisVideoStreamPool".into())
+            t::MediaStreamSink::builder()
+                .sink_arn(sink)
+                .sink_type(t::MediaStreamPipelineSinkType::KinesisVideoStreamPool)
                 .reserved_stream_capacity(1)
-                .media_stream_type("MixedAudio".into())
+                .media_stream_type(t::MediaStreamType::MixedAudio)
                 .build()?,
         )
-        .send()
-        .await?;
+        .set_client_request_token(token.map(str::to_string));
+    for (k, v) in tags {
+        req = req.tags(t::Tag::builder().key(*k).value(*v).build()?);
+    }
+    let made = req.send().await?;
     Ok(made
         .media_stream_pipeline
         .and_then(|p| p.media_pipeline_id)
         .unwrap_or_default())
+}
+
+/// Creates a pipeline in the emulator directly, as someone else would (the
+/// meeting's audio, mixed, into POOL_ARN); returns its ID.
+pub async fn pipeline_made_elsewhere(emulator: &Emulator, meeting: &str) -> anyhow::Result<String> {
+    let client = testworld::emulator::sdk_client(&emulator.endpoint_url(), REGION).await;
+    sdk_pipeline(&client, meeting, POOL_ARN, None, &[]).await
 }
 
 /// An operator process, killed when dropped.
