@@ -249,7 +249,10 @@ fn check_rendered(path: &InstallPath, rendered: &str) -> anyhow::Result<()> {
         }
     }
     ensure!(
-        !objects.iter().any(|o| o["kind"] == "ConfigMap"),
+        named(&objects, "ConfigMap", "chime-pipeline-operator-settings").is_empty()
+            && !objects.iter().any(|o| o["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("chime-pipeline-operator-settings"))),
         "{name}: the settings ConfigMap is applied"
     );
 
