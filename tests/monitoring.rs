@@ -211,8 +211,56 @@ async fn the_alerts_check_and_fire_on_the_operators_real_metrics() -> anyhow::Re
     std::fs::write(dir.join("tests.yaml"), serde_yaml_ng::to_string(&tests)?)?;
     let out = promtool(&["test", "rules", "tests.yaml"], dir)?;
     assert!(out.contains("SUCCESS"), "{out}");
+
+    // The dashboard's queries, each as an alert `count(query) > 0`: it
+    // parses, and fires (with no labels but its name) exactly when the
+    // query selects at least one series of this scrape.
+    let board: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(format!(
+        "{REPO}/deploy/components/monitoring/dashboard.yaml"
+    ))?)?;
+    let board: Value = serde_json::from_str(
+        board["data"]["chime-pipeline-operator.json"]
+            .as_str()
+            .context("no dashboard JSON")?,
+    )?;
+    let mut queries = vec![];
+    for panel in board["panels"].as_array().context("no panels")? {
+        for target in panel["targets"]
+            .as_array()
+            .context("panel without targets")?
+        {
+            queries.push(target["expr"].as_str().context("target without expr")?);
+        }
+    }
+    ensure!(!queries.is_empty(), "the dashboard has no queries");
+    let probes: Vec<Value> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| json!({"alert": format!("DashboardQuery{i}"), "expr": format!("count({q}) > 0")}))
+        .collect();
+    std::fs::write(
+        dir.join("dashboard-rules.yaml"),
+        serde_yaml_ng::to_string(&json!({"groups": [{"name": "dashboard", "rules": probes}]}))?,
+    )?;
+    let fires: Vec<Value> = (0..queries.len())
+        .map(|i| fired(&format!("DashboardQuery{i}"), json!({})))
+        .collect();
+    let tests = json!({
+        "rule_files": ["dashboard-rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": fires}]
+    });
+    std::fs::write(
+        dir.join("dashboard-tests.yaml"),
+        serde_yaml_ng::to_string(&tests)?,
+    )?;
+    let out = promtool(&["test", "rules", "dashboard-tests.yaml"], dir)
+        .with_context(|| format!("a dashboard query selects nothing: {queries:#?}"))?;
+    assert!(out.contains("SUCCESS"), "{out}");
     eprintln!(
-        "monitoring: promtool check and test pass; {checked} metric references, {} series from a real scrape",
+        "monitoring: promtool check and test pass; {checked} metric references, {} dashboard \
+         queries, {} series from a real scrape",
+        queries.len(),
         samples.len()
     );
     Ok(())
