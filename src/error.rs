@@ -232,6 +232,8 @@ pub const AWS_ERRORS: &[(Option<&str>, &str, fn(String) -> Error)] = &[
     (None, "AccessDeniedException", Error::Forbidden),
     (None, "UnauthorizedClientException", Error::Unauthorized),
     (None, "UnrecognizedClientException", Error::Unauthorized),
+    // Chime SDK Meetings' name for it (GetMeeting).
+    (None, "UnauthorizedException", Error::Unauthorized),
     (None, "NotFoundException", Error::NotFound),
 ];
 
@@ -275,6 +277,14 @@ mod tests {
         }
         let e = Error::from_aws("GetMediaPipeline", None, "connection reset".into());
         assert_eq!((e.reason(), e.retry()), ("NetworkError", Retry::Transient));
+        // Chime SDK Meetings names two of them differently (GetMeeting).
+        for (code, reason) in [
+            ("ThrottlingException", "Throttled"),
+            ("UnauthorizedException", "Unauthorized"),
+        ] {
+            let e = Error::from_aws("GetMeeting", Some(code), "m".into());
+            assert_eq!(e.reason(), reason, "{code}");
+        }
         // The same code means something else for a pool's create: its name.
         let op = "CreateMediaPipelineKinesisVideoStreamPool";
         let e = Error::from_aws(op, Some("ConflictException"), "taken".into());

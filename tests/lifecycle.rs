@@ -1,8 +1,9 @@
 //! A meeting's lifecycle as its users live it, on the real control plane and
-//! the emulator: a pipeline whose meeting ended is finished (not failed), is
-//! deleted after its time to live, a person can ask for a retry at once, a
-//! failed update reads as failed in GitOps tools, and a create AWS refused
-//! can be corrected.
+//! the emulator: a pipeline whose meeting ended is finished (not failed),
+//! even when AWS removed it before any read saw it stopped, is deleted after
+//! its time to live, a person can ask for a retry at once, a failed update
+//! reads as failed in GitOps tools, and a create AWS refused can be
+//! corrected.
 
 mod common;
 
@@ -13,7 +14,7 @@ use common::gitops::{KStatus, PIPELINE_LUA, argocd_health, kstatus};
 use common::*;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use testworld::emulator::{Fault, FaultKind, Trigger};
+use testworld::emulator::{EmulatorConfig, Fault, FaultKind, Trigger};
 
 fn finished(o: &MediaStreamPipeline) -> bool {
     condition(o, "Finished").is_some_and(|c| c.0 == "True")
@@ -24,6 +25,25 @@ fn gitops(o: &MediaStreamPipeline) -> (String, String, KStatus) {
     let v: Value = serde_json::to_value(o).unwrap_or_default();
     let hs = argocd_health(PIPELINE_LUA, &v);
     (hs.status, hs.message, kstatus(&v))
+}
+
+/// Finished as every reader sees it: finishedAt set, no Ready, not
+/// Stalled, kstatus Current, Argo CD Healthy with "Finished".
+fn assert_reads_finished(o: &MediaStreamPipeline) {
+    let status = o.status.clone().unwrap_or_default();
+    assert!(status.finished_at.is_some(), "{status:?}");
+    assert!(condition(o, "Ready").is_none(), "{status:?}");
+    assert_eq!(
+        condition(o, "Stalled").map(|c| c.0).as_deref(),
+        Some("False")
+    );
+    let (argo, message, flux) = gitops(o);
+    assert_eq!(
+        (argo.as_str(), flux),
+        ("Healthy", KStatus::Current),
+        "{message}"
+    );
+    assert!(message.contains("Finished"), "{message}");
 }
 
 async fn patch(h: &Harness, name: &str, body: Value) -> anyhow::Result<()> {
@@ -55,19 +75,7 @@ async fn a_meeting_that_ends_finishes_its_pipeline() -> anyhow::Result<()> {
     let o = h.wait_for("m", "Finished", finished).await?;
     let status = o.status.clone().unwrap_or_default();
     assert_eq!(status.pipeline_status.as_deref(), Some("Stopped"));
-    assert!(status.finished_at.is_some(), "{status:?}");
-    assert!(condition(&o, "Ready").is_none(), "{status:?}");
-    assert_eq!(
-        condition(&o, "Stalled").map(|c| c.0).as_deref(),
-        Some("False")
-    );
-    let (argo, message, flux) = gitops(&o);
-    assert_eq!(
-        (argo.as_str(), flux),
-        ("Healthy", KStatus::Current),
-        "{message}"
-    );
-    assert!(message.contains("Finished"), "{message}");
+    assert_reads_finished(&o);
 
     // AWS removes it; a requested reconcile reads it again.
     h.emulator.set_remove_stopped_after(Some(Duration::ZERO));
@@ -271,5 +279,160 @@ async fn a_refused_create_can_be_corrected_and_then_sources_are_fixed() -> anyho
         "lifecycle: corrected after NotFound; a later edit refused with {} AWS calls",
         after - before
     );
+    Ok(())
+}
+
+/// Meetings GetMeeting can be asked about: their IDs are GUIDs (the
+/// model's GuidString). The other tests' short names never reach it.
+const MEETING_ENDED: &str = "0b8e7f52-1d3c-4a6e-9f21-5c7d8e9a0b01";
+const MEETING_GOES_ON: &str = "0b8e7f52-1d3c-4a6e-9f21-5c7d8e9a0b02";
+const MEETING_DENIED: &str = "0b8e7f52-1d3c-4a6e-9f21-5c7d8e9a0b03";
+const MEETING_THROTTLED: &str = "0b8e7f52-1d3c-4a6e-9f21-5c7d8e9a0b04";
+
+/// An emulator that stops a pipeline and removes it the moment its meeting
+/// ends: whatever the read cadence, no read ever sees it Stopped.
+fn removed_at_once() -> EmulatorConfig {
+    EmulatorConfig {
+        stopping_delay: Duration::ZERO,
+        remove_stopped_after: Some(Duration::ZERO),
+        ..EmulatorConfig::default()
+    }
+}
+
+fn removed(o: &MediaStreamPipeline) -> bool {
+    condition(o, "Finished").is_some_and(|c| c.0 == "True" && c.1 == "Removed")
+}
+
+fn reported_gone(o: &MediaStreamPipeline) -> bool {
+    condition(o, "Ready").is_some_and(|c| c.0 == "False" && c.1 == "PipelineGone")
+}
+
+/// A GetMeeting call: (signing region, meeting ID, HTTP status).
+type MeetingCheck = (Option<String>, Option<String>, Option<u16>);
+
+/// The GetMeeting call about `meeting` in REGION, answered `status`.
+fn asked(meeting: &str, status: u16) -> MeetingCheck {
+    (Some(REGION.into()), Some(meeting.into()), Some(status))
+}
+
+/// The GetMeeting calls so far.
+fn meeting_checks(h: &Harness) -> Vec<MeetingCheck> {
+    h.emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "GetMeeting")
+        .map(|c| (c.region, c.subject, c.status))
+        .collect()
+}
+
+/// AWS stops a pipeline when its meeting ends and removes it a while
+/// later; with reads minutes apart at rest, the operator may never see it
+/// Stopped. Its meeting has ended (GetMeeting: NotFound, asked once, in the
+/// meeting's region): finished, not failed, and deleted after its TTL.
+#[tokio::test]
+async fn a_pipeline_removed_after_its_meeting_ended_between_reads_is_finished_and_expires()
+-> anyhow::Result<()> {
+    let h = Harness::start_with("between", removed_at_once(), |_| {}).await?;
+    let spec = spec_json(MEETING_ENDED, json!({"ttlSecondsAfterFinished": 3}));
+    let o = h.create("b", spec).await?;
+    h.wait_ready("b").await?;
+    assert_eq!(h.emulator.end_meeting(&meeting_arn(MEETING_ENDED)), 1);
+    assert!(h.emulator.pipelines()[0].removed_by_aws);
+
+    let f = h.wait_for("b", "Finished (Removed)", removed).await?;
+    let status = f.status.clone().unwrap_or_default();
+    assert_eq!(status.pipeline_status.as_deref(), Some("Gone"));
+    assert_reads_finished(&f);
+    assert_eq!(meeting_checks(&h), [asked(MEETING_ENDED, 404)]);
+
+    h.wait_gone("b").await?;
+    assert_eq!(calls(&h, "CreateMediaStreamPipeline"), 1, "never recreated");
+    let uid = uid(&o)?;
+    assert_eq!(h.emulator.pipelines()[0].client_request_token, Some(uid));
+    println!(
+        "lifecycle: removed unseen after its meeting ended: Finished/Removed, 1 GetMeeting, expired"
+    );
+    Ok(())
+}
+
+/// A pipeline removed while its meeting goes on (deleted outside the
+/// operator) did not finish: PipelineGone, Stalled, as before. So too when
+/// GetMeeting cannot tell for want of `chime:GetMeeting`: asked once, not
+/// retried; once IAM is fixed, a requested reconcile tells it finished.
+#[tokio::test]
+async fn a_pipeline_gone_while_its_meeting_goes_on_stays_pipeline_gone() -> anyhow::Result<()> {
+    let h = Harness::start_with("goneon", removed_at_once(), |_| {}).await?;
+    let o = h
+        .create("on", spec_json(MEETING_GOES_ON, json!({})))
+        .await?;
+    let id = h
+        .wait_ready("on")
+        .await?
+        .status
+        .and_then(|s| s.media_pipeline_id)
+        .unwrap_or_default();
+    testworld::emulator::sdk_client(&h.emulator.endpoint_url(), REGION)
+        .await
+        .delete_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await?;
+    let g = h.wait_for("on", "PipelineGone", reported_gone).await?;
+    assert!(!finished(&g));
+    let (argo, message, flux) = gitops(&g);
+    assert_eq!(
+        (argo.as_str(), flux),
+        ("Degraded", KStatus::Failed),
+        "{message}"
+    );
+    let goes_on = asked(MEETING_GOES_ON, 200);
+    assert_eq!(meeting_checks(&h), std::slice::from_ref(&goes_on));
+
+    h.emulator
+        .inject(Fault::new(FaultKind::Forbidden, Trigger::Next(100)).on("GetMeeting"));
+    h.create("denied", spec_json(MEETING_DENIED, json!({})))
+        .await?;
+    h.wait_ready("denied").await?;
+    assert_eq!(h.emulator.end_meeting(&meeting_arn(MEETING_DENIED)), 1);
+    let d = h.wait_for("denied", "PipelineGone", reported_gone).await?;
+    assert!(!finished(&d));
+    let denied = asked(MEETING_DENIED, 403);
+    assert_eq!(meeting_checks(&h), [goes_on.clone(), denied.clone()]);
+
+    h.emulator.clear_faults();
+    request_reconcile(&h, "denied", "iam-fixed").await?;
+    h.wait_for("denied", "Finished (Removed)", removed).await?;
+    let ended = asked(MEETING_DENIED, 404);
+    assert_eq!(meeting_checks(&h), [goes_on, denied, ended]);
+    assert!(reported_gone(&h.api().get("on").await?));
+    assert_eq!(calls(&h, "CreateMediaStreamPipeline"), 2, "never recreated");
+    h.assert_one_pipeline_per_uid(&[uid(&o)?]);
+    Ok(())
+}
+
+/// A throttled GetMeeting is no answer: the read counts as failed and is
+/// retried on the back-off, and the answer then finishes the pipeline.
+#[tokio::test]
+async fn a_throttled_meeting_check_is_retried_before_any_verdict() -> anyhow::Result<()> {
+    let h = Harness::start_with("throttled", removed_at_once(), |_| {}).await?;
+    h.create("t", spec_json(MEETING_THROTTLED, json!({})))
+        .await?;
+    h.wait_ready("t").await?;
+    h.emulator
+        .inject(Fault::new(FaultKind::Throttle, Trigger::Next(1)).on("GetMeeting"));
+    assert_eq!(h.emulator.end_meeting(&meeting_arn(MEETING_THROTTLED)), 1);
+    let o = h.wait_for("t", "Finished (Removed)", removed).await?;
+    assert_eq!(
+        condition(&o, "Synced").map(|c| c.0).as_deref(),
+        Some("True")
+    );
+    let checks = [asked(MEETING_THROTTLED, 429), asked(MEETING_THROTTLED, 404)];
+    assert_eq!(meeting_checks(&h), checks);
+    let failed = metric_value(
+        &h.metrics,
+        "chime_operator_reconciles_total",
+        r#"reason="Throttled""#,
+    );
+    assert_eq!(failed, 1.0, "one reconcile failed on the throttled check");
     Ok(())
 }

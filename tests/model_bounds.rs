@@ -11,6 +11,9 @@
 //! `CHIME_MODEL=/path/to/service-2.json CHIME_BLESS=1 cargo nextest run
 //! --config-file tests/nextest.toml --test model_bounds` (without
 //! CHIME_BLESS the test only says whether the extract is current).
+//! tests/model/chime-sdk-meetings-subset.json is the same for the one
+//! Chime SDK Meetings call, GetMeeting (from data/chime-sdk-meetings/
+//! 2021-07-15/service-2.json, by hand: its input and errors).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -139,7 +142,11 @@ fn extract_path() -> PathBuf {
 }
 
 fn model() -> Value {
-    let text = std::fs::read_to_string(extract_path()).expect("the model extract");
+    read_model(&extract_path())
+}
+
+fn read_model(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("the model extract");
     serde_json::from_str(&text).expect("the model extract is JSON")
 }
 
@@ -330,9 +337,17 @@ fn every_field_carries_the_bounds_of_its_model_type() {
 /// a reason of its own, by what it means for that operation.
 #[test]
 fn every_error_of_every_operation_is_classified() {
-    let model = model();
+    let meetings = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/model/chime-sdk-meetings-subset.json");
+    let services: [(Value, &[&str]); 2] = [
+        (model(), OPERATIONS),
+        (read_model(&meetings), &["GetMeeting"]),
+    ];
     let mut table = vec![];
-    for op in OPERATIONS {
+    for (model, op) in services
+        .iter()
+        .flat_map(|(model, ops)| ops.iter().map(move |op| (model, op)))
+    {
         let errors = model["operations"][op]["errors"]
             .as_array()
             .cloned()
@@ -346,13 +361,13 @@ fn every_error_of_every_operation_is_classified() {
                     "NameInUse"
                 }
                 "ConflictException" => "Conflict",
-                "ThrottledClientException" => "Throttled",
+                "ThrottledClientException" | "ThrottlingException" => "Throttled",
                 "ServiceUnavailableException" => "ServiceUnavailable",
                 "ServiceFailureException" => "ServiceFailure",
                 "ResourceLimitExceededException" => "ResourceLimitExceeded",
                 "BadRequestException" => "BadRequest",
                 "ForbiddenException" => "Forbidden",
-                "UnauthorizedClientException" => "Unauthorized",
+                "UnauthorizedClientException" | "UnauthorizedException" => "Unauthorized",
                 "NotFoundException" => "NotFound",
                 other => panic!("{op}: {other} is new in the model: classify it in src/error.rs"),
             };

@@ -1,5 +1,6 @@
-//! The client: one per region, every request through [`Regional::call`]
-//! (rate limit, request, metrics), failures classified.
+//! The clients: one per region and service (Media Pipelines, and Meetings
+//! for GetMeeting), every request through [`Regional::call`] (rate limit,
+//! request, metrics), failures classified.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,6 +15,7 @@ use aws_sdk_chimesdkmediapipelines as chime;
 use aws_sdk_chimesdkmediapipelines::config::http::HttpResponse;
 use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_chimesdkmediapipelines::types as t;
+use aws_sdk_chimesdkmeetings as meetings;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::Timestamp;
 
@@ -35,6 +37,9 @@ pub struct Aws {
 #[derive(Clone)]
 pub struct Regional {
     pub(super) client: chime::Client,
+    /// Chime SDK Meetings, same region and settings. Its calls pass the
+    /// same rate limit: the limit bounds all the operator sends a region.
+    pub(super) meetings: meetings::Client,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
     region: String,
     metrics: Arc<Metrics>,
@@ -135,11 +140,16 @@ impl Aws {
     }
 
     fn regional(&self, region: &str) -> Regional {
+        let name = aws_config::Region::new(region.to_string());
         let conf = chime::config::Builder::from(self.sdk.as_ref())
-            .region(aws_config::Region::new(region.to_string()))
+            .region(name.clone())
+            .build();
+        let meetings_conf = meetings::config::Builder::from(self.sdk.as_ref())
+            .region(name)
             .build();
         Regional {
             client: chime::Client::from_conf(conf),
+            meetings: meetings::Client::from_conf(meetings_conf),
             limiter: self.rate_limit.map(|l| {
                 Arc::new(RateLimiter::direct(
                     Quota::per_second(l.per_second).allow_burst(l.burst),

@@ -1,10 +1,12 @@
-//! The Chime SDK Media Pipelines calls the operator makes, with the SDK's
-//! types turned into ours and every failure classified into [`Error`].
-//! [`client`] holds the client and the one `call` every request goes
+//! The Chime SDK Media Pipelines calls the operator makes (and one Chime
+//! SDK Meetings call, GetMeeting, in `meeting.rs`), with the SDK's types
+//! turned into ours and every failure classified into [`Error`].
+//! [`client`] holds the clients and the one `call` every request goes
 //! through (rate limit, request, metrics); one file per kind holds its calls
 //! and the remote type they return.
 
 mod client;
+mod meeting;
 mod pipeline;
 mod pool;
 

@@ -132,6 +132,9 @@ pub enum Remote<R> {
     },
     /// AWS answered NotFound.
     Gone,
+    /// AWS answered NotFound, and what the object served had ended (every
+    /// meeting of a pipeline): it finished unseen, then AWS removed it.
+    Ended,
     Failed(Error),
 }
 

@@ -17,7 +17,7 @@ use crate::crd::{
     KinesisVideoStreamPoolStatus, MediaStreamPipelineSpec, MediaStreamPipelineStatus,
     MediaStreamSink, MediaStreamSource,
 };
-use crate::error::Error;
+use crate::error::{Error, Retry};
 use crate::metrics;
 
 pub const KIND: KindInfo = KindInfo {
@@ -263,7 +263,7 @@ fn adopt_existing(
         // Tagged from the first read, identity and Retain included, so
         // that nothing (a sweep, a lookup) can take it for another's.
         Remote::Found { remote, tags } => follow_found(obs, status, remote, tags, settings),
-        Remote::Gone => {
+        Remote::Gone | Remote::Ended => {
             let err = Error::NotFound(format!(
                 "media pipeline {adopt} (spec.adoptMediaPipelineId) does not exist in {}; nothing is created",
                 obs.seen.region
@@ -332,12 +332,16 @@ fn follow(
         Remote::Gone if status.finished_at.is_some() => {
             PipelinePlan::idle(finished_gone(status, generation, now), None)
         }
+        // Its meetings ended between two reads: it stopped, and AWS removed
+        // it before a read saw it stopped. Finished all the same.
+        Remote::Ended => PipelinePlan::idle(finished_gone(status, generation, now), None),
         Remote::Gone => PipelinePlan::idle(
             with_gone(
                 status,
                 KIND.gone_reason,
-                "AWS no longer knows this media pipeline (its meeting may have ended); it is not \
-                 recreated. Delete this resource, or create a new one for a new pipeline.",
+                "AWS no longer knows this media pipeline, and its meeting goes on (or GetMeeting \
+                 could not tell: the operator's log says why); it is not recreated. Delete this \
+                 resource, or create a new one for a new pipeline.",
                 generation,
                 now,
             ),
@@ -444,12 +448,15 @@ fn with_finished(
     finished(status, "Stopped", message, generation, now)
 }
 
-/// A finished pipeline that AWS has since removed stays finished.
+/// A finished pipeline that AWS has since removed stays finished; one that
+/// no read saw stopped finished, as far as we know, now (its time to live
+/// counts from then: later than the stop, never earlier).
 fn finished_gone(
     mut status: MediaStreamPipelineStatus,
     generation: Option<i64>,
     now: Timestamp,
 ) -> MediaStreamPipelineStatus {
+    status.finished_at.get_or_insert_with(|| now.to_string());
     status.pipeline_status = Some(GONE.into());
     status.observed_generation = generation;
     let message = "The media pipeline stopped when its meeting ended; AWS has since removed it.";
@@ -559,6 +566,49 @@ fn is_guid(s: &str) -> bool {
             .iter()
             .zip([8, 4, 4, 4, 12])
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The region and ID of the meeting a source ARN names, for GetMeeting;
+/// the region is the ARN's, else `pipeline_region` (an ARN may leave it
+/// empty). The pipelines model gives SourceArn ("the ARN of the meeting")
+/// only the pattern `^arn[\/\:\-\_\.a-zA-Z0-9]+$`; an ARN is
+/// `arn:partition:service:region:account:resource`, and the meetings
+/// model's MeetingId, what GetMeeting takes, is a GuidString: so
+/// `arn:aws:chime:us-east-1:111122223333:meeting/<MeetingId>`. None for any
+/// other shape: no meeting to ask about.
+pub fn meeting_of<'a>(arn: &'a str, pipeline_region: &'a str) -> Option<(&'a str, &'a str)> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _, "chime", region, _, resource] = parts.as_slice() else {
+        return None;
+    };
+    let id = resource.strip_prefix("meeting/").filter(|id| is_guid(id))?;
+    let region = if region.is_empty() {
+        pipeline_region
+    } else {
+        region
+    };
+    Some((region, id))
+}
+
+/// What one meeting's GetMeeting answer (None: a source naming no meeting
+/// to ask about) makes of a recorded pipeline AWS answered NotFound for.
+/// None: that meeting ended, and the next one decides; once every one has,
+/// the pipeline ended with them ([`Remote::Ended`]).
+///
+/// - The meeting goes on, or nothing can be asked: gone (`PipelineGone`),
+///   as it was before GetMeeting was asked.
+/// - A permanent error (Forbidden: a policy without `chime:GetMeeting`;
+///   Unauthorized, BadRequest): no retry soon would tell more, so gone as
+///   before; once IAM is fixed, a requested reconcile asks again.
+/// - A transient error (throttled, 5xx, no answer): gone is a final
+///   verdict, never read again, and nothing proves it yet; so the read
+///   failed, and the controller's back-off retries it (Synced=False).
+pub fn unless_ended(answer: Option<Result<bool, Error>>) -> Option<Remote<RemotePipeline>> {
+    match answer {
+        Some(Ok(false)) => None,
+        Some(Err(e)) if e.retry() != Retry::Permanent => Some(Remote::Failed(e)),
+        Some(Ok(true) | Err(_)) | None => Some(Remote::Gone),
+    }
 }
 
 #[cfg(test)]
@@ -720,25 +770,7 @@ mod tests {
         assert_eq!(cond(&st, "Reconciling").status, "False");
         assert_eq!(st.phase(), Phase::Finished);
 
-        let observe = |status: &MediaStreamPipelineStatus, remote: Remote<RemotePipeline>| {
-            decide(
-                Observation {
-                    seen: Seen {
-                        generation: Some(2),
-                        region: "us-east-1",
-                        status: Some(status),
-                        create_tags: &[],
-                        own_tags: &[],
-                        remote: &remote,
-                        now: now(),
-                    },
-                    spec: &spec,
-                    sinks: &Ok(spec.sinks.clone()),
-                },
-                &Settings::default(),
-            )
-        };
-        let gone = observe(&st, Remote::Gone);
+        let gone = after_read(&st, Remote::Gone);
         assert_eq!(gone.status.pipeline_status.as_deref(), Some(GONE));
         assert_eq!(gone.status.finished_at, st.finished_at);
         assert_eq!(cond(&gone.status, FINISHED).reason, "Removed");
@@ -746,7 +778,7 @@ mod tests {
         assert_eq!(gone.requeue, None);
 
         let streaming = existing(&spec, "InProgress", 1);
-        let vanished = observe(&streaming, Remote::Gone);
+        let vanished = after_read(&streaming, Remote::Gone);
         assert_eq!(cond(&vanished.status, "Stalled").status, "True");
         assert_eq!(cond(&vanished.status, READY).reason, "PipelineGone");
     }
@@ -829,6 +861,124 @@ mod tests {
         }];
         assert!(refused_change(&tagged, &sent).is_none());
         assert_eq!(request_digest(&old).len(), 64);
+    }
+
+    /// The plan for a recorded pipeline with `status` when a read gave `remote`.
+    fn after_read(
+        status: &MediaStreamPipelineStatus,
+        remote: Remote<RemotePipeline>,
+    ) -> PipelinePlan {
+        let spec = spec(&[]);
+        decide(
+            Observation {
+                seen: Seen {
+                    generation: Some(1),
+                    region: "us-east-1",
+                    status: Some(status),
+                    create_tags: &[],
+                    own_tags: &[],
+                    remote: &remote,
+                    now: now(),
+                },
+                spec: &spec,
+                sinks: &Ok(spec.sinks.clone()),
+            },
+            &Settings::default(),
+        )
+    }
+
+    /// Its meetings ended between two reads, and AWS stopped and removed
+    /// the pipeline unseen: finished (Removed) from now on, never read
+    /// again, nothing for a person; a stop seen before keeps its time.
+    #[test]
+    fn a_pipeline_removed_unseen_after_its_meeting_ended_is_finished() {
+        let streaming = existing(&spec(&[]), "InProgress", 1);
+        let plan = after_read(&streaming, Remote::Ended);
+        assert!(plan.actions.is_empty());
+        assert_eq!(plan.requeue, None);
+        let st = &plan.status;
+        assert_eq!(st.pipeline_status.as_deref(), Some(GONE));
+        assert_eq!(st.finished_at, Some(now().to_string()));
+        assert_eq!(st.phase(), Phase::Finished);
+        let finished = cond(st, FINISHED);
+        assert_eq!(
+            (finished.status.as_str(), finished.reason.as_str()),
+            ("True", "Removed")
+        );
+        assert_eq!(cond(st, "Stalled").status, "False");
+        assert_eq!(cond(st, SYNCED).status, "True");
+        assert!(st.conditions.iter().all(|c| c.type_ != READY), "{st:?}");
+
+        let stopped = existing(&spec(&[]), "Stopped", 1);
+        let plan = after_read(&stopped, Remote::Ended);
+        assert_eq!(plan.status.finished_at, stopped.finished_at);
+        assert_eq!(cond(&plan.status, FINISHED).reason, "Removed");
+    }
+
+    /// GetMeeting takes the GUID at the end of a meeting's ARN, in the
+    /// ARN's region (else the pipeline's); any other source names no
+    /// meeting to ask about.
+    #[test]
+    fn a_source_arn_names_its_meeting_and_region() {
+        let id = "3f1c2b9e-7d1a-4c8e-9a55-0d6e2f1b7c10";
+        let arn = format!("arn:aws:chime:eu-west-2:111122223333:meeting/{id}");
+        assert_eq!(meeting_of(&arn, "us-east-1"), Some(("eu-west-2", id)));
+        let arn = format!("arn:aws:chime::111122223333:meeting/{id}");
+        assert_eq!(meeting_of(&arn, "us-east-1"), Some(("us-east-1", id)));
+        let upper = id.to_ascii_uppercase();
+        let arn = format!("arn:aws:chime:us-east-1:1:meeting/{upper}");
+        assert_eq!(
+            meeting_of(&arn, "us-east-1"),
+            Some(("us-east-1", upper.as_str()))
+        );
+        for other in [
+            "arn:aws:chime:us-east-1:1:meeting/m-end".to_string(),
+            format!("arn:aws:chime:us-east-1:1:media-pipeline/{id}"),
+            format!("arn:aws:s3:us-east-1:1:meeting/{id}"),
+            format!("arn:aws:chime:us-east-1:1:meeting/{id}/x"),
+            format!("meeting/{id}"),
+            String::new(),
+        ] {
+            assert_eq!(meeting_of(&other, "us-east-1"), None, "{other}");
+        }
+    }
+
+    /// Only an ended meeting finishes a gone pipeline. A meeting that goes
+    /// on, or an answer no retry soon changes (IAM), is gone as before; a
+    /// transient error is a failed read, retried, never a verdict.
+    #[test]
+    fn a_gone_pipeline_is_finished_only_by_an_ended_meeting() {
+        assert!(unless_ended(Some(Ok(false))).is_none());
+        assert!(matches!(unless_ended(Some(Ok(true))), Some(Remote::Gone)));
+        assert!(matches!(unless_ended(None), Some(Remote::Gone)));
+        for permanent in [
+            Error::Forbidden("no chime:GetMeeting".into()),
+            Error::Unauthorized("u".into()),
+            Error::BadRequest("b".into()),
+        ] {
+            let verdict = unless_ended(Some(Err(permanent)));
+            assert!(matches!(verdict, Some(Remote::Gone)), "{verdict:?}");
+        }
+        for transient in [
+            Error::Throttled("t".into()),
+            Error::ServiceUnavailable("s".into()),
+            Error::ServiceFailure("f".into()),
+            Error::Network("n".into()),
+            Error::Unexpected("x".into()),
+        ] {
+            let reason = transient.reason();
+            let verdict = unless_ended(Some(Err(transient)));
+            assert!(
+                matches!(&verdict, Some(Remote::Failed(e)) if e.reason() == reason),
+                "{verdict:?}"
+            );
+        }
+        // The failed read keeps the pipeline as it was, and says why.
+        let streaming = existing(&spec(&[]), "InProgress", 1);
+        let plan = after_read(&streaming, Remote::Failed(Error::Throttled("t".into())));
+        assert_eq!(plan.status.pipeline_status.as_deref(), Some("InProgress"));
+        assert_eq!(cond(&plan.status, SYNCED).reason, "Throttled");
+        assert_eq!(cond(&plan.status, "Stalled").status, "False");
     }
 
     #[test]

@@ -126,7 +126,8 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
             PoolPlan::idle(status, requeue)
         }
         Remote::Failed(err) => PoolPlan::idle(with_error(status, err, generation, now), None),
-        Remote::Gone => PoolPlan::idle(
+        // A pool serves no meeting: it never ends, only goes.
+        Remote::Gone | Remote::Ended => PoolPlan::idle(
             with_gone(
                 status,
                 KIND.gone_reason,

@@ -97,6 +97,15 @@ pub trait Managed:
         aws: &Regional,
         id: &str,
     ) -> impl Future<Output = Result<Option<Self::Remote>, Error>> + Send;
+    /// What AWS answering NotFound to a read means: gone, unless the kind
+    /// can tell that the object ended first.
+    fn gone(
+        &self,
+        _ctx: &Context,
+        _aws: &Regional,
+    ) -> impl Future<Output = Remote<Self::Remote>> + Send {
+        async { Remote::Gone }
+    }
     /// Creates the object with the resource's UID as ClientRequestToken.
     fn create(
         &self,
@@ -352,7 +361,7 @@ async fn observe<K: Managed>(
     let full = spec_changed || requested || !status.is_none_or(decide::synced);
     let remote = match K::read(aws, id).await {
         Ok(Some(remote)) => remote,
-        Ok(None) => return Remote::Gone,
+        Ok(None) => return obj.gone(ctx, aws).await,
         Err(e) => return Remote::Failed(e),
     };
     if !full {

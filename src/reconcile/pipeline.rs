@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::Api;
+use tracing::warn;
 
 use super::{Context, Managed, Observed};
 use crate::aws::{Listed, Regional, RemotePipeline};
@@ -14,8 +15,8 @@ use crate::crd::{
     KinesisVideoStreamPoolStatus, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
     MediaStreamPipelineStatus, MediaStreamSink, Tag,
 };
-use crate::decide::KindInfo;
 use crate::decide::pipeline::{self, Observation, PipelinePlan, is_object_name, resolve_pool_ref};
+use crate::decide::{KindInfo, Remote};
 use crate::error::Error;
 
 /// The spec's sinks with each pool reference replaced by that pool's ARN;
@@ -75,6 +76,30 @@ impl Managed for MediaStreamPipeline {
         aws.get(id).await
     }
 
+    /// AWS stops a pipeline when its meeting ends and removes it some time
+    /// later, perhaps before any read saw it stopped: GetMeeting tells that
+    /// from a removal while the meeting goes on. Nothing is asked for an
+    /// adoption not yet recorded (its ID may be wrong), nor for a pipeline
+    /// already finished (it stays so).
+    async fn gone(&self, ctx: &Context, aws: &Regional) -> Remote<RemotePipeline> {
+        let unasked = |s: &MediaStreamPipelineStatus| {
+            s.media_pipeline_id.is_none() || s.finished_at.is_some()
+        };
+        if self.status.as_ref().is_none_or(unasked) {
+            return Remote::Gone;
+        }
+        for source in &self.spec.sources {
+            let answer = match pipeline::meeting_of(&source.source_arn, aws.name()) {
+                Some((region, id)) => Some(meeting_exists(ctx, region, id).await),
+                None => None,
+            };
+            if let Some(verdict) = pipeline::unless_ended(answer) {
+                return verdict;
+            }
+        }
+        Remote::Ended
+    }
+
     async fn create(
         &self,
         aws: &Regional,
@@ -99,6 +124,16 @@ impl Managed for MediaStreamPipeline {
     async fn delete(aws: &Regional, id: &str) -> Result<(), Error> {
         aws.delete(id).await
     }
+}
+
+/// GetMeeting in `region`; a failure is logged with the meeting it was
+/// about, which the status (a gone pipeline, or a failed read) does not say.
+async fn meeting_exists(ctx: &Context, region: &str, id: &str) -> Result<bool, Error> {
+    let answer = ctx.aws.region(Some(region)).meeting_exists(id).await;
+    if let Err(e) = &answer {
+        warn!(meeting = %id, region = %region, error = %e, "GetMeeting failed: cannot tell whether the meeting ended");
+    }
+    answer
 }
 
 async fn resolve_sinks(obj: &MediaStreamPipeline, ctx: &Context) -> Result<Sinks, Error> {

@@ -1,5 +1,6 @@
 //! The Chime SDK Media Pipelines emulator, driven through the real SDK client
-//! (and through raw HTTP where the SDK would refuse to send the request).
+//! (and through raw HTTP where the SDK would refuse to send the request);
+//! Chime SDK Meetings' GetMeeting through the real Meetings SDK.
 
 use std::time::{Duration, Instant};
 
@@ -23,8 +24,11 @@ use aws_sdk_chimesdkmediapipelines::config::http::HttpResponse;
 use aws_sdk_chimesdkmediapipelines::operation::update_media_pipeline_kinesis_video_stream_pool::UpdateMediaPipelineKinesisVideoStreamPoolError as UpdatePoolError;
 use aws_sdk_chimesdkmediapipelines::operation::update_media_pipeline_kinesis_video_stream_pool::builders::UpdateMediaPipelineKinesisVideoStreamPoolFluentBuilder as UpdatePoolBuilder;
 use aws_sdk_chimesdkmediapipelines::primitives::DateTime;
+use aws_sdk_chimesdkmeetings::operation::get_meeting::GetMeetingError;
 use serde_json::{Value, json};
-use testworld::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, Trigger, sdk_client};
+use testworld::emulator::{
+    Emulator, EmulatorConfig, Fault, FaultKind, Trigger, meetings_client, sdk_client,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ACCOUNT: &str = "111122223333";
@@ -848,6 +852,77 @@ async fn not_found_and_ended_meetings() {
         .collect();
     assert_eq!(statuses[0], ("Stopped".to_owned(), false));
     assert!(statuses[1].1);
+}
+
+/// Chime SDK Meetings' GetMeeting, on the same listener, through the real
+/// Meetings SDK: any meeting is in progress until it is ended (its
+/// pipelines stop) or marked missing, then NotFound; a malformed ID is a
+/// BadRequest naming the member; faults come in the Meetings model's shapes.
+#[tokio::test]
+async fn get_meeting_tells_an_ended_meeting() {
+    let (emulator, client) = start().await;
+    let meetings = meetings_client(&emulator.endpoint_url(), "us-east-1").await;
+    let id = |n: u32| meeting(n).rsplit('/').next().unwrap().to_owned();
+    let get = |id: String| meetings.get_meeting().meeting_id(id).send();
+
+    let live = get(id(1).to_ascii_uppercase()).await.unwrap();
+    let m = live.meeting().unwrap();
+    assert_eq!(
+        m.meeting_id(),
+        Some(id(1).as_str()),
+        "answered in lower case"
+    );
+    assert_eq!(m.meeting_arn(), Some(meeting(1).as_str()));
+    assert_eq!(m.media_region(), Some("us-east-1"));
+    let placement = m.media_placement().unwrap();
+    assert!(placement.audio_host_url().is_some() && placement.signaling_url().is_some());
+
+    create_id(&client, &meeting(1)).await;
+    assert_eq!(emulator.end_meeting(&meeting(1)), 1);
+    emulator.mark_meeting_missing(&meeting(2));
+    for gone in [id(1), id(1).to_ascii_uppercase(), id(2)] {
+        let err = get(gone.clone()).await.unwrap_err().into_service_error();
+        let GetMeetingError::NotFoundException(e) = &err else {
+            panic!("{gone}: {err:?}");
+        };
+        assert!(e.message().unwrap().contains(&gone), "{e:?}");
+    }
+    assert!(get(id(3)).await.unwrap().meeting().is_some());
+
+    let err = get("m-end".into()).await.unwrap_err().into_service_error();
+    let GetMeetingError::BadRequestException(e) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(e.message().unwrap().contains("MeetingId"), "{e:?}");
+
+    for (kind, shape) in [
+        (FaultKind::Throttle, "ThrottlingException"),
+        (FaultKind::Unauthorized, "UnauthorizedException"),
+        (FaultKind::Forbidden, "ForbiddenException"),
+        (FaultKind::Unavailable, "ServiceUnavailableException"),
+        (FaultKind::Failure, "ServiceFailureException"),
+    ] {
+        emulator.inject(Fault::new(kind, Trigger::Next(1)).on("GetMeeting"));
+        let typed = match get(id(3)).await.unwrap_err().into_service_error() {
+            GetMeetingError::ThrottlingException(_) => "ThrottlingException",
+            GetMeetingError::UnauthorizedException(_) => "UnauthorizedException",
+            GetMeetingError::ForbiddenException(_) => "ForbiddenException",
+            GetMeetingError::ServiceUnavailableException(_) => "ServiceUnavailableException",
+            GetMeetingError::ServiceFailureException(_) => "ServiceFailureException",
+            other => panic!("{shape}: {other:?}"),
+        };
+        assert_eq!(typed, shape);
+    }
+
+    let asked: Vec<(Option<String>, Option<String>)> = emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "GetMeeting")
+        .map(|c| (c.region, c.subject))
+        .collect();
+    assert_eq!(asked.len(), 11);
+    assert!(asked.iter().all(|(r, _)| r.as_deref() == Some("us-east-1")));
+    assert_eq!(asked[0].1, Some(id(1).to_ascii_uppercase()));
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //!
 //! - `GET /_emulator/pipelines`, `GET /_emulator/pools`, `GET /_emulator/calls`
 //! - `POST /_emulator/faults` with a [`FaultSpec`], `DELETE /_emulator/faults`
-//! - `POST /_emulator/meetings/end` and `/_emulator/meetings/missing` with `{"meetingArn": ".."}`
+//! - `POST /_emulator/meetings/end` and `/_emulator/meetings/missing` with
+//!   `{"meetingArn": ".."}` (either makes GetMeeting answer NotFound)
 //! - `POST /_emulator/pools/fail` with `{"identifier": ".."}` (a pool name, ID or ARN)
 //! - `PUT /_emulator/config` with [`ConfigPatch`]
 

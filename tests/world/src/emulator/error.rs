@@ -1,4 +1,4 @@
-//! The service's modelled errors and how they go on the wire.
+//! The services' modelled errors and how they go on the wire.
 
 use serde_json::json;
 
@@ -30,8 +30,18 @@ impl ErrorKind {
         }
     }
 
-    /// The shape name; the SDK picks the typed error variant from it.
-    pub(crate) fn shape(self) -> &'static str {
+    /// The shape name in `service`'s model; the SDK picks the typed error
+    /// variant from it. Chime SDK Meetings names two of them otherwise.
+    pub(crate) fn shape_in(self, service: Service) -> &'static str {
+        match (service, self) {
+            (Service::Meetings, Self::Throttled) => "ThrottlingException",
+            (Service::Meetings, Self::Unauthorized) => "UnauthorizedException",
+            _ => self.shape(),
+        }
+    }
+
+    /// The shape name in the Media Pipelines model.
+    fn shape(self) -> &'static str {
         match self {
             Self::BadRequest => "BadRequestException",
             Self::Forbidden => "ForbiddenException",
@@ -58,6 +68,14 @@ impl ErrorKind {
             Self::ServiceFailure => Some("ServiceFailure"),
         }
     }
+}
+
+/// The service a route belongs to: both share the listener and the signing
+/// name `chime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Service {
+    MediaPipelines,
+    Meetings,
 }
 
 #[derive(Clone, Debug)]

@@ -1,15 +1,17 @@
 //! An emulator of the Amazon Chime SDK Media Pipelines REST API
 //! (restJson1, 2021-07-15), enough of it for the operator: media stream
 //! pipelines, Kinesis video stream pools and tags, with the service's
-//! validation, idempotency, limits and errors, plus knobs for tests
+//! validation, idempotency, limits and errors; and, on the same listener,
+//! Chime SDK Meetings' GetMeeting (a meeting ended or marked missing is
+//! NotFound, any other is in progress). Plus knobs for tests
 //! (lifecycle delays, ended or missing meetings, pipelines AWS removes,
 //! failed pools, injected faults) and records
 //! of everything that happened.
 //!
 //! It runs in-process ([`Emulator::start`]) or as the `chime-emulator`
 //! program, whose administration API lives under `/_emulator/` (see
-//! [`admin`]). The real SDK talks to it through an endpoint override
-//! ([`sdk_client`]).
+//! [`admin`]). The real SDKs talk to it through an endpoint override
+//! ([`sdk_client`], [`meetings_client`]).
 
 pub mod admin;
 mod error;
@@ -22,8 +24,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use aws_sdk_chimesdkmediapipelines::config::retry::RetryConfig;
-use aws_sdk_chimesdkmediapipelines::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_chimesdkmediapipelines::config::{
+    BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -271,13 +276,15 @@ impl Emulator {
         self.shared.lock().fail_meeting_pipelines(meeting_arn)
     }
 
-    /// Starts stopping every live pipeline fed by the meeting (`Stopping`,
-    /// then `Stopped` after the stopping delay); returns how many.
+    /// Ends the meeting: from now on GetMeeting answers NotFound for it, and
+    /// every live pipeline it feeds starts stopping (`Stopping`, then
+    /// `Stopped` after the stopping delay); returns how many.
     pub fn end_meeting(&self, meeting_arn: &str) -> usize {
         self.shared.lock().end_meeting(meeting_arn)
     }
 
-    /// Makes pipeline creation for this meeting fail with `NotFoundException`.
+    /// Makes pipeline creation for this meeting, and GetMeeting, fail with
+    /// `NotFoundException`.
     pub fn mark_meeting_missing(&self, meeting_arn: &str) {
         self.shared.lock().mark_meeting_missing(meeting_arn);
     }
@@ -304,24 +311,34 @@ impl Drop for Emulator {
     }
 }
 
-/// A real SDK client for the emulator: static test credentials, the given
-/// region, endpoint override, SDK retries disabled (tests decide on retries).
+/// A real Chime SDK Media Pipelines client for the emulator.
 pub async fn sdk_client(
     endpoint_url: &str,
     region: &str,
 ) -> aws_sdk_chimesdkmediapipelines::Client {
-    let config = aws_sdk_chimesdkmediapipelines::Config::builder()
+    aws_sdk_chimesdkmediapipelines::Client::new(&sdk_config(endpoint_url, region))
+}
+
+/// A real Chime SDK Meetings client for the emulator.
+pub async fn meetings_client(endpoint_url: &str, region: &str) -> aws_sdk_chimesdkmeetings::Client {
+    aws_sdk_chimesdkmeetings::Client::new(&sdk_config(endpoint_url, region))
+}
+
+/// Static test credentials, the given region, endpoint override, SDK
+/// retries disabled (tests decide on retries).
+fn sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
+    let credentials = Credentials::new(
+        "AKIDEMULATOR",
+        "emulator-secret",
+        None,
+        None,
+        "testworld-emulator",
+    );
+    SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new(
-            "AKIDEMULATOR",
-            "emulator-secret",
-            None,
-            None,
-            "testworld-emulator",
-        ))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
         .endpoint_url(endpoint_url)
         .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_chimesdkmediapipelines::Client::from_conf(config)
+        .build()
 }

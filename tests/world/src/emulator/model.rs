@@ -196,6 +196,12 @@ pub(crate) fn check_pipeline_id(s: &str) -> ApiResult<()> {
     pattern(s, "MediaPipelineId", &GUID_RE, GUID_PATTERN)
 }
 
+/// Chime SDK Meetings' `MeetingId`: its `GuidString` has a pattern and no
+/// length bounds.
+pub(crate) fn check_meeting_id(s: &str) -> ApiResult<()> {
+    pattern(s, "MeetingId", &GUID_RE, GUID_PATTERN)
+}
+
 /// Shape `NonEmptyString`, used for the pool `identifier` in paths.
 pub(crate) fn check_pool_identifier(s: &str) -> ApiResult<()> {
     length(s, "Identifier", 0, Some(1024))?;

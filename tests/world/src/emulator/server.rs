@@ -1,5 +1,6 @@
 //! The HTTP side: connection handling, routing, authentication, fault
-//! injection and call recording for the AWS routes.
+//! injection and call recording for the AWS routes (Media Pipelines, and
+//! Chime SDK Meetings' GetMeeting on the same listener).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,7 +17,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::error::{ApiError, ApiResult, ErrorKind};
+use super::error::{ApiError, ApiResult, ErrorKind, Service};
 use super::state::State;
 use super::{CallRecord, FaultKind, admin, model};
 
@@ -123,7 +124,7 @@ async fn handle(
     match outcome {
         Outcome::Dropped => Err(DroppedConnection),
         Outcome::Done(Ok((status, body))) => Ok(success(status, body, &request_id)),
-        Outcome::Done(Err(error)) => Ok(failure(&error, &request_id)),
+        Outcome::Done(Err(error)) => Ok(failure(&error, &request_id, route.service())),
     }
 }
 
@@ -290,6 +291,10 @@ fn execute(
                 Some(shared.lock().list_pools(region, next_token, max)?),
             ))
         }
+        Route::GetMeeting(id) => {
+            model::check_meeting_id(id)?;
+            Ok((200, Some(shared.lock().get_meeting(region, id)?)))
+        }
         Route::Unknown => Err(ApiError::not_found("No such operation")),
     }
 }
@@ -327,6 +332,8 @@ enum Route {
     UpdatePool(String),
     DeletePool(String),
     ListPools,
+    /// Chime SDK Meetings' GetMeeting.
+    GetMeeting(String),
     Unknown,
 }
 
@@ -338,7 +345,8 @@ impl Route {
             | Route::DeletePipeline(id)
             | Route::GetPool(id)
             | Route::UpdatePool(id)
-            | Route::DeletePool(id) => Some(id.clone()),
+            | Route::DeletePool(id)
+            | Route::GetMeeting(id) => Some(id.clone()),
             _ => None,
         }
     }
@@ -377,6 +385,7 @@ impl Route {
             ("DELETE", ["media-pipeline-kinesis-video-stream-pools", id]) => {
                 Self::DeletePool((*id).to_owned())
             }
+            ("GET", ["meetings", id]) => Self::GetMeeting((*id).to_owned()),
             _ => Self::Unknown,
         }
     }
@@ -395,7 +404,15 @@ impl Route {
             Self::UpdatePool(_) => "UpdateMediaPipelineKinesisVideoStreamPool",
             Self::DeletePool(_) => "DeleteMediaPipelineKinesisVideoStreamPool",
             Self::ListPools => "ListMediaPipelineKinesisVideoStreamPools",
+            Self::GetMeeting(_) => "GetMeeting",
             Self::Unknown => "Unknown",
+        }
+    }
+
+    fn service(&self) -> Service {
+        match self {
+            Self::GetMeeting(_) => Service::Meetings,
+            _ => Service::MediaPipelines,
         }
     }
 }
@@ -456,7 +473,7 @@ fn success(status: u16, body: Option<Value>, request_id: &str) -> Response<Body>
     with_headers(response, status, request_id)
 }
 
-fn failure(error: &ApiError, request_id: &str) -> Response<Body> {
+fn failure(error: &ApiError, request_id: &str, service: Service) -> Response<Body> {
     let mut response = with_headers(
         json_body(&error.body(request_id)),
         error.kind.status(),
@@ -464,7 +481,7 @@ fn failure(error: &ApiError, request_id: &str) -> Response<Body> {
     );
     response.headers_mut().insert(
         HeaderName::from_static("x-amzn-errortype"),
-        HeaderValue::from_static(error.kind.shape()),
+        HeaderValue::from_static(error.kind.shape_in(service)),
     );
     response
 }

@@ -155,6 +155,9 @@ pub(crate) struct State {
     pipeline_tokens: HashMap<(String, String), TokenUse>,
     pool_tokens: HashMap<(String, String), TokenUse>,
     missing_meetings: HashSet<String>,
+    /// Meeting ARNs ended by [`State::end_meeting`]: GetMeeting answers
+    /// NotFound for them, as AWS does once a meeting ended.
+    ended_meetings: HashSet<String>,
     faults: Vec<Fault>,
     calls: Vec<CallRecord>,
 }
@@ -220,6 +223,7 @@ impl State {
             pipeline_tokens: HashMap::new(),
             pool_tokens: HashMap::new(),
             missing_meetings: HashSet::new(),
+            ended_meetings: HashSet::new(),
             faults: Vec::new(),
             calls: Vec::new(),
         }
@@ -257,6 +261,7 @@ impl State {
 
     pub(crate) fn end_meeting(&mut self, meeting_arn: &str) -> usize {
         self.refresh();
+        self.ended_meetings.insert(meeting_arn.to_owned());
         let mut stopping = 0;
         for p in &mut self.pipelines {
             let uses_meeting = p.sources.iter().any(|s| s.source_arn == meeting_arn);
@@ -645,6 +650,40 @@ impl State {
             map.insert("NextToken".into(), next.into());
         }
         Ok(body)
+    }
+
+    // ----- meetings (Chime SDK Meetings) ------------------------------------
+
+    /// GetMeeting: NotFound for a meeting ended or marked missing (by the
+    /// ID its ARN ends with, in any region); any other ID is a meeting in
+    /// progress in the region asked, with the model's members.
+    pub(crate) fn get_meeting(&self, region: &str, id: &str) -> ApiResult<Value> {
+        let named = |arn: &String| {
+            arn.rsplit_once(":meeting/")
+                .is_some_and(|(_, m)| m.eq_ignore_ascii_case(id))
+        };
+        if self
+            .ended_meetings
+            .iter()
+            .chain(&self.missing_meetings)
+            .any(named)
+        {
+            return Err(ApiError::not_found(format!("Meeting {id} not found")));
+        }
+        // AWS answers GUIDs in lower case.
+        let id = id.to_ascii_lowercase();
+        let host = format!("{region}.meetings.emulator.invalid");
+        Ok(json!({ "Meeting": {
+            "MeetingId": id,
+            "MediaRegion": region,
+            "MediaPlacement": {
+                "AudioHostUrl": format!("{host}:3478"),
+                "AudioFallbackUrl": format!("wss://{host}:443/calls/{id}"),
+                "SignalingUrl": format!("wss://{host}/control/{id}"),
+                "EventIngestionUrl": format!("https://{host}/v1/client-events"),
+            },
+            "MeetingArn": format!("arn:aws:chime:{region}:{}:meeting/{id}", self.account_id),
+        }}))
     }
 
     // ----- tags -------------------------------------------------------------
