@@ -347,6 +347,16 @@ async fn a_pipeline_removed_after_its_meeting_ended_between_reads_is_finished_an
 
     h.wait_gone("b").await?;
     assert_eq!(calls(&h, "CreateMediaStreamPipeline"), 1, "never recreated");
+    // Finished is no failure: no Warning says the pipeline is gone.
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> = h.env.api();
+    let reasons: Vec<String> = events
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(!reasons.iter().any(|r| r == "PipelineGone"), "{reasons:?}");
     let uid = uid(&o)?;
     assert_eq!(h.emulator.pipelines()[0].client_request_token, Some(uid));
     println!(

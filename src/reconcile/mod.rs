@@ -617,7 +617,10 @@ async fn finish<K: Managed>(
     let uid = obj.uid().unwrap_or_default();
     let old = obj.status();
     let was_gone = old.and_then(|s| s.remote_state()) == Some(GONE);
-    if !was_gone && done.status.remote_state() == Some(GONE) {
+    // A finished object that AWS removed since is no failure: no Warning.
+    let failed_gone =
+        done.status.remote_state() == Some(GONE) && done.status.finished_at().is_none();
+    if !was_gone && failed_gone {
         let note = format!(
             "AWS no longer knows the {}; it is not recreated",
             K::KIND.noun
