@@ -61,6 +61,10 @@ fn creates_for(h: &Harness, uid: &str) -> usize {
         .count()
 }
 
+fn recorded_id(o: &MediaStreamPipeline) -> Option<&str> {
+    o.status.as_ref()?.media_pipeline_id.as_deref()
+}
+
 fn ready_reason(o: &MediaStreamPipeline) -> Option<String> {
     condition(o, "Ready").map(|c| c.1)
 }
@@ -224,45 +228,30 @@ async fn a_spec_edited_after_a_lost_create_answer_can_be_restored() -> anyhow::R
     let mut h = Harness::without_operator("lostedit").await?;
     let config = test_config(&h.env.namespace);
     let (uid, id) = create_with_lost_answer(&h, "edited", "m-first", &config).await?;
-    let sources = |m: &str| json!({"spec": {"sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(m)}]}});
-    let merge = |v| Patch::Merge(v);
-    h.api()
-        .patch(
-            "edited",
-            &PatchParams::default(),
-            &merge(sources("m-second")),
-        )
-        .await?;
+    let api = h.api();
+    let set_sources = |m: &str| {
+        let body = json!({"spec": {"sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(m)}]}});
+        let api = api.clone();
+        async move {
+            api.patch("edited", &PatchParams::default(), &Patch::Merge(body))
+                .await
+        }
+    };
+    set_sources("m-second").await?;
     h.run_operator(h.env.client.clone(), config).await;
     let o = h
         .wait_for("edited", "ImmutableFieldChanged", |o| {
             condition(o, "Synced").is_some_and(|c| c.1 == "ImmutableFieldChanged")
         })
         .await?;
-    assert_eq!(
-        o.status
-            .as_ref()
-            .and_then(|s| s.media_pipeline_id.as_deref()),
-        Some(id.as_str())
-    );
-    h.api()
-        .patch(
-            "edited",
-            &PatchParams::default(),
-            &merge(sources("m-first")),
-        )
-        .await?;
+    assert_eq!(recorded_id(&o), Some(id.as_str()));
+    set_sources("m-first").await?;
     let o = h
         .wait_for("edited", "Ready and Synced", |o| {
             is_ready(o) && condition(o, "Synced").is_some_and(|c| c.0 == "True")
         })
         .await?;
-    assert_eq!(
-        o.status
-            .as_ref()
-            .and_then(|s| s.media_pipeline_id.as_deref()),
-        Some(id.as_str())
-    );
+    assert_eq!(recorded_id(&o), Some(id.as_str()));
     h.assert_one_pipeline_per_uid(&[uid]);
     Ok(())
 }
@@ -490,22 +479,31 @@ async fn a_pool_whose_name_was_taken_again_is_gone_and_the_new_pool_is_left_alon
     Ok(())
 }
 
+/// An operator sweeping in delete mode, with one resource Ready in
+/// eu-central-1 (`far`), whose UID it returns.
+async fn sweeping_with_one_far(prefix: &str) -> anyhow::Result<(Harness, String)> {
+    let h = Harness::start_with(
+        prefix,
+        EmulatorConfig::default(),
+        sweeping(SweepMode::Delete),
+    )
+    .await?;
+    let o = h
+        .create("far", spec_json("m-far", json!({"region": "eu-central-1"})))
+        .await?;
+    h.wait_ready("far").await?;
+    let uid = uid(&o)?;
+    Ok((h, uid))
+}
+
 /// A pool AWS will not delete (in use) and a failing object in the first
 /// region swept do not stop the sweep: the orphan in the next region is
 /// still deleted, and the failure is counted.
 #[tokio::test]
 async fn one_failing_object_does_not_stop_the_sweep_of_other_regions() -> anyhow::Result<()> {
     use aws_sdk_chimesdkmediapipelines::types as t;
-    let h = Harness::start_with(
-        "sweepfail",
-        EmulatorConfig::default(),
-        sweeping(SweepMode::Delete),
-    )
-    .await?;
     // A live resource in eu-central-1, so that the sweep goes there (first).
-    h.create("far", spec_json("m-far", json!({"region": "eu-central-1"})))
-        .await?;
-    h.wait_ready("far").await?;
+    let (h, _) = sweeping_with_one_far("sweepfail").await?;
     let ns = h.env.namespace.clone();
     let ours = |uid: &'static str| {
         [
@@ -559,17 +557,7 @@ async fn one_failing_object_does_not_stop_the_sweep_of_other_regions() -> anyhow
 /// deleted.
 #[tokio::test]
 async fn an_orphan_in_a_region_no_resource_names_any_more_is_swept() -> anyhow::Result<()> {
-    let h = Harness::start_with(
-        "lastregion",
-        EmulatorConfig::default(),
-        sweeping(SweepMode::Delete),
-    )
-    .await?;
-    let o = h
-        .create("far", spec_json("m-far", json!({"region": "eu-central-1"})))
-        .await?;
-    let uid = uid(&o)?;
-    h.wait_ready("far").await?;
+    let (h, uid) = sweeping_with_one_far("lastregion").await?;
     let listed_eu = |h: &Harness| {
         h.emulator
             .calls()

@@ -80,6 +80,21 @@ async fn wait_all_gone(h: &Harness, timeout: Duration) -> anyhow::Result<()> {
     }
 }
 
+/// The crash suites' operators: quick polls, no client rate limit, and the
+/// sweep deleting orphans every 2 s after a 2 s grace.
+const CRASH_FLAGS: [&str; 10] = [
+    "--poll-min",
+    "100ms",
+    "--aws-rate-limit",
+    "0",
+    "--sweep-mode",
+    "delete",
+    "--sweep-interval",
+    "2s",
+    "--sweep-grace",
+    "2s",
+];
+
 /// Pipelines created per ClientRequestToken; more than one is a duplicate.
 fn duplicates(h: &Harness) -> usize {
     let mut per: HashMap<String, usize> = HashMap::new();
@@ -120,23 +135,11 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     const PER_BURST: usize = 50;
     const KILLS: usize = 12;
     const NEIGHBOURS: usize = 10;
-    const SWEEP: &str = "2s";
     let h = Harness::without_operator("crash").await?;
     h.emulator.set_region_limit(REGION, 10_000);
     let kc = h.env.kubeconfig.clone();
     let ns = h.env.namespace.clone();
-    let flags = [
-        "--poll-min",
-        "100ms",
-        "--aws-rate-limit",
-        "0",
-        "--sweep-mode",
-        "delete",
-        "--sweep-interval",
-        SWEEP,
-        "--sweep-grace",
-        SWEEP,
-    ];
+    let flags = CRASH_FLAGS;
     let emulator_url = h.emulator.endpoint_url();
     // The neighbour: another namespace, another operator, the same account.
     let other = TestEnv::new("crash-other").await?;
@@ -529,18 +532,7 @@ async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     let api: Api<MediaPipelineKinesisVideoStreamPool> = h.env.api();
     let kc = h.env.kubeconfig.clone();
     let ns = h.env.namespace.clone();
-    let flags = [
-        "--poll-min",
-        "100ms",
-        "--aws-rate-limit",
-        "0",
-        "--sweep-mode",
-        "delete",
-        "--sweep-interval",
-        "2s",
-        "--sweep-grace",
-        "2s",
-    ];
+    let flags = CRASH_FLAGS;
     let emulator_url = h.emulator.endpoint_url();
     let other = TestEnv::new("poolcrash-other").await?;
     let _neighbour = Operator::spawn(&kc, &h.emulator, &other.namespace, &flags)?;

@@ -714,22 +714,7 @@ mod tests {
                 Remote::Gone,
                 Remote::Failed(Error::Throttled("t".into())),
             ] {
-                let plan = decide(
-                    Observation {
-                        seen: Seen {
-                            generation: Some(1),
-                            region: "us-east-1",
-                            status: Some(&st),
-                            create_tags: &[],
-                            own_tags: &[],
-                            remote: &remote_seen,
-                            now: now(),
-                        },
-                        spec: &spec,
-                        sinks: &Ok(spec.sinks.clone()),
-                    },
-                    &Settings::default(),
-                );
+                let plan = after_read(&st, remote_seen);
                 assert!(!plan.actions.contains(&PipelineAction::Create), "{status}");
             }
         }
@@ -1213,6 +1198,31 @@ mod tests {
         }
     }
 
+    /// The first plan for a resource with no status, given the operator's
+    /// tags and what a read gave.
+    fn first_plan(
+        spec: &MediaStreamPipelineSpec,
+        own: &[Tag],
+        remote: &Remote<RemotePipeline>,
+    ) -> PipelinePlan {
+        decide(
+            Observation {
+                seen: Seen {
+                    generation: Some(1),
+                    region: "us-east-1",
+                    status: None,
+                    create_tags: own,
+                    own_tags: own,
+                    remote,
+                    now: Timestamp::UNIX_EPOCH,
+                },
+                spec,
+                sinks: &Ok(spec.sinks.clone()),
+            },
+            &Settings::default(),
+        )
+    }
+
     /// An adopted pipeline gets the identity tags and Retain from the first
     /// read, not at the first spec edit.
     #[test]
@@ -1226,22 +1236,7 @@ mod tests {
             remote: found,
             tags: Some(vec![]),
         };
-        let plan = decide(
-            Observation {
-                seen: Seen {
-                    generation: Some(1),
-                    region: "us-east-1",
-                    status: None,
-                    create_tags: &own,
-                    own_tags: &own,
-                    remote: &read,
-                    now: Timestamp::UNIX_EPOCH,
-                },
-                spec: &spec,
-                sinks: &Ok(spec.sinks.clone()),
-            },
-            &Settings::default(),
-        );
+        let plan = first_plan(&spec, &own, &read);
         let tagged = plan.actions.iter().any(|a| match a {
             PipelineAction::Tag(t) => t.contains(&tag(POLICY_TAG_KEY, "Retain")),
             _ => false,
@@ -1263,22 +1258,7 @@ mod tests {
         }))
         .unwrap();
         let own = super::super::identity_tags("c", "ns", "n", "u");
-        let plan = decide(
-            Observation {
-                seen: Seen {
-                    generation: Some(1),
-                    region: "us-east-1",
-                    status: None,
-                    create_tags: &own,
-                    own_tags: &own,
-                    remote: &Remote::Unread,
-                    now: Timestamp::UNIX_EPOCH,
-                },
-                spec: &spec,
-                sinks: &Ok(spec.sinks.clone()),
-            },
-            &Settings::default(),
-        );
+        let plan = first_plan(&spec, &own, &Remote::Unread);
         assert_eq!(
             plan.actions,
             vec![
