@@ -6,6 +6,10 @@
 //! - `POST /_emulator/meetings/end` and `/_emulator/meetings/missing` with
 //!   `{"meetingArn": ".."}` (either makes GetMeeting answer NotFound)
 //! - `POST /_emulator/pools/fail` with `{"identifier": ".."}` (a pool name, ID or ARN)
+//! - `POST /_emulator/pipelines/fail` with `{"identifier": ".."}` (a pipeline
+//!   ID or ARN, any kind)
+//! - `POST /_emulator/buckets/inaccessible` with `{"bucket": "..",
+//!   "inaccessible": true}` (a bucket name or S3 ARN; `false` lifts it)
 //! - `PUT /_emulator/config` with [`ConfigPatch`]
 
 use std::collections::HashMap;
@@ -100,6 +104,7 @@ pub struct ConfigPatch {
     /// member must not do: hence the two levels of `Option`.
     #[serde(default, deserialize_with = "present")]
     pub remove_stopped_after_ms: Option<Option<u64>>,
+    pub concatenation_delay_ms: Option<u64>,
     pub pool_updating_delay_ms: Option<u64>,
     pub pool_deleting_delay_ms: Option<u64>,
 }
@@ -119,10 +124,23 @@ struct Meeting {
     meeting_arn: String,
 }
 
+/// A pool or a pipeline.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PoolIdentifier {
+struct Identifier {
     identifier: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Bucket {
+    bucket: String,
+    #[serde(default = "yes")]
+    inaccessible: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn bad_request(message: &str) -> Response<Body> {
@@ -183,9 +201,19 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             shared.lock().mark_meeting_missing(&m.meeting_arn);
             plain(StatusCode::NO_CONTENT, None)
         }),
-        (&Method::POST, "pools/fail") => read::<PoolIdentifier>(req).await.map(|p| {
+        (&Method::POST, "pools/fail") => read::<Identifier>(req).await.map(|p| {
             let failed = shared.lock().fail_pool(&p.identifier);
             plain(StatusCode::OK, Some(&json!({ "failed": failed })))
+        }),
+        (&Method::POST, "pipelines/fail") => read::<Identifier>(req).await.map(|p| {
+            let failed = shared.lock().fail_pipeline(&p.identifier);
+            plain(StatusCode::OK, Some(&json!({ "failed": failed })))
+        }),
+        (&Method::POST, "buckets/inaccessible") => read::<Bucket>(req).await.map(|b| {
+            shared
+                .lock()
+                .set_bucket_inaccessible(&b.bucket, b.inaccessible);
+            plain(StatusCode::NO_CONTENT, None)
         }),
         (&Method::PUT, "config") => read::<ConfigPatch>(req).await.map(|patch| {
             let mut state = shared.lock();
@@ -203,6 +231,9 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             }
             if let Some(after) = patch.remove_stopped_after_ms {
                 state.set_remove_stopped_after(after.map(Duration::from_millis));
+            }
+            if let Some(ms) = patch.concatenation_delay_ms {
+                state.set_concatenation_delay(Duration::from_millis(ms));
             }
             if let Some(ms) = patch.pool_updating_delay_ms {
                 state.set_pool_updating_delay(Duration::from_millis(ms));

@@ -1,11 +1,13 @@
 //! An emulator of the Amazon Chime SDK Media Pipelines REST API
-//! (restJson1, 2021-07-15), enough of it for the operator: media stream
-//! pipelines, Kinesis video stream pools and tags, with the service's
+//! (restJson1, 2021-07-15), enough of it for the operator: media stream,
+//! capture and concatenation pipelines, Kinesis video stream pools and
+//! tags, with the service's
 //! validation, idempotency, limits and errors; and, on the same listener,
 //! Chime SDK Meetings' GetMeeting (a meeting ended or marked missing is
 //! NotFound, any other is in progress). Plus knobs for tests
 //! (lifecycle delays, ended or missing meetings, pipelines AWS removes,
-//! failed pools, injected faults) and records
+//! failed pipelines and pools, inaccessible S3 buckets, injected faults)
+//! and records
 //! of everything that happened.
 //!
 //! It runs in-process ([`Emulator::start`]) or as the `chime-emulator`
@@ -54,6 +56,9 @@ pub struct EmulatorConfig {
     /// on GetMediaPipeline answers `NotFoundException`, as for a deleted one.
     /// `None` keeps stopped pipelines until they are deleted.
     pub remove_stopped_after: Option<Duration>,
+    /// How long a media concatenation pipeline stays `InProgress` (its
+    /// processing) before it is `Stopped` on its own.
+    pub concatenation_delay: Duration,
     /// How long an updated pool stays `UPDATING` before it is `ACTIVE` again.
     pub pool_updating_delay: Duration,
     /// How long a deleted pool stays `DELETING` before it is gone.
@@ -69,6 +74,7 @@ impl Default for EmulatorConfig {
             require_existing_pools: false,
             stopping_delay: Duration::from_millis(300),
             remove_stopped_after: None,
+            concatenation_delay: Duration::from_millis(300),
             pool_updating_delay: Duration::from_millis(300),
             pool_deleting_delay: Duration::from_millis(300),
         }
@@ -82,8 +88,14 @@ pub struct PipelineRecord {
     pub id: String,
     pub arn: String,
     pub region: String,
+    /// `MediaStreamPipeline`, `MediaCapturePipeline` or
+    /// `MediaConcatenationPipeline`: the member GetMediaPipeline answers.
+    #[serde(default)]
+    pub kind: String,
     pub client_request_token: Option<String>,
+    /// The meetings; for a concatenation pipeline, the capture pipeline.
     pub source_arns: Vec<String>,
+    /// Pools; for capture and concatenation pipelines, the S3 sink.
     pub sink_arns: Vec<String>,
     pub tags: Vec<(String, String)>,
     pub status: String,
@@ -256,6 +268,20 @@ impl Emulator {
         self.shared.lock().set_remove_stopped_after(d);
     }
 
+    pub fn set_concatenation_delay(&self, d: Duration) {
+        self.shared.lock().set_concatenation_delay(d);
+    }
+
+    /// Marks an S3 bucket (by name, or an ARN naming it) as one whose policy
+    /// does not let Chime write (`true`), or as usable again (`false`):
+    /// capture and concatenation pipelines into it are refused with
+    /// `BadRequestException`.
+    pub fn set_bucket_inaccessible(&self, bucket: &str, inaccessible: bool) {
+        self.shared
+            .lock()
+            .set_bucket_inaccessible(bucket, inaccessible);
+    }
+
     pub fn set_pool_updating_delay(&self, d: Duration) {
         self.shared.lock().set_pool_updating_delay(d);
     }
@@ -274,6 +300,12 @@ impl Emulator {
     /// many.
     pub fn fail_pipelines_of(&self, meeting_arn: &str) -> usize {
         self.shared.lock().fail_meeting_pipelines(meeting_arn)
+    }
+
+    /// Makes the live pipeline with this ID or ARN, of any kind, `Failed`
+    /// if it is running (`Initializing` or `InProgress`); returns how many.
+    pub fn fail_pipeline(&self, identifier: &str) -> usize {
+        self.shared.lock().fail_pipeline(identifier)
     }
 
     /// Ends the meeting: from now on GetMeeting answers NotFound for it, and

@@ -1,38 +1,83 @@
 //! Input validation, following the constraints of the service model
 //! (chime-sdk-media-pipelines 2021-07-15).
 //!
-//! Inputs are checked as raw JSON so that every violation is reported with the
-//! member path the way the service does, instead of being swallowed by a
-//! deserializer. Smithy patterns are applied as whole-string matches: the
-//! model's unanchored patterns (e.g. `[-_a-zA-Z0-9]*` for tokens) are meant as
-//! the allowed alphabet.
+//! The create requests are checked against the model subset itself
+//! (tests/model/chime-sdk-media-pipelines-subset.json, compiled in): a
+//! generic walk over its shapes applies required members, enums, lengths,
+//! patterns, integer ranges and list sizes, and answers the request cut to
+//! the model's members. Inputs are checked as raw JSON so that every
+//! violation is reported with the member path the way the service does,
+//! instead of being swallowed by a deserializer. Smithy patterns are applied
+//! as whole-string matches: the model's unanchored patterns (e.g.
+//! `[-_a-zA-Z0-9]*` for tokens) are meant as the allowed alphabet. Members
+//! of requests whose shapes the subset lacks (pool updates, tag keys, path
+//! identifiers of other services) are checked by hand, with the same
+//! helpers.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorKind};
 
-pub(crate) const ARN_PATTERN: &str = r"^arn[\/\:\-\_\.a-zA-Z0-9]+$";
-const TOKEN_PATTERN: &str = r"^[-_a-zA-Z0-9]*$";
 const GUID_PATTERN: &str = r"^[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$";
-const POOL_NAME_PATTERN: &str = r"^[0-9a-zA-Z._-]+$";
-const REGION_PATTERN: &str = r"^([a-z]+-){2,}\d+$";
 const NON_EMPTY_PATTERN: &str = r"\S";
+/// An S3 bucket ARN, optionally with a key prefix (AWS accepts
+/// `arn:aws:s3:::bucket/prefix` as a capture sink); the bucket name follows
+/// S3's naming rules.
+const S3_BUCKET_ARN_PATTERN: &str =
+    r"^arn:aws(?:-[a-z]+)*:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/[^/].*)?$";
+/// A Chime SDK meeting ARN: `meeting/<id>` as Chime SDK Meetings writes it,
+/// or `meeting:<id>` as capture pipelines of the older API did.
+const MEETING_ARN_PATTERN: &str = r"^arn:aws(?:-[a-z]+)*:chime:[a-z0-9-]*:[0-9]*:meeting[/:].+$";
 
-fn regex(pattern: &'static str) -> Regex {
-    // The patterns are compile-time constants covered by the tests.
+fn regex(pattern: &str) -> Regex {
+    // The patterns are compile-time constants (ours, or the model's)
+    // covered by the tests.
     #[allow(clippy::expect_used)]
     Regex::new(pattern).expect("static pattern compiles")
 }
 
-static ARN_RE: LazyLock<Regex> = LazyLock::new(|| regex(ARN_PATTERN));
-static TOKEN_RE: LazyLock<Regex> = LazyLock::new(|| regex(TOKEN_PATTERN));
 static GUID_RE: LazyLock<Regex> = LazyLock::new(|| regex(GUID_PATTERN));
-static POOL_NAME_RE: LazyLock<Regex> = LazyLock::new(|| regex(POOL_NAME_PATTERN));
-static REGION_RE: LazyLock<Regex> = LazyLock::new(|| regex(REGION_PATTERN));
 static NON_EMPTY_RE: LazyLock<Regex> = LazyLock::new(|| regex(NON_EMPTY_PATTERN));
+static S3_BUCKET_ARN_RE: LazyLock<Regex> = LazyLock::new(|| regex(S3_BUCKET_ARN_PATTERN));
+static MEETING_ARN_RE: LazyLock<Regex> = LazyLock::new(|| regex(MEETING_ARN_PATTERN));
+
+/// The model subset's shapes, with each string pattern compiled once.
+struct Model {
+    shapes: Map<String, Value>,
+    /// By shape name: the whole-string regex and the pattern as messages
+    /// show it (anchored).
+    patterns: HashMap<String, (Regex, String)>,
+}
+
+static MODEL: LazyLock<Model> = LazyLock::new(|| {
+    // The subset is part of the source tree; the tests read every shape.
+    #[allow(clippy::expect_used)]
+    let model: Value = serde_json::from_str(include_str!(
+        "../../../model/chime-sdk-media-pipelines-subset.json"
+    ))
+    .expect("the model subset is JSON");
+    let shapes = match model.get("shapes") {
+        Some(Value::Object(shapes)) => shapes.clone(),
+        _ => Map::new(),
+    };
+    let patterns = shapes
+        .iter()
+        .filter_map(|(name, shape)| {
+            let bare = shape["pattern"]
+                .as_str()?
+                .trim_start_matches('^')
+                .trim_end_matches('$');
+            // `(?s)`: the model's `.*` (shape String) means any text.
+            let re = regex(&format!("(?s)^(?:{bare})$"));
+            Some((name.clone(), (re, format!("^{bare}$"))))
+        })
+        .collect();
+    Model { shapes, patterns }
+});
 
 #[derive(Clone, Debug)]
 pub(crate) struct Source {
@@ -50,10 +95,48 @@ pub(crate) struct Sink {
 
 pub(crate) type Tags = Vec<(String, String)>;
 
+/// A media capture pipeline's request, past the model's checks.
+#[derive(Clone, Debug)]
+pub(crate) struct Capture {
+    pub(crate) source_type: String,
+    /// The meeting.
+    pub(crate) source_arn: String,
+    pub(crate) sink_type: String,
+    pub(crate) sink_arn: String,
+    /// The bucket `sink_arn` names.
+    pub(crate) bucket: String,
+    /// `ChimeSdkMeetingConfiguration`, `SseAwsKeyManagementParams` and
+    /// `SinkIamRoleArn` as sent (cut to the model's members), answered back.
+    pub(crate) echoed: Map<String, Value>,
+}
+
+/// A media concatenation pipeline's request, past the model's checks.
+#[derive(Clone, Debug)]
+pub(crate) struct Concatenation {
+    /// The capture pipeline its one source names.
+    pub(crate) capture_arn: String,
+    /// Its one sink's destination, and the bucket that names.
+    pub(crate) destination: String,
+    pub(crate) bucket: String,
+    /// `Sources` and `Sinks` as sent (cut to the model's members).
+    pub(crate) sources: Value,
+    pub(crate) sinks: Value,
+}
+
+/// What a create asks for, by operation.
+#[derive(Clone, Debug)]
+pub(crate) enum Spec {
+    Stream {
+        sources: Vec<Source>,
+        sinks: Vec<Sink>,
+    },
+    Capture(Capture),
+    Concatenation(Concatenation),
+}
+
 #[derive(Debug)]
 pub(crate) struct CreatePipelineInput {
-    pub(crate) sources: Vec<Source>,
-    pub(crate) sinks: Vec<Sink>,
+    pub(crate) spec: Spec,
     pub(crate) token: Option<String>,
     pub(crate) tags: Tags,
     /// Everything but the token, to tell a replay from a token reuse.
@@ -173,27 +256,109 @@ fn list<'a>(
     }))
 }
 
-/// Shape `Arn` (sensitive, up to 1024) or `AmazonResourceName` (up to 1011).
-fn arn<'a>(value: &'a Value, path: &str, max: usize) -> ApiResult<&'a str> {
-    let s = string(value, path)?;
-    check_arn(s, path, max)?;
-    Ok(s)
+/// A bound of a shape (`min`, `max`), as a count.
+fn bound(shape: &Value, key: &str) -> Option<usize> {
+    shape[key].as_u64().and_then(|n| usize::try_from(n).ok())
 }
 
-fn check_arn(s: &str, path: &str, max: usize) -> ApiResult<()> {
-    length(s, path, 1, Some(max))?;
-    pattern(s, path, &ARN_RE, ARN_PATTERN)
+/// Checks `value` at `at` against the model's shape `name`, and returns it
+/// cut to the model's members (unknown members and nulls dropped), which is
+/// what the service keeps of a request.
+fn check(name: &str, value: &Value, at: &str) -> ApiResult<Value> {
+    let model = &*MODEL;
+    let Some(shape) = model.shapes.get(name) else {
+        // A shape the subset lacks is a bug of this emulator, not the caller's.
+        return Err(ApiError::new(
+            ErrorKind::ServiceFailure,
+            format!("the model subset has no shape {name}"),
+        ));
+    };
+    match shape["type"].as_str() {
+        Some("structure") => {
+            let obj = structure(value, at)?;
+            let required_names: Vec<&str> = shape["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let mut kept = Map::new();
+            // In the subset's (sorted) member order, each required member
+            // checked where it comes.
+            for (member_name, reference) in shape["members"].as_object().into_iter().flatten() {
+                let target = reference["shape"].as_str().unwrap_or_default();
+                let found = if required_names.contains(&member_name.as_str()) {
+                    Some(required(obj, at, member_name)?)
+                } else {
+                    member(obj, member_name)
+                };
+                if let Some(found) = found {
+                    let checked = check(target, found, &path(at, member_name))?;
+                    kept.insert(member_name.clone(), checked);
+                }
+            }
+            Ok(Value::Object(kept))
+        }
+        Some("list") => {
+            let items = list(
+                value,
+                at,
+                bound(shape, "min").unwrap_or(0),
+                bound(shape, "max"),
+            )?;
+            let target = shape["member"]["shape"].as_str().unwrap_or_default();
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| check(target, item, &format!("{at}[{i}]")))
+                .collect::<ApiResult<Vec<Value>>>()
+                .map(Value::Array)
+        }
+        Some("string") => {
+            let s = string(value, at)?;
+            if let Some(allowed) = shape["enum"].as_array() {
+                let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+                one_of(s, at, &allowed)?;
+            }
+            let (min, max) = (bound(shape, "min"), bound(shape, "max"));
+            if min.is_some() || max.is_some() {
+                length(s, at, min.unwrap_or(0), max)?;
+            }
+            if let Some((re, shown)) = model.patterns.get(name) {
+                pattern(s, at, re, shown)?;
+            }
+            Ok(value.clone())
+        }
+        Some("integer") => {
+            let min = shape["min"].as_i64().unwrap_or(i64::from(i32::MIN));
+            integer(value, at, min, shape["max"].as_i64())?;
+            Ok(value.clone())
+        }
+        Some("boolean") if !value.is_boolean() => {
+            Err(ApiError::bad_request(format!("{at} must be a boolean")))
+        }
+        _ => Ok(value.clone()),
+    }
+}
+
+/// A checked request's string member (present by the model's checks).
+fn text(input: &Value, member: &str) -> String {
+    input[member].as_str().unwrap_or_default().to_owned()
+}
+
+/// A string against the model's string shape of that name.
+fn check_string(shape: &str, s: &str, path: &str) -> ApiResult<()> {
+    check(shape, &Value::from(s), path).map(drop)
 }
 
 /// Shape `AmazonResourceName`, e.g. `ResourceARN` of the tagging operations.
 pub(crate) fn check_resource_arn(s: &str, path: &str) -> ApiResult<()> {
-    check_arn(s, path, 1011)
+    check_string("AmazonResourceName", s, path)
 }
 
 /// Shape `GuidString`, used for `mediaPipelineId` in paths.
 pub(crate) fn check_pipeline_id(s: &str) -> ApiResult<()> {
-    length(s, "MediaPipelineId", 36, Some(36))?;
-    pattern(s, "MediaPipelineId", &GUID_RE, GUID_PATTERN)
+    check_string("GuidString", s, "MediaPipelineId")
 }
 
 /// Chime SDK Meetings' `MeetingId`: its `GuidString` has a pattern and no
@@ -218,131 +383,188 @@ pub(crate) fn parse_max_results(raw: Option<&str>) -> ApiResult<Option<usize>> {
     Ok(usize::try_from(n).ok())
 }
 
-fn token(obj: &Map<String, Value>) -> ApiResult<Option<String>> {
-    let Some(value) = member(obj, "ClientRequestToken") else {
-        return Ok(None);
-    };
-    let s = string(value, "ClientRequestToken")?;
-    length(s, "ClientRequestToken", 2, Some(64))?;
-    pattern(s, "ClientRequestToken", &TOKEN_RE, TOKEN_PATTERN)?;
-    Ok(Some(s.to_owned()))
+/// A checked `TagList`.
+fn tags_of(checked: &Value) -> Tags {
+    checked
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|tag| (text(tag, "Key"), text(tag, "Value")))
+        .collect()
 }
 
-fn tag_list(value: &Value, prefix: &str) -> ApiResult<Tags> {
-    let items = list(value, prefix, 1, Some(200))?;
-    let mut tags = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = format!("{prefix}[{i}]");
-        let tag = structure(item, &at)?;
-        let key_path = path(&at, "Key");
-        let key = string(required(tag, &at, "Key")?, &key_path)?;
-        length(key, &key_path, 1, Some(128))?;
-        let value_path = path(&at, "Value");
-        let value = string(required(tag, &at, "Value")?, &value_path)?;
-        length(value, &value_path, 0, Some(256))?;
-        tags.push((key.to_owned(), value.to_owned()));
+/// Checks a create request against its model shape; the token, tags and
+/// fingerprint are common to all creates, the rest is `spec`'s.
+fn create_input<T>(
+    shape: &str,
+    body: &Value,
+    spec: impl FnOnce(&Value) -> ApiResult<T>,
+) -> ApiResult<(T, CommonInput)> {
+    let checked = check(shape, body, "")?;
+    let spec = spec(&checked)?;
+    let token = checked["ClientRequestToken"].as_str().map(str::to_owned);
+    let tags = tags_of(&checked["Tags"]);
+    let mut fingerprint = checked;
+    if let Some(map) = fingerprint.as_object_mut() {
+        map.remove("ClientRequestToken");
     }
-    Ok(tags)
+    Ok((
+        spec,
+        CommonInput {
+            token,
+            tags,
+            fingerprint,
+        },
+    ))
 }
 
-fn optional_tags(obj: &Map<String, Value>) -> ApiResult<Tags> {
-    member(obj, "Tags").map_or(Ok(Vec::new()), |v| tag_list(v, "Tags"))
+struct CommonInput {
+    token: Option<String>,
+    tags: Tags,
+    fingerprint: Value,
 }
 
-fn fingerprint(obj: &Map<String, Value>) -> Value {
-    let mut copy = obj.clone();
-    copy.remove("ClientRequestToken");
-    copy.retain(|_, v| !v.is_null());
-    Value::Object(copy)
-}
-
-pub(crate) fn parse_create_pipeline(body: &Value) -> ApiResult<CreatePipelineInput> {
-    let obj = structure(body, "")?;
-
-    let raw_sources = list(required(obj, "", "Sources")?, "Sources", 1, None)?;
-    let mut sources = Vec::with_capacity(raw_sources.len());
-    for (i, item) in raw_sources.iter().enumerate() {
-        let at = format!("Sources[{i}]");
-        let source = structure(item, &at)?;
-        let type_path = path(&at, "SourceType");
-        let source_type = string(required(source, &at, "SourceType")?, &type_path)?;
-        one_of(source_type, &type_path, &["ChimeSdkMeeting"])?;
-        let source_arn = arn(
-            required(source, &at, "SourceArn")?,
-            &path(&at, "SourceArn"),
-            1024,
-        )?;
-        sources.push(Source {
-            source_type: source_type.to_owned(),
-            source_arn: source_arn.to_owned(),
-        });
-    }
-
-    let raw_sinks = list(required(obj, "", "Sinks")?, "Sinks", 1, Some(2))?;
-    let mut sinks = Vec::with_capacity(raw_sinks.len());
-    for (i, item) in raw_sinks.iter().enumerate() {
-        let at = format!("Sinks[{i}]");
-        let sink = structure(item, &at)?;
-        let sink_arn = arn(required(sink, &at, "SinkArn")?, &path(&at, "SinkArn"), 1024)?;
-        let type_path = path(&at, "SinkType");
-        let sink_type = string(required(sink, &at, "SinkType")?, &type_path)?;
-        one_of(sink_type, &type_path, &["KinesisVideoStreamPool"])?;
-        let capacity_path = path(&at, "ReservedStreamCapacity");
-        let capacity = integer(
-            required(sink, &at, "ReservedStreamCapacity")?,
-            &capacity_path,
-            1,
-            Some(10),
-        )?;
-        let media_path = path(&at, "MediaStreamType");
-        let media = string(required(sink, &at, "MediaStreamType")?, &media_path)?;
-        one_of(media, &media_path, &["MixedAudio", "IndividualAudio"])?;
-        sinks.push(Sink {
-            sink_arn: sink_arn.to_owned(),
-            sink_type: sink_type.to_owned(),
-            reserved_stream_capacity: capacity,
-            media_stream_type: media.to_owned(),
-        });
-    }
-
+fn pipeline_input(
+    shape: &str,
+    body: &Value,
+    spec: impl FnOnce(&Value) -> ApiResult<Spec>,
+) -> ApiResult<CreatePipelineInput> {
+    let (spec, common) = create_input(shape, body, spec)?;
     Ok(CreatePipelineInput {
-        sources,
-        sinks,
-        token: token(obj)?,
-        tags: optional_tags(obj)?,
-        fingerprint: fingerprint(obj),
+        spec,
+        token: common.token,
+        tags: common.tags,
+        fingerprint: common.fingerprint,
     })
 }
 
+/// CreateMediaStreamPipeline.
+pub(crate) fn parse_create_pipeline(body: &Value) -> ApiResult<CreatePipelineInput> {
+    pipeline_input("CreateMediaStreamPipelineRequest", body, |input| {
+        let items = |member: &str| input[member].as_array().cloned().unwrap_or_default();
+        let sources = items("Sources")
+            .iter()
+            .map(|s| Source {
+                source_type: text(s, "SourceType"),
+                source_arn: text(s, "SourceArn"),
+            })
+            .collect();
+        let sinks = items("Sinks")
+            .iter()
+            .map(|s| Sink {
+                sink_arn: text(s, "SinkArn"),
+                sink_type: text(s, "SinkType"),
+                reserved_stream_capacity: s["ReservedStreamCapacity"].as_i64().unwrap_or_default(),
+                media_stream_type: text(s, "MediaStreamType"),
+            })
+            .collect();
+        Ok(Spec::Stream { sources, sinks })
+    })
+}
+
+/// The bucket an S3 bucket ARN names; anything else is a BadRequest naming
+/// the member.
+fn s3_bucket(arn: &str, path: &str) -> ApiResult<String> {
+    S3_BUCKET_ARN_RE
+        .captures(arn)
+        .and_then(|c| c.get(1))
+        .map(|bucket| bucket.as_str().to_owned())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{path} {arn} is not an S3 bucket ARN (arn:aws:s3:::bucket-name)"
+            ))
+        })
+}
+
+/// CreateMediaCapturePipeline.
+pub(crate) fn parse_create_capture_pipeline(body: &Value) -> ApiResult<CreatePipelineInput> {
+    pipeline_input("CreateMediaCapturePipelineRequest", body, |input| {
+        let source_arn = text(input, "SourceArn");
+        if !MEETING_ARN_RE.is_match(&source_arn) {
+            return Err(ApiError::bad_request(format!(
+                "SourceArn {source_arn} is not a Chime SDK meeting ARN"
+            )));
+        }
+        let sink_arn = text(input, "SinkArn");
+        let bucket = s3_bucket(&sink_arn, "SinkArn")?;
+        let mut echoed = Map::new();
+        for name in [
+            "ChimeSdkMeetingConfiguration",
+            "SseAwsKeyManagementParams",
+            "SinkIamRoleArn",
+        ] {
+            if let Some(value) = input.get(name) {
+                echoed.insert(name.to_owned(), value.clone());
+            }
+        }
+        Ok(Spec::Capture(Capture {
+            source_type: text(input, "SourceType"),
+            source_arn,
+            sink_type: text(input, "SinkType"),
+            sink_arn,
+            bucket,
+            echoed,
+        }))
+    })
+}
+
+/// CreateMediaConcatenationPipeline: one source, one sink (the model's list
+/// bounds).
+pub(crate) fn parse_create_concatenation_pipeline(body: &Value) -> ApiResult<CreatePipelineInput> {
+    pipeline_input("CreateMediaConcatenationPipelineRequest", body, |input| {
+        let capture_arn =
+            input["Sources"][0]["MediaCapturePipelineSourceConfiguration"]["MediaPipelineArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+        let destination = input["Sinks"][0]["S3BucketSinkConfiguration"]["Destination"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let bucket = s3_bucket(
+            &destination,
+            "Sinks[0].S3BucketSinkConfiguration.Destination",
+        )?;
+        Ok(Spec::Concatenation(Concatenation {
+            capture_arn,
+            destination,
+            bucket,
+            sources: input["Sources"].clone(),
+            sinks: input["Sinks"].clone(),
+        }))
+    })
+}
+
+/// The bucket a name or an S3 ARN (with or without a key prefix) names, as
+/// the admin switches take it.
+pub(crate) fn bucket_name(name_or_arn: &str) -> String {
+    S3_BUCKET_ARN_RE
+        .captures(name_or_arn)
+        .and_then(|c| c.get(1))
+        .map_or(name_or_arn, |bucket| bucket.as_str())
+        .to_owned()
+}
+
 pub(crate) fn parse_create_pool(body: &Value) -> ApiResult<CreatePoolInput> {
-    let obj = structure(body, "")?;
-
-    let config = structure(
-        required(obj, "", "StreamConfiguration")?,
-        "StreamConfiguration",
+    let ((name, config), common) = create_input(
+        "CreateMediaPipelineKinesisVideoStreamPoolRequest",
+        body,
+        |input| {
+            Ok((
+                text(input, "PoolName"),
+                input["StreamConfiguration"].clone(),
+            ))
+        },
     )?;
-    let region_path = "StreamConfiguration.Region";
-    let stream_region = string(
-        required(config, "StreamConfiguration", "Region")?,
-        region_path,
-    )?;
-    length(stream_region, region_path, 1, Some(32))?;
-    pattern(stream_region, region_path, &REGION_RE, REGION_PATTERN)?;
-    let retention = member(config, "DataRetentionInHours")
-        .map(|v| integer(v, "StreamConfiguration.DataRetentionInHours", 0, None))
-        .transpose()?;
-
-    let name = string(required(obj, "", "PoolName")?, "PoolName")?;
-    length(name, "PoolName", 1, Some(128))?;
-    pattern(name, "PoolName", &POOL_NAME_RE, POOL_NAME_PATTERN)?;
-
     Ok(CreatePoolInput {
-        name: name.to_owned(),
-        stream_region: stream_region.to_owned(),
-        data_retention_in_hours: retention.and_then(|n| i32::try_from(n).ok()),
-        token: token(obj)?,
-        tags: optional_tags(obj)?,
-        fingerprint: fingerprint(obj),
+        name,
+        stream_region: text(&config, "Region"),
+        data_retention_in_hours: config["DataRetentionInHours"]
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok()),
+        token: common.token,
+        tags: common.tags,
+        fingerprint: common.fingerprint,
     })
 }
 
@@ -368,8 +590,8 @@ fn resource_arn(obj: &Map<String, Value>) -> ApiResult<String> {
 pub(crate) fn parse_tag_resource(body: &Value) -> ApiResult<(String, Tags)> {
     let obj = structure(body, "")?;
     let arn = resource_arn(obj)?;
-    let tags = tag_list(required(obj, "", "Tags")?, "Tags")?;
-    Ok((arn, tags))
+    let tags = check("TagList", required(obj, "", "Tags")?, "Tags")?;
+    Ok((arn, tags_of(&tags)))
 }
 
 pub(crate) fn parse_untag_resource(body: &Value) -> ApiResult<(String, Vec<String>)> {
@@ -380,7 +602,7 @@ pub(crate) fn parse_untag_resource(body: &Value) -> ApiResult<(String, Vec<Strin
     for (i, item) in items.iter().enumerate() {
         let at = format!("TagKeys[{i}]");
         let key = string(item, &at)?;
-        length(key, &at, 1, Some(128))?;
+        check_string("TagKey", key, &at)?;
         keys.push(key.to_owned());
     }
     Ok((arn, keys))
@@ -416,7 +638,7 @@ mod tests {
         );
         assert_eq!(
             message(json!({"Sources": [source], "Sinks": [sink()], "ClientRequestToken": "a b"})),
-            format!("ClientRequestToken must match the pattern {TOKEN_PATTERN}")
+            "ClientRequestToken must match the pattern ^[-_a-zA-Z0-9]*$"
         );
         assert!(parse_create_pipeline(&json!({"Sources": [source], "Sinks": [sink()]})).is_ok());
     }

@@ -218,6 +218,15 @@ fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
+/// Any kind of pipeline: 201 with the new pipeline.
+fn create_pipeline(
+    shared: &Shared,
+    region: &str,
+    input: model::CreatePipelineInput,
+) -> ApiResult<(u16, Option<Value>)> {
+    Ok((201, Some(shared.lock().create_pipeline(region, input)?)))
+}
+
 fn execute(
     shared: &Shared,
     route: &Route,
@@ -229,7 +238,15 @@ fn execute(
     match route {
         Route::CreatePipeline => {
             let input = model::parse_create_pipeline(&parse_json(body)?)?;
-            Ok((201, Some(shared.lock().create_pipeline(region, input)?)))
+            create_pipeline(shared, region, input)
+        }
+        Route::CreateCapturePipeline => {
+            let input = model::parse_create_capture_pipeline(&parse_json(body)?)?;
+            create_pipeline(shared, region, input)
+        }
+        Route::CreateConcatenationPipeline => {
+            let input = model::parse_create_concatenation_pipeline(&parse_json(body)?)?;
+            create_pipeline(shared, region, input)
         }
         Route::GetPipeline(id) => {
             model::check_pipeline_id(id)?;
@@ -321,6 +338,8 @@ fn signing_region(headers: &HeaderMap) -> Option<String> {
 #[derive(Debug)]
 enum Route {
     CreatePipeline,
+    CreateCapturePipeline,
+    CreateConcatenationPipeline,
     GetPipeline(String),
     DeletePipeline(String),
     ListPipelines,
@@ -365,6 +384,8 @@ impl Route {
             .map(|(_, v)| v);
         match (method.as_str(), segments.as_slice()) {
             ("POST", ["sdk-media-stream-pipelines"]) => Self::CreatePipeline,
+            ("POST", ["sdk-media-capture-pipelines"]) => Self::CreateCapturePipeline,
+            ("POST", ["sdk-media-concatenation-pipelines"]) => Self::CreateConcatenationPipeline,
             ("GET", ["sdk-media-pipelines"]) => Self::ListPipelines,
             ("GET", ["sdk-media-pipelines", id]) => Self::GetPipeline((*id).to_owned()),
             ("DELETE", ["sdk-media-pipelines", id]) => Self::DeletePipeline((*id).to_owned()),
@@ -393,6 +414,8 @@ impl Route {
     fn operation(&self) -> &'static str {
         match self {
             Self::CreatePipeline => "CreateMediaStreamPipeline",
+            Self::CreateCapturePipeline => "CreateMediaCapturePipeline",
+            Self::CreateConcatenationPipeline => "CreateMediaConcatenationPipeline",
             Self::GetPipeline(_) => "GetMediaPipeline",
             Self::DeletePipeline(_) => "DeleteMediaPipeline",
             Self::ListPipelines => "ListMediaPipelines",

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult, ErrorKind};
-use super::model::{CreatePipelineInput, CreatePoolInput, Sink, Source, Tags};
+use super::model::{CreatePipelineInput, CreatePoolInput, Spec, Tags, bucket_name};
 use super::{CallRecord, EmulatorConfig, Fault, FaultKind, PipelineRecord, PoolRecord, Trigger};
 
 /// Page size when the caller gives no `MaxResults`.
@@ -83,8 +83,8 @@ struct Pipeline {
     arn: String,
     region: String,
     token: Option<String>,
-    sources: Vec<Source>,
-    sinks: Vec<Sink>,
+    /// A stream, capture or concatenation pipeline, as asked for.
+    spec: Spec,
     tags: Tags,
     status: PipelineStatus,
     since: Since,
@@ -92,6 +92,88 @@ struct Pipeline {
     updated: Timestamp,
     deleted: bool,
     removed_by_aws: bool,
+}
+
+impl Spec {
+    /// The member that holds such a pipeline in the create's answer and in
+    /// GetMediaPipeline's `MediaPipeline`; also names the kind in records.
+    fn member(&self) -> &'static str {
+        match self {
+            Self::Stream { .. } => "MediaStreamPipeline",
+            Self::Capture(_) => "MediaCapturePipeline",
+            Self::Concatenation(_) => "MediaConcatenationPipeline",
+        }
+    }
+
+    /// What the active-pipeline limit counts, in its message.
+    fn noun(&self) -> &'static str {
+        match self {
+            Self::Stream { .. } => "media pipelines",
+            Self::Capture(_) => "media capture pipelines",
+            Self::Concatenation(_) => "media concatenation pipelines",
+        }
+    }
+
+    /// The meetings that feed it: when one ends, it stops. A concatenation
+    /// pipeline reads a capture pipeline's artifacts, no meeting.
+    fn meetings(&self) -> Vec<&str> {
+        match self {
+            Self::Stream { sources, .. } => sources.iter().map(|s| s.source_arn.as_str()).collect(),
+            Self::Capture(c) => vec![c.source_arn.as_str()],
+            Self::Concatenation(_) => Vec::new(),
+        }
+    }
+
+    /// Its sources' ARNs: meetings, or the capture pipeline concatenated.
+    fn source_arns(&self) -> Vec<&str> {
+        match self {
+            Self::Concatenation(c) => vec![c.capture_arn.as_str()],
+            _ => self.meetings(),
+        }
+    }
+
+    fn sink_arns(&self) -> Vec<&str> {
+        match self {
+            Self::Stream { sinks, .. } => sinks.iter().map(|s| s.sink_arn.as_str()).collect(),
+            Self::Capture(c) => vec![c.sink_arn.as_str()],
+            Self::Concatenation(c) => vec![c.destination.as_str()],
+        }
+    }
+
+    /// Its own members in the service's answers, beside the common ones.
+    fn members(&self) -> Map<String, Value> {
+        let own = match self {
+            Self::Stream { sources, sinks } => json!({
+                "Sources": sources.iter().map(|s| json!({
+                    "SourceType": s.source_type,
+                    "SourceArn": s.source_arn,
+                })).collect::<Vec<_>>(),
+                "Sinks": sinks.iter().map(|s| json!({
+                    "SinkArn": s.sink_arn,
+                    "SinkType": s.sink_type,
+                    "ReservedStreamCapacity": s.reserved_stream_capacity,
+                    "MediaStreamType": s.media_stream_type,
+                })).collect::<Vec<_>>(),
+            }),
+            Self::Capture(c) => {
+                let mut own = c.echoed.clone();
+                for (name, value) in [
+                    ("SourceType", &c.source_type),
+                    ("SourceArn", &c.source_arn),
+                    ("SinkType", &c.sink_type),
+                    ("SinkArn", &c.sink_arn),
+                ] {
+                    own.insert(name.to_owned(), value.as_str().into());
+                }
+                Value::Object(own)
+            }
+            Self::Concatenation(c) => json!({ "Sources": c.sources, "Sinks": c.sinks }),
+        };
+        match own {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +227,7 @@ pub(crate) struct State {
     initializing_delay: Duration,
     stopping_delay: Duration,
     remove_stopped_after: Option<Duration>,
+    concatenation_delay: Duration,
     pool_updating_delay: Duration,
     pool_deleting_delay: Duration,
     region_limits: HashMap<String, usize>,
@@ -152,9 +235,13 @@ pub(crate) struct State {
     require_existing_pools: bool,
     pipelines: Vec<Pipeline>,
     pools: Vec<Pool>,
-    pipeline_tokens: HashMap<(String, String), TokenUse>,
+    /// By region, operation (the pipeline kind's member) and token.
+    pipeline_tokens: HashMap<(String, &'static str, String), TokenUse>,
     pool_tokens: HashMap<(String, String), TokenUse>,
     missing_meetings: HashSet<String>,
+    /// Buckets (by name) whose policy does not let Chime write: captures and
+    /// concatenations into them are refused.
+    inaccessible_buckets: HashSet<String>,
     /// Meeting ARNs ended by [`State::end_meeting`]: GetMeeting answers
     /// NotFound for them, as AWS does once a meeting ended.
     ended_meetings: HashSet<String>,
@@ -213,6 +300,7 @@ impl State {
             initializing_delay: config.initializing_delay,
             stopping_delay: config.stopping_delay,
             remove_stopped_after: config.remove_stopped_after,
+            concatenation_delay: config.concatenation_delay,
             pool_updating_delay: config.pool_updating_delay,
             pool_deleting_delay: config.pool_deleting_delay,
             region_limits: config.region_limits,
@@ -223,6 +311,7 @@ impl State {
             pipeline_tokens: HashMap::new(),
             pool_tokens: HashMap::new(),
             missing_meetings: HashSet::new(),
+            inaccessible_buckets: HashSet::new(),
             ended_meetings: HashSet::new(),
             faults: Vec::new(),
             calls: Vec::new(),
@@ -243,6 +332,21 @@ impl State {
         self.remove_stopped_after = after;
     }
 
+    pub(crate) fn set_concatenation_delay(&mut self, delay: Duration) {
+        self.concatenation_delay = delay;
+    }
+
+    /// Marks a bucket (by name, or an S3 ARN naming it) as one whose policy
+    /// does not let Chime write, or lifts that.
+    pub(crate) fn set_bucket_inaccessible(&mut self, bucket: &str, inaccessible: bool) {
+        let bucket = bucket_name(bucket);
+        if inaccessible {
+            self.inaccessible_buckets.insert(bucket);
+        } else {
+            self.inaccessible_buckets.remove(&bucket);
+        }
+    }
+
     pub(crate) fn set_pool_updating_delay(&mut self, delay: Duration) {
         self.pool_updating_delay = delay;
     }
@@ -259,19 +363,27 @@ impl State {
         self.require_existing_pools = require;
     }
 
-    pub(crate) fn end_meeting(&mut self, meeting_arn: &str) -> usize {
+    /// Moves every live, running pipeline that `pick` selects to `status`;
+    /// returns how many.
+    fn move_running(&mut self, status: PipelineStatus, pick: impl Fn(&Pipeline) -> bool) -> usize {
         self.refresh();
-        self.ended_meetings.insert(meeting_arn.to_owned());
-        let mut stopping = 0;
+        let mut moved = 0;
         for p in &mut self.pipelines {
-            let uses_meeting = p.sources.iter().any(|s| s.source_arn == meeting_arn);
-            if !p.deleted && uses_meeting && p.status.is_active() {
-                p.status = PipelineStatus::Stopping;
+            if !p.deleted && p.status.is_active() && pick(p) {
+                p.status = status;
                 p.since = Since::now();
                 p.updated = p.since.ts;
-                stopping += 1;
+                moved += 1;
             }
         }
+        moved
+    }
+
+    pub(crate) fn end_meeting(&mut self, meeting_arn: &str) -> usize {
+        self.ended_meetings.insert(meeting_arn.to_owned());
+        let stopping = self.move_running(PipelineStatus::Stopping, |p| {
+            p.spec.meetings().contains(&meeting_arn)
+        });
         // A zero stopping delay stops them at once.
         self.refresh();
         stopping
@@ -296,18 +408,17 @@ impl State {
     /// Makes every live pipeline fed by the meeting `Failed`, as AWS does
     /// when a pipeline breaks; returns how many.
     pub(crate) fn fail_meeting_pipelines(&mut self, meeting_arn: &str) -> usize {
-        self.refresh();
-        let mut failed = 0;
-        for p in &mut self.pipelines {
-            let uses_meeting = p.sources.iter().any(|s| s.source_arn == meeting_arn);
-            if !p.deleted && uses_meeting && p.status.is_active() {
-                p.status = PipelineStatus::Failed;
-                p.since = Since::now();
-                p.updated = p.since.ts;
-                failed += 1;
-            }
-        }
-        failed
+        self.move_running(PipelineStatus::Failed, |p| {
+            p.spec.meetings().contains(&meeting_arn)
+        })
+    }
+
+    /// Makes the live pipeline with this ID or ARN (any kind, any region)
+    /// `Failed` if it is running; returns how many.
+    pub(crate) fn fail_pipeline(&mut self, identifier: &str) -> usize {
+        self.move_running(PipelineStatus::Failed, |p| {
+            p.id.eq_ignore_ascii_case(identifier) || p.arn == identifier
+        })
     }
 
     pub(crate) fn mark_meeting_missing(&mut self, meeting_arn: &str) {
@@ -383,9 +494,15 @@ impl State {
                 id: p.id.clone(),
                 arn: p.arn.clone(),
                 region: p.region.clone(),
+                kind: p.spec.member().to_owned(),
                 client_request_token: p.token.clone(),
-                source_arns: p.sources.iter().map(|s| s.source_arn.clone()).collect(),
-                sink_arns: p.sinks.iter().map(|s| s.sink_arn.clone()).collect(),
+                source_arns: p
+                    .spec
+                    .source_arns()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                sink_arns: p.spec.sink_arns().into_iter().map(str::to_owned).collect(),
                 tags: p.tags.clone(),
                 status: p.status.as_str().to_owned(),
                 deleted: p.deleted,
@@ -427,6 +544,14 @@ impl State {
                 && let Some(at) = p.since.end_if_over(self.initializing_delay, now)
             {
                 p.status = PipelineStatus::InProgress;
+                p.updated = at;
+            }
+            // A concatenation stops on its own once its work is done.
+            if p.status == PipelineStatus::InProgress
+                && matches!(p.spec, Spec::Concatenation(_))
+                && let Some(at) = p.since.end_if_over(self.concatenation_delay, now)
+            {
+                p.status = PipelineStatus::Stopped;
                 p.updated = at;
             }
             if p.status == PipelineStatus::Stopping
@@ -496,36 +621,110 @@ impl State {
 
     // ----- pipelines --------------------------------------------------------
 
+    /// The pipeline in its kind's member: `{"MediaStreamPipeline": {..}}`,
+    /// as the create answers it and GetMediaPipeline's `MediaPipeline`
+    /// holds it.
     fn pipeline_json(p: &Pipeline) -> Value {
-        json!({
-            "MediaPipelineId": p.id,
-            "MediaPipelineArn": p.arn,
-            "CreatedTimestamp": iso(p.created),
-            "UpdatedTimestamp": iso(p.updated),
-            "Status": p.status.as_str(),
-            "Sources": p.sources.iter().map(|s| json!({
-                "SourceType": s.source_type,
-                "SourceArn": s.source_arn,
-            })).collect::<Vec<_>>(),
-            "Sinks": p.sinks.iter().map(|s| json!({
-                "SinkArn": s.sink_arn,
-                "SinkType": s.sink_type,
-                "ReservedStreamCapacity": s.reserved_stream_capacity,
-                "MediaStreamType": s.media_stream_type,
-            })).collect::<Vec<_>>(),
-        })
+        let mut body = p.spec.members();
+        for (name, value) in [
+            ("MediaPipelineId", p.id.clone()),
+            ("MediaPipelineArn", p.arn.clone()),
+            ("CreatedTimestamp", iso(p.created)),
+            ("UpdatedTimestamp", iso(p.updated)),
+            ("Status", p.status.as_str().to_owned()),
+        ] {
+            body.insert(name.to_owned(), value.into());
+        }
+        json!({ p.spec.member(): body })
     }
 
+    /// A bucket marked inaccessible: refused as AWS refuses a bucket whose
+    /// policy does not let Chime write into it.
+    fn check_bucket(&self, bucket: &str, sink_arn: &str) -> ApiResult<()> {
+        if self.inaccessible_buckets.contains(bucket) {
+            return Err(ApiError::bad_request(format!(
+                "S3 Bucket policy not valid/present for Sink {sink_arn}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// What a new pipeline needs beyond a valid request: its meetings not
+    /// missing, its sinks usable, the capture pipeline it concatenates.
+    fn admit(&self, region: &str, spec: &Spec) -> ApiResult<()> {
+        if let Some(missing) = spec
+            .meetings()
+            .into_iter()
+            .find(|m| self.missing_meetings.contains(*m))
+        {
+            let message = format!("Meeting {missing} not found");
+            // NotFoundException is among the stream create's errors in the
+            // model, not among the capture create's.
+            return Err(match spec {
+                Spec::Stream { .. } => ApiError::not_found(message),
+                _ => ApiError::bad_request(message),
+            });
+        }
+        match spec {
+            Spec::Stream { sinks, .. } if self.require_existing_pools => {
+                for (i, sink) in sinks.iter().enumerate() {
+                    let exists = self
+                        .pools
+                        .iter()
+                        .any(|p| !p.deleted && p.region == region && p.arn == sink.sink_arn);
+                    if !exists {
+                        return Err(ApiError::bad_request(format!(
+                            "Sinks[{i}].SinkArn {} is not an existing Kinesis video stream pool",
+                            sink.sink_arn
+                        )));
+                    }
+                }
+                Ok(())
+            }
+            Spec::Stream { .. } => Ok(()),
+            Spec::Capture(c) => self.check_bucket(&c.bucket, &c.sink_arn),
+            Spec::Concatenation(c) => {
+                let source = self
+                    .pipelines
+                    .iter()
+                    .find(|p| !p.deleted && p.region == region && p.arn == c.capture_arn);
+                match source.map(|p| &p.spec) {
+                    Some(Spec::Capture(_)) => {}
+                    // The model lists no NotFoundException for this
+                    // operation: a source that is not there is a bad request.
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "Media capture pipeline {} not found",
+                            c.capture_arn
+                        )));
+                    }
+                    Some(_) => {
+                        return Err(ApiError::bad_request(format!(
+                            "Sources[0].MediaCapturePipelineSourceConfiguration.MediaPipelineArn {} \
+                             is not a media capture pipeline",
+                            c.capture_arn
+                        )));
+                    }
+                }
+                self.check_bucket(&c.bucket, &c.destination)
+            }
+        }
+    }
+
+    /// Creates a pipeline of any kind: idempotent by token (per region and
+    /// operation), checked by [`State::admit`], within the region's limit of
+    /// active pipelines of its kind.
     pub(crate) fn create_pipeline(
         &mut self,
         region: &str,
         input: CreatePipelineInput,
     ) -> ApiResult<Value> {
         self.refresh();
+        let kind = input.spec.member();
         if let Some(token) = &input.token
             && let Some(used) = self
                 .pipeline_tokens
-                .get(&(region.to_owned(), token.clone()))
+                .get(&(region.to_owned(), kind, token.clone()))
         {
             if used.fingerprint != input.fingerprint {
                 return Err(ApiError::bad_request(format!(
@@ -536,48 +735,29 @@ impl State {
             return self
                 .pipelines
                 .get(used.index)
-                .map(|p| json!({ "MediaStreamPipeline": Self::pipeline_json(p) }))
+                .map(Self::pipeline_json)
                 .ok_or_else(|| {
                     ApiError::new(ErrorKind::ServiceFailure, "idempotency record lost")
                 });
         }
 
-        if let Some(missing) = input
-            .sources
-            .iter()
-            .find(|s| self.missing_meetings.contains(&s.source_arn))
-        {
-            return Err(ApiError::not_found(format!(
-                "Meeting {} not found",
-                missing.source_arn
-            )));
-        }
-
-        if self.require_existing_pools {
-            for (i, sink) in input.sinks.iter().enumerate() {
-                let exists = self
-                    .pools
-                    .iter()
-                    .any(|p| !p.deleted && p.region == region && p.arn == sink.sink_arn);
-                if !exists {
-                    return Err(ApiError::bad_request(format!(
-                        "Sinks[{i}].SinkArn {} is not an existing Kinesis video stream pool",
-                        sink.sink_arn
-                    )));
-                }
-            }
-        }
+        self.admit(region, &input.spec)?;
 
         let limit = self.limit(region);
         let active = self
             .pipelines
             .iter()
-            .filter(|p| !p.deleted && p.region == region && p.status.is_active())
+            .filter(|p| {
+                !p.deleted && p.region == region && p.status.is_active() && p.spec.member() == kind
+            })
             .count();
         if active >= limit {
             return Err(ApiError::new(
                 ErrorKind::ResourceLimitExceeded,
-                format!("The limit of {limit} active media pipelines in {region} has been reached"),
+                format!(
+                    "The limit of {limit} active {} in {region} has been reached",
+                    input.spec.noun()
+                ),
             ));
         }
 
@@ -591,8 +771,7 @@ impl State {
             id,
             region: region.to_owned(),
             token: input.token.clone(),
-            sources: input.sources,
-            sinks: input.sinks,
+            spec: input.spec,
             tags: input.tags,
             status: PipelineStatus::Initializing,
             since: Since {
@@ -604,14 +783,14 @@ impl State {
             deleted: false,
             removed_by_aws: false,
         };
-        let body = json!({ "MediaStreamPipeline": Self::pipeline_json(&pipeline) });
+        let body = Self::pipeline_json(&pipeline);
         if let Some(token) = input.token {
             let used = TokenUse {
                 fingerprint: input.fingerprint,
                 index: self.pipelines.len(),
             };
             self.pipeline_tokens
-                .insert((region.to_owned(), token), used);
+                .insert((region.to_owned(), kind, token), used);
         }
         self.pipelines.push(pipeline);
         Ok(body)
@@ -620,7 +799,7 @@ impl State {
     pub(crate) fn get_pipeline(&mut self, region: &str, id: &str) -> ApiResult<Value> {
         self.refresh();
         let p = self.live_pipeline(region, id)?;
-        Ok(json!({ "MediaPipeline": { "MediaStreamPipeline": Self::pipeline_json(p) } }))
+        Ok(json!({ "MediaPipeline": Self::pipeline_json(p) }))
     }
 
     pub(crate) fn delete_pipeline(&mut self, region: &str, id: &str) -> ApiResult<()> {
@@ -862,10 +1041,9 @@ impl State {
         if status == PoolStatus::Deleting {
             return Ok(());
         }
-        let in_use = self
-            .pipelines
-            .iter()
-            .any(|p| !p.deleted && p.region == region && p.sinks.iter().any(|s| s.sink_arn == arn));
+        let in_use = self.pipelines.iter().any(|p| {
+            !p.deleted && p.region == region && p.spec.sink_arns().contains(&arn.as_str())
+        });
         if in_use {
             return Err(ApiError::conflict(format!(
                 "Kinesis video stream pool {identifier} is in use by a media pipeline"
