@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_chimesdkmediapipelines::Client;
 use aws_sdk_chimesdkmediapipelines::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_chimesdkmediapipelines::operation::create_media_pipeline_kinesis_video_stream_pool::CreateMediaPipelineKinesisVideoStreamPoolError as CreatePoolError;
+use aws_sdk_chimesdkmediapipelines::operation::create_media_capture_pipeline::CreateMediaCapturePipelineError as CreateCaptureError;
+use aws_sdk_chimesdkmediapipelines::operation::create_media_capture_pipeline::builders::CreateMediaCapturePipelineFluentBuilder as CaptureBuilder;
+use aws_sdk_chimesdkmediapipelines::operation::create_media_concatenation_pipeline::CreateMediaConcatenationPipelineError as CreateConcatenationError;
+use aws_sdk_chimesdkmediapipelines::operation::create_media_concatenation_pipeline::builders::CreateMediaConcatenationPipelineFluentBuilder as ConcatenationBuilder;
 use aws_sdk_chimesdkmediapipelines::operation::create_media_stream_pipeline::CreateMediaStreamPipelineError as CreateError;
 use aws_sdk_chimesdkmediapipelines::operation::create_media_stream_pipeline::builders::CreateMediaStreamPipelineFluentBuilder;
 use aws_sdk_chimesdkmediapipelines::operation::delete_media_pipeline::DeleteMediaPipelineError;
@@ -16,9 +20,21 @@ use aws_sdk_chimesdkmediapipelines::operation::get_media_pipeline_kinesis_video_
 use aws_sdk_chimesdkmediapipelines::operation::list_media_pipelines::ListMediaPipelinesError;
 use aws_sdk_chimesdkmediapipelines::operation::list_tags_for_resource::ListTagsForResourceError;
 use aws_sdk_chimesdkmediapipelines::types::{
-    ErrorCode, KinesisVideoStreamConfiguration, KinesisVideoStreamConfigurationUpdate,
-    KinesisVideoStreamPoolStatus, MediaPipelineSourceType, MediaPipelineStatus,
-    MediaStreamPipelineSinkType, MediaStreamSink, MediaStreamSource, MediaStreamType, Tag,
+    ArtifactsConcatenationConfiguration, ArtifactsConcatenationState, ArtifactsConfiguration,
+    ArtifactsState, AudioArtifactsConcatenationState, AudioArtifactsConfiguration,
+    AudioConcatenationConfiguration, AudioMuxType, ChimeSdkMeetingConcatenationConfiguration,
+    ChimeSdkMeetingConfiguration, CompositedVideoArtifactsConfiguration,
+    CompositedVideoConcatenationConfiguration, ConcatenationSink, ConcatenationSinkType,
+    ConcatenationSource, ConcatenationSourceType, ContentArtifactsConfiguration,
+    ContentConcatenationConfiguration, ContentShareLayoutOption,
+    DataChannelConcatenationConfiguration, ErrorCode, GridViewConfiguration,
+    HorizontalLayoutConfiguration, KinesisVideoStreamConfiguration,
+    KinesisVideoStreamConfigurationUpdate, KinesisVideoStreamPoolStatus,
+    MediaCapturePipelineSourceConfiguration, MediaPipelineSinkType, MediaPipelineSourceType,
+    MediaPipelineStatus, MediaStreamPipelineSinkType, MediaStreamSink, MediaStreamSource,
+    MediaStreamType, MeetingEventsConcatenationConfiguration, S3BucketSinkConfiguration,
+    SseAwsKeyManagementParams, Tag, TranscriptionMessagesConcatenationConfiguration,
+    VideoArtifactsConfiguration, VideoConcatenationConfiguration,
 };
 use aws_sdk_chimesdkmediapipelines::config::http::HttpResponse;
 use aws_sdk_chimesdkmediapipelines::operation::update_media_pipeline_kinesis_video_stream_pool::UpdateMediaPipelineKinesisVideoStreamPoolError as UpdatePoolError;
@@ -1869,4 +1885,931 @@ async fn admin_http_api_drives_the_lifecycle_phases() {
     assert_eq!(response.status, 400);
     let response = admin("POST", "/_emulator/pools/fail", json!({})).await;
     assert_eq!(response.status, 400);
+}
+
+// ----- media capture and concatenation pipelines --------------------------
+
+const BUCKET: &str = "arn:aws:s3:::capture-bucket";
+
+fn capture(client: &Client, meeting_arn: &str) -> CaptureBuilder {
+    client
+        .create_media_capture_pipeline()
+        .source_type(MediaPipelineSourceType::ChimeSdkMeeting)
+        .source_arn(meeting_arn)
+        .sink_type(MediaPipelineSinkType::S3Bucket)
+        .sink_arn(BUCKET)
+}
+
+/// A new capture pipeline's ID and ARN.
+async fn capture_id(client: &Client, meeting_arn: &str) -> (String, String) {
+    let out = capture(client, meeting_arn).send().await.unwrap();
+    let p = out.media_capture_pipeline().unwrap();
+    (
+        p.media_pipeline_id().unwrap().to_owned(),
+        p.media_pipeline_arn().unwrap().to_owned(),
+    )
+}
+
+fn artifacts(audio: AudioMuxType) -> ChimeSdkMeetingConfiguration {
+    let layout = HorizontalLayoutConfiguration::builder()
+        .tile_count(4)
+        .tile_aspect_ratio("16/9")
+        .build();
+    let grid = GridViewConfiguration::builder()
+        .content_share_layout(ContentShareLayoutOption::Horizontal)
+        .horizontal_layout_configuration(layout)
+        .build()
+        .unwrap();
+    let artifacts = ArtifactsConfiguration::builder()
+        .audio(
+            AudioArtifactsConfiguration::builder()
+                .mux_type(audio)
+                .build()
+                .unwrap(),
+        )
+        .video(
+            VideoArtifactsConfiguration::builder()
+                .state(ArtifactsState::Disabled)
+                .build()
+                .unwrap(),
+        )
+        .content(
+            ContentArtifactsConfiguration::builder()
+                .state(ArtifactsState::Disabled)
+                .build()
+                .unwrap(),
+        )
+        .composited_video(
+            CompositedVideoArtifactsConfiguration::builder()
+                .grid_view_configuration(grid)
+                .build(),
+        )
+        .build();
+    ChimeSdkMeetingConfiguration::builder()
+        .artifacts_configuration(artifacts)
+        .build()
+}
+
+fn concatenation_source(capture_arn: &str) -> ConcatenationSource {
+    // One configuration type per artifact, each with just a State.
+    macro_rules! state {
+        ($config:ident, $state:expr) => {
+            $config::builder().state($state).build().unwrap()
+        };
+    }
+    let enabled = ArtifactsConcatenationState::Enabled;
+    let artifacts = ArtifactsConcatenationConfiguration::builder()
+        .audio(state!(
+            AudioConcatenationConfiguration,
+            AudioArtifactsConcatenationState::Enabled
+        ))
+        .video(state!(VideoConcatenationConfiguration, enabled.clone()))
+        .content(state!(ContentConcatenationConfiguration, enabled.clone()))
+        .data_channel(state!(
+            DataChannelConcatenationConfiguration,
+            enabled.clone()
+        ))
+        .transcription_messages(state!(
+            TranscriptionMessagesConcatenationConfiguration,
+            enabled.clone()
+        ))
+        .meeting_events(state!(MeetingEventsConcatenationConfiguration, enabled))
+        .composited_video(state!(
+            CompositedVideoConcatenationConfiguration,
+            ArtifactsConcatenationState::Disabled
+        ))
+        .build();
+    let configuration = MediaCapturePipelineSourceConfiguration::builder()
+        .media_pipeline_arn(capture_arn)
+        .chime_sdk_meeting_configuration(
+            ChimeSdkMeetingConcatenationConfiguration::builder()
+                .artifacts_configuration(artifacts)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    ConcatenationSource::builder()
+        .r#type(ConcatenationSourceType::MediaCapturePipeline)
+        .media_capture_pipeline_source_configuration(configuration)
+        .build()
+        .unwrap()
+}
+
+fn concatenation_sink(destination: &str) -> ConcatenationSink {
+    ConcatenationSink::builder()
+        .r#type(ConcatenationSinkType::S3Bucket)
+        .s3_bucket_sink_configuration(
+            S3BucketSinkConfiguration::builder()
+                .destination(destination)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn concatenate(client: &Client, capture_arn: &str) -> ConcatenationBuilder {
+    client
+        .create_media_concatenation_pipeline()
+        .sources(concatenation_source(capture_arn))
+        .sinks(concatenation_sink("arn:aws:s3:::concatenated"))
+}
+
+async fn concatenation_id(client: &Client, capture_arn: &str) -> String {
+    let out = concatenate(client, capture_arn).send().await.unwrap();
+    let p = out.media_concatenation_pipeline().unwrap();
+    p.media_pipeline_id().unwrap().to_owned()
+}
+
+/// The message of a `BadRequestException` from CreateMediaCapturePipeline.
+async fn capture_rejected(builder: CaptureBuilder) -> String {
+    match builder.send().await.map_err(SdkError::into_service_error) {
+        Err(CreateCaptureError::BadRequestException(e)) => {
+            assert_eq!(e.code(), Some(&ErrorCode::BadRequest));
+            e.message().unwrap().to_owned()
+        }
+        other => panic!("expected BadRequestException, got {other:?}"),
+    }
+}
+
+/// The message of a `BadRequestException` from CreateMediaConcatenationPipeline.
+async fn concatenation_rejected(builder: ConcatenationBuilder) -> String {
+    match builder.send().await.map_err(SdkError::into_service_error) {
+        Err(CreateConcatenationError::BadRequestException(e)) => {
+            assert_eq!(e.code(), Some(&ErrorCode::BadRequest));
+            e.message().unwrap().to_owned()
+        }
+        other => panic!("expected BadRequestException, got {other:?}"),
+    }
+}
+
+/// A pipeline of any kind, as GetMediaPipeline answers it: the member that
+/// holds it, its status; `None` once NotFound.
+async fn any_pipeline_state(
+    client: &Client,
+    id: &str,
+) -> Option<(&'static str, MediaPipelineStatus)> {
+    let out = match client
+        .get_media_pipeline()
+        .media_pipeline_id(id)
+        .send()
+        .await
+        .map_err(SdkError::into_service_error)
+    {
+        Ok(out) => out,
+        Err(GetMediaPipelineError::NotFoundException(_)) => return None,
+        Err(other) => panic!("{other:?}"),
+    };
+    let p = out.media_pipeline().unwrap();
+    let (member, status) = match (
+        p.media_stream_pipeline(),
+        p.media_capture_pipeline(),
+        p.media_concatenation_pipeline(),
+    ) {
+        (Some(s), None, None) => ("MediaStreamPipeline", s.status()),
+        (None, Some(c), None) => ("MediaCapturePipeline", c.status()),
+        (None, None, Some(c)) => ("MediaConcatenationPipeline", c.status()),
+        other => panic!("one member expected: {other:?}"),
+    };
+    Some((member, status.unwrap().clone()))
+}
+
+#[tokio::test]
+async fn capture_pipeline_round_trip() {
+    let (emulator, client) = start().await;
+    let sse = SseAwsKeyManagementParams::builder()
+        .aws_kms_key_id("alias/capture")
+        .aws_kms_encryption_context("{\"team\":\"a\"}")
+        .build()
+        .unwrap();
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/capture-sink");
+    let out = capture(&client, &meeting(1))
+        .client_request_token("capture-1")
+        .chime_sdk_meeting_configuration(artifacts(AudioMuxType::AudioOnly))
+        .sse_aws_key_management_params(sse.clone())
+        .sink_iam_role_arn(&role)
+        .tags(tag("team", "a"))
+        .send()
+        .await
+        .unwrap();
+    let p = out.media_capture_pipeline().unwrap();
+    let id = p.media_pipeline_id().unwrap().to_owned();
+    let arn = p.media_pipeline_arn().unwrap().to_owned();
+    assert_eq!(
+        arn,
+        format!("arn:aws:chime:us-east-1:{ACCOUNT}:media-pipeline/{id}")
+    );
+    assert_eq!(p.status(), Some(&MediaPipelineStatus::Initializing));
+    assert_eq!(
+        p.source_type(),
+        Some(&MediaPipelineSourceType::ChimeSdkMeeting)
+    );
+    assert_eq!(p.source_arn(), Some(meeting(1).as_str()));
+    assert_eq!(p.sink_type(), Some(&MediaPipelineSinkType::S3Bucket));
+    assert_eq!(p.sink_arn(), Some(BUCKET));
+    // Answered back as sent.
+    assert_eq!(
+        p.chime_sdk_meeting_configuration(),
+        Some(&artifacts(AudioMuxType::AudioOnly))
+    );
+    assert_eq!(p.sse_aws_key_management_params(), Some(&sse));
+    assert_eq!(p.sink_iam_role_arn(), Some(role.as_str()));
+    assert!(p.created_timestamp().is_some() && p.updated_timestamp().is_some());
+
+    // Idempotent: the same token answers the first pipeline; reused with
+    // other parameters, it is refused.
+    let replay = capture(&client, &meeting(1))
+        .client_request_token("capture-1")
+        .chime_sdk_meeting_configuration(artifacts(AudioMuxType::AudioOnly))
+        .sse_aws_key_management_params(sse.clone())
+        .sink_iam_role_arn(&role)
+        .tags(tag("team", "a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replay.media_capture_pipeline().unwrap().media_pipeline_id(),
+        Some(id.as_str())
+    );
+    let reused = capture_rejected(capture(&client, &meeting(2)).client_request_token("capture-1"));
+    assert_eq!(
+        reused.await,
+        "ClientRequestToken capture-1 was already used with different parameters"
+    );
+    // A token is the operation's own: a stream pipeline may use it too.
+    create(&client, &meeting(3))
+        .client_request_token("capture-1")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        any_pipeline_state(&client, &id).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::InProgress))
+    );
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let got = got
+        .media_pipeline()
+        .unwrap()
+        .media_capture_pipeline()
+        .unwrap();
+    assert_eq!(got.sse_aws_key_management_params(), Some(&sse));
+    assert_eq!(got.sink_iam_role_arn(), Some(role.as_str()));
+
+    // Listed beside the stream pipeline.
+    let listed = client.list_media_pipelines().send().await.unwrap();
+    let listed: Vec<(&str, &str)> = listed
+        .media_pipelines()
+        .iter()
+        .map(|p| {
+            (
+                p.media_pipeline_id().unwrap(),
+                p.media_pipeline_arn().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0], (id.as_str(), arn.as_str()));
+
+    // Tags: at create, then through the tagging operations.
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("env", "test"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags(), [tag("env", "test")]);
+
+    let record = &emulator.pipelines()[0];
+    assert_eq!(record.kind, "MediaCapturePipeline");
+    assert_eq!(record.source_arns, [meeting(1)]);
+    assert_eq!(record.sink_arns, [BUCKET]);
+    assert_eq!(record.client_request_token.as_deref(), Some("capture-1"));
+
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any_pipeline_state(&client, &id).await, None);
+    let listed = client.list_media_pipelines().send().await.unwrap();
+    assert_eq!(listed.media_pipelines().len(), 1);
+    assert!(emulator.pipelines()[0].deleted);
+    assert_eq!(emulator.call_count("CreateMediaCapturePipeline"), 3);
+}
+
+#[tokio::test]
+async fn concatenation_pipeline_round_trip_and_lifecycle() {
+    let (emulator, client) = start_with(EmulatorConfig {
+        concatenation_delay: Duration::from_millis(100),
+        remove_stopped_after: Some(Duration::from_millis(100)),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (capture_id, capture_arn) = capture_id(&client, &meeting(1)).await;
+    let out = concatenate(&client, &capture_arn)
+        .client_request_token("concat-1")
+        .tags(tag("team", "a"))
+        .send()
+        .await
+        .unwrap();
+    let p = out.media_concatenation_pipeline().unwrap();
+    let id = p.media_pipeline_id().unwrap().to_owned();
+    let arn = p.media_pipeline_arn().unwrap().to_owned();
+    assert_eq!(
+        arn,
+        format!("arn:aws:chime:us-east-1:{ACCOUNT}:media-pipeline/{id}")
+    );
+    assert_eq!(p.status(), Some(&MediaPipelineStatus::Initializing));
+    assert_eq!(p.sources(), [concatenation_source(&capture_arn)]);
+    assert_eq!(p.sinks(), [concatenation_sink("arn:aws:s3:::concatenated")]);
+
+    let replay = concatenate(&client, &capture_arn)
+        .client_request_token("concat-1")
+        .tags(tag("team", "a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replay
+            .media_concatenation_pipeline()
+            .unwrap()
+            .media_pipeline_id(),
+        Some(id.as_str())
+    );
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let got = got
+        .media_pipeline()
+        .unwrap()
+        .media_concatenation_pipeline()
+        .unwrap();
+    assert_eq!(got.status(), Some(&MediaPipelineStatus::InProgress));
+    assert_eq!(got.sources(), [concatenation_source(&capture_arn)]);
+    let running_since = *got.updated_timestamp().unwrap();
+    let listed = client.list_media_pipelines().send().await.unwrap();
+    let ids: Vec<&str> = listed
+        .media_pipelines()
+        .iter()
+        .filter_map(|p| p.media_pipeline_id())
+        .collect();
+    assert_eq!(ids, [capture_id.as_str(), id.as_str()]);
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags(), [tag("team", "a")]);
+    let record = &emulator.pipelines()[1];
+    assert_eq!(record.kind, "MediaConcatenationPipeline");
+    assert_eq!(record.source_arns, [capture_arn.as_str()]);
+    assert_eq!(record.sink_arns, ["arn:aws:s3:::concatenated"]);
+
+    // Stopped on its own after the processing time, dated when it ended;
+    // the capture pipeline runs on.
+    tokio::time::sleep(Duration::from_millis(130)).await;
+    let got = client
+        .get_media_pipeline()
+        .media_pipeline_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let got = got
+        .media_pipeline()
+        .unwrap()
+        .media_concatenation_pipeline()
+        .unwrap();
+    assert_eq!(got.status(), Some(&MediaPipelineStatus::Stopped));
+    let stopped_since = *got.updated_timestamp().unwrap();
+    assert_eq!(
+        stopped_since.to_millis().unwrap() - running_since.to_millis().unwrap(),
+        100
+    );
+    assert_eq!(
+        any_pipeline_state(&client, &capture_id).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::InProgress))
+    );
+    // Then removed by AWS, as other stopped pipelines.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(any_pipeline_state(&client, &id).await, None);
+    let record = &emulator.pipelines()[1];
+    assert!(record.deleted && record.removed_by_aws);
+
+    // Deleted by a call, before its processing is over.
+    emulator.set_concatenation_delay(Duration::from_secs(60));
+    let other = concatenation_id(&client, &capture_arn).await;
+    assert_eq!(
+        any_pipeline_state(&client, &other).await,
+        Some((
+            "MediaConcatenationPipeline",
+            MediaPipelineStatus::InProgress
+        ))
+    );
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any_pipeline_state(&client, &other).await, None);
+    assert_eq!(emulator.call_count("CreateMediaConcatenationPipeline"), 3);
+}
+
+#[tokio::test]
+async fn concatenation_needs_a_capture_pipeline() {
+    let (emulator, client) = start().await;
+    let missing = format!(
+        "arn:aws:chime:us-east-1:{ACCOUNT}:media-pipeline/0b7c8a4e-1d2f-4c3b-9a8e-7f6d5c4b3a21"
+    );
+    assert_eq!(
+        concatenation_rejected(concatenate(&client, &missing)).await,
+        format!("Media capture pipeline {missing} not found")
+    );
+    // A stream pipeline is no capture pipeline.
+    let stream = create(&client, &meeting(1)).send().await.unwrap();
+    let stream_arn = stream
+        .media_stream_pipeline()
+        .unwrap()
+        .media_pipeline_arn()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        concatenation_rejected(concatenate(&client, &stream_arn)).await,
+        format!(
+            "Sources[0].MediaCapturePipelineSourceConfiguration.MediaPipelineArn {stream_arn} \
+             is not a media capture pipeline"
+        )
+    );
+    // Nor is a deleted one, or one of another region.
+    let (capture, capture_arn) = capture_id(&client, &meeting(2)).await;
+    let west = sdk_client(&emulator.endpoint_url(), "us-west-2").await;
+    assert!(
+        concatenation_rejected(concatenate(&west, &capture_arn))
+            .await
+            .ends_with("not found")
+    );
+    client
+        .delete_media_pipeline()
+        .media_pipeline_id(&capture)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        concatenation_rejected(concatenate(&client, &capture_arn))
+            .await
+            .ends_with("not found")
+    );
+    let kinds: Vec<String> = emulator.pipelines().into_iter().map(|p| p.kind).collect();
+    assert_eq!(kinds, ["MediaStreamPipeline", "MediaCapturePipeline"]);
+}
+
+#[tokio::test]
+async fn capture_and_concatenation_validation() {
+    let (emulator, client) = start().await;
+    let capture_cases: Vec<(CaptureBuilder, String)> = vec![
+        // An enum.
+        (
+            capture(&client, &meeting(1))
+                .sink_type(MediaPipelineSinkType::from("KinesisVideoStreamPool")),
+            "SinkType must be one of: S3Bucket".into(),
+        ),
+        (
+            capture(&client, &meeting(1))
+                .chime_sdk_meeting_configuration(artifacts(AudioMuxType::from("Loud"))),
+            "ChimeSdkMeetingConfiguration.ArtifactsConfiguration.Audio.MuxType must be one of: \
+             AudioOnly, AudioWithActiveSpeakerVideo, AudioWithCompositedVideo"
+                .into(),
+        ),
+        // Bounds.
+        (
+            capture(&client, &meeting(1)).client_request_token("x"),
+            "ClientRequestToken must be between 2 and 64 characters long".into(),
+        ),
+        (
+            capture(&client, &meeting(1))
+                .set_tags(Some((0..201).map(|i| tag(&format!("k{i}"), "v")).collect())),
+            "Tags must contain between 1 and 200 items".into(),
+        ),
+        (
+            capture(&client, &meeting(1)).set_tags(Some(vec![])),
+            "Tags must contain between 1 and 200 items".into(),
+        ),
+        (
+            capture(&client, &meeting(1)).chime_sdk_meeting_configuration({
+                let mut c = artifacts(AudioMuxType::AudioOnly);
+                let grid = GridViewConfiguration::builder()
+                    .content_share_layout(ContentShareLayoutOption::Horizontal)
+                    .horizontal_layout_configuration(
+                        HorizontalLayoutConfiguration::builder()
+                            .tile_count(11)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap();
+                if let Some(a) = c.artifacts_configuration.as_mut() {
+                    a.composited_video = Some(
+                        CompositedVideoArtifactsConfiguration::builder()
+                            .grid_view_configuration(grid)
+                            .build(),
+                    );
+                }
+                c
+            }),
+            "ChimeSdkMeetingConfiguration.ArtifactsConfiguration.CompositedVideo.\
+             GridViewConfiguration.HorizontalLayoutConfiguration.TileCount must be between 1 and 10"
+                .into(),
+        ),
+        // A pattern.
+        (
+            capture(&client, &meeting(1)).sink_iam_role_arn("role"),
+            "SinkIamRoleArn must match the pattern ^arn[\\/\\:\\-\\_\\.a-zA-Z0-9]+$".into(),
+        ),
+        // Not a bucket: another service's ARN.
+        (
+            capture(&client, &meeting(1)).sink_arn(pool_arn("us-east-1", "pool")),
+            format!(
+                "SinkArn {} is not an S3 bucket ARN (arn:aws:s3:::bucket-name)",
+                pool_arn("us-east-1", "pool")
+            ),
+        ),
+        (
+            capture(&client, &meeting(1)).sink_arn("arn:aws:s3:::A_Bucket"),
+            "SinkArn arn:aws:s3:::A_Bucket is not an S3 bucket ARN (arn:aws:s3:::bucket-name)"
+                .into(),
+        ),
+        // Not a meeting.
+        (
+            capture(&client, BUCKET),
+            format!("SourceArn {BUCKET} is not a Chime SDK meeting ARN"),
+        ),
+    ];
+    for (builder, expected) in capture_cases {
+        assert_eq!(capture_rejected(builder).await, expected);
+    }
+    // A bucket with a key prefix is a bucket.
+    capture(&client, &meeting(1))
+        .sink_arn("arn:aws:s3:::capture-bucket/meetings/1")
+        .send()
+        .await
+        .unwrap();
+    let (_, capture_arn) = capture_id(&client, &meeting(2)).await;
+
+    let concatenation_cases: Vec<(ConcatenationBuilder, String)> = vec![
+        (
+            concatenate(&client, &capture_arn).sources(concatenation_source(&capture_arn)),
+            "Sources must contain between 1 and 1 items".into(),
+        ),
+        (
+            concatenate(&client, &capture_arn).sinks(concatenation_sink("arn:aws:s3:::b2b")),
+            "Sinks must contain between 1 and 1 items".into(),
+        ),
+        (
+            client
+                .create_media_concatenation_pipeline()
+                .sources(concatenation_source(&capture_arn))
+                .sinks(
+                    ConcatenationSink::builder()
+                        .r#type(ConcatenationSinkType::from("Kinesis"))
+                        .s3_bucket_sink_configuration(
+                            S3BucketSinkConfiguration::builder()
+                                .destination(BUCKET)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                ),
+            "Sinks[0].Type must be one of: S3Bucket".into(),
+        ),
+        (
+            client
+                .create_media_concatenation_pipeline()
+                .sources(concatenation_source(&capture_arn))
+                .sinks(concatenation_sink(&meeting(1))),
+            format!(
+                "Sinks[0].S3BucketSinkConfiguration.Destination {} is not an S3 bucket ARN \
+                 (arn:aws:s3:::bucket-name)",
+                meeting(1)
+            ),
+        ),
+    ];
+    for (builder, expected) in concatenation_cases {
+        assert_eq!(concatenation_rejected(builder).await, expected);
+    }
+    assert_eq!(emulator.pipelines().len(), 2);
+
+    // Required members, on the wire: the SDK would refuse to send these.
+    let auth = Some(FAKE_AUTH);
+    let capture_body =
+        json!({"SourceType": "ChimeSdkMeeting", "SourceArn": meeting(1), "SinkType": "S3Bucket"});
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-capture-pipelines",
+        auth,
+        &capture_body.to_string(),
+    )
+    .await;
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        response.header("x-amzn-ErrorType"),
+        Some("BadRequestException")
+    );
+    assert_eq!(response.json()["Message"], "SinkArn is required");
+    let mut source = json!({"Type": "MediaCapturePipeline",
+        "MediaCapturePipelineSourceConfiguration": {"MediaPipelineArn": capture_arn,
+            "ChimeSdkMeetingConfiguration": {"ArtifactsConfiguration": {}}}});
+    let body = json!({"Sources": [source], "Sinks": [{"Type": "S3Bucket"}]});
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-concatenation-pipelines",
+        auth,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(
+        response.json()["Message"],
+        "Sinks[0].S3BucketSinkConfiguration is required"
+    );
+    let body = json!({"Sources": [source.clone()],
+        "Sinks": [{"Type": "S3Bucket", "S3BucketSinkConfiguration": {"Destination": BUCKET}}]});
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-concatenation-pipelines",
+        auth,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(
+        response.json()["Message"],
+        "Sources[0].MediaCapturePipelineSourceConfiguration.ChimeSdkMeetingConfiguration.\
+         ArtifactsConfiguration.Audio is required"
+    );
+    let enabled = json!({"State": "Enabled"});
+    source["MediaCapturePipelineSourceConfiguration"]["ChimeSdkMeetingConfiguration"]["ArtifactsConfiguration"] = json!({"Audio": enabled, "Video": enabled,
+            "Content": enabled, "DataChannel": enabled, "TranscriptionMessages": enabled,
+            "MeetingEvents": enabled, "CompositedVideo": enabled});
+    source["Type"] = json!(null);
+    let body = json!({"Sources": [source],
+        "Sinks": [{"Type": "S3Bucket", "S3BucketSinkConfiguration": {"Destination": BUCKET}}]});
+    let response = raw(
+        &emulator,
+        "POST",
+        "/sdk-media-concatenation-pipelines",
+        auth,
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(response.json()["Message"], "Sources[0].Type is required");
+    assert_eq!(emulator.pipelines().len(), 2);
+}
+
+#[tokio::test]
+async fn inaccessible_buckets_are_refused() {
+    let (emulator, client) = start().await;
+    emulator.set_bucket_inaccessible("capture-bucket", true);
+    assert_eq!(
+        capture_rejected(capture(&client, &meeting(1))).await,
+        format!("S3 Bucket policy not valid/present for Sink {BUCKET}")
+    );
+    // By the bucket, whatever the key prefix.
+    let prefixed = "arn:aws:s3:::capture-bucket/meetings";
+    assert_eq!(
+        capture_rejected(capture(&client, &meeting(1)).sink_arn(prefixed)).await,
+        format!("S3 Bucket policy not valid/present for Sink {prefixed}")
+    );
+    let (_, capture_arn) = capture(&client, &meeting(1))
+        .sink_arn("arn:aws:s3:::other-bucket")
+        .send()
+        .await
+        .map(|out| {
+            let p = out.media_capture_pipeline().unwrap();
+            (
+                p.media_pipeline_id().unwrap().to_owned(),
+                p.media_pipeline_arn().unwrap().to_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        concatenation_rejected(
+            client
+                .create_media_concatenation_pipeline()
+                .sources(concatenation_source(&capture_arn))
+                .sinks(concatenation_sink(BUCKET))
+        )
+        .await,
+        format!("S3 Bucket policy not valid/present for Sink {BUCKET}")
+    );
+
+    // Lifted (here by ARN), then set again through the admin API.
+    emulator.set_bucket_inaccessible(BUCKET, false);
+    capture_id(&client, &meeting(2)).await;
+    let response = raw(
+        &emulator,
+        "POST",
+        "/_emulator/buckets/inaccessible",
+        None,
+        &json!({"bucket": "capture-bucket"}).to_string(),
+    )
+    .await;
+    assert_eq!(response.status, 204);
+    assert!(
+        capture_rejected(capture(&client, &meeting(3)))
+            .await
+            .starts_with("S3 Bucket policy not valid/present")
+    );
+    let response = raw(
+        &emulator,
+        "POST",
+        "/_emulator/buckets/inaccessible",
+        None,
+        &json!({"bucket": "capture-bucket", "inaccessible": false}).to_string(),
+    )
+    .await;
+    assert_eq!(response.status, 204);
+    capture_id(&client, &meeting(3)).await;
+    assert_eq!(emulator.pipelines().len(), 3);
+}
+
+#[tokio::test]
+async fn capture_pipelines_follow_their_meeting() {
+    let (emulator, client) = start_with(EmulatorConfig {
+        stopping_delay: Duration::from_millis(100),
+        remove_stopped_after: Some(Duration::from_millis(100)),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    // A missing meeting: a BadRequest, the capture create's model lists no
+    // NotFoundException.
+    emulator.mark_meeting_missing(&meeting(9));
+    let message = capture_rejected(capture(&client, &meeting(9))).await;
+    assert_eq!(message, format!("Meeting {} not found", meeting(9)));
+
+    let (id, arn) = capture_id(&client, &meeting(1)).await;
+    let (other, _) = capture_id(&client, &meeting(2)).await;
+    let concatenation = concatenation_id(&client, &arn).await;
+    assert_eq!(
+        any_pipeline_state(&client, &id).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::InProgress))
+    );
+    assert_eq!(emulator.end_meeting(&meeting(1)), 1);
+    assert_eq!(
+        any_pipeline_state(&client, &id).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::Stopping))
+    );
+    tokio::time::sleep(Duration::from_millis(130)).await;
+    assert_eq!(
+        any_pipeline_state(&client, &id).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::Stopped))
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(any_pipeline_state(&client, &id).await, None);
+    assert!(emulator.pipelines()[0].removed_by_aws);
+    assert_eq!(
+        any_pipeline_state(&client, &other).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::InProgress))
+    );
+
+    // The failing switches: by meeting, and by pipeline (any kind).
+    assert_eq!(emulator.fail_pipelines_of(&meeting(2)), 1);
+    assert_eq!(
+        any_pipeline_state(&client, &other).await,
+        Some(("MediaCapturePipeline", MediaPipelineStatus::Failed))
+    );
+    emulator.set_concatenation_delay(Duration::from_secs(60));
+    let running = concatenation_id(&client, &emulator.pipelines()[1].arn).await;
+    let response = raw(
+        &emulator,
+        "POST",
+        "/_emulator/pipelines/fail",
+        None,
+        &json!({ "identifier": running }).to_string(),
+    )
+    .await;
+    assert_eq!(response.json(), json!({"failed": 1}));
+    assert_eq!(
+        any_pipeline_state(&client, &running).await,
+        Some(("MediaConcatenationPipeline", MediaPipelineStatus::Failed))
+    );
+    // Only running pipelines fail: not the one AWS removed, nor one failed.
+    assert_eq!(emulator.fail_pipeline(&id), 0);
+    assert_eq!(emulator.fail_pipeline(&running), 0);
+    assert_eq!(emulator.fail_pipeline(&concatenation), 1);
+}
+
+#[tokio::test]
+async fn capture_and_concatenation_limits_faults_and_calls() {
+    let (emulator, client) = start().await;
+    emulator.set_region_limit("us-east-1", 1);
+    // Each kind has its own limit.
+    create_id(&client, &meeting(1)).await;
+    let (_, capture_arn) = capture_id(&client, &meeting(1)).await;
+    match capture(&client, &meeting(2))
+        .send()
+        .await
+        .map_err(SdkError::into_service_error)
+    {
+        Err(CreateCaptureError::ResourceLimitExceededException(e)) => assert_eq!(
+            e.message(),
+            Some("The limit of 1 active media capture pipelines in us-east-1 has been reached")
+        ),
+        other => panic!("{other:?}"),
+    }
+    emulator.set_concatenation_delay(Duration::from_secs(60));
+    concatenation_id(&client, &capture_arn).await;
+    let err = concatenate(&client, &capture_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(
+            err,
+            CreateConcatenationError::ResourceLimitExceededException(_)
+        ),
+        "{err:?}"
+    );
+
+    emulator
+        .inject(Fault::new(FaultKind::Throttle, Trigger::Next(1)).on("CreateMediaCapturePipeline"));
+    emulator.inject(
+        Fault::new(FaultKind::Unavailable, Trigger::Next(1)).on("CreateMediaConcatenationPipeline"),
+    );
+    let err = capture(&client, &meeting(3))
+        .client_request_token("throttled")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(err, CreateCaptureError::ThrottledClientException(_)),
+        "{err:?}"
+    );
+    let err = concatenate(&client, &capture_arn)
+        .client_request_token("unavailable")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(
+        matches!(
+            err,
+            CreateConcatenationError::ServiceUnavailableException(_)
+        ),
+        "{err:?}"
+    );
+    // Logged with their tokens (the SDK makes one up when none is given).
+    let calls: Vec<(String, Option<u16>, Option<String>)> = emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation != "CreateMediaStreamPipeline")
+        .map(|c| (c.operation, c.status, c.subject))
+        .collect();
+    let statuses: Vec<(&str, Option<u16>)> = calls
+        .iter()
+        .map(|(op, status, _)| (op.as_str(), *status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("CreateMediaCapturePipeline", Some(201)),
+            ("CreateMediaCapturePipeline", Some(400)),
+            ("CreateMediaConcatenationPipeline", Some(201)),
+            ("CreateMediaConcatenationPipeline", Some(400)),
+            ("CreateMediaCapturePipeline", Some(429)),
+            ("CreateMediaConcatenationPipeline", Some(503)),
+        ]
+    );
+    assert!(calls.iter().all(|(_, _, subject)| subject.is_some()));
+    assert_eq!(calls[4].2.as_deref(), Some("throttled"));
+    assert_eq!(calls[5].2.as_deref(), Some("unavailable"));
+    assert_eq!(emulator.call_count("CreateMediaCapturePipeline"), 3);
+    assert_eq!(emulator.call_count("CreateMediaConcatenationPipeline"), 3);
 }

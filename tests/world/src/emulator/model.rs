@@ -643,6 +643,23 @@ mod tests {
         assert!(parse_create_pipeline(&json!({"Sources": [source], "Sinks": [sink()]})).is_ok());
     }
 
+    /// Every shape a member or list names is in the subset, and every
+    /// pattern compiles: a walk never meets a shape it lacks.
+    #[test]
+    fn the_model_subset_is_closed() {
+        let model = &*MODEL;
+        for (name, shape) in &model.shapes {
+            let members = shape["members"].as_object().into_iter().flatten();
+            let refs = members
+                .map(|(_, m)| &m["shape"])
+                .chain([&shape["member"]["shape"]]);
+            for target in refs.filter_map(Value::as_str) {
+                assert!(model.shapes.contains_key(target), "{name} -> {target}");
+            }
+        }
+        assert!(model.patterns.contains_key("TileAspectRatio"));
+    }
+
     #[test]
     fn path_identifiers() {
         assert!(check_pipeline_id("0b7c8a4e-1d2f-4c3b-9a8e-7f6d5c4b3a21").is_ok());
