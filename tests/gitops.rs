@@ -65,7 +65,7 @@ async fn each_resource_in_its_own_region_with_that_regions_limit() -> anyhow::Re
     h.wait_ready("home").await?;
     let eu = h.wait_ready("eu").await?;
     assert_eq!(
-        eu.status.as_ref().and_then(|s| s.region.as_deref()),
+        eu.status.as_ref().and_then(|s| s.common.region.as_deref()),
         Some("eu-central-1")
     );
     // The second pipeline in eu-central-1 passes its limit of 1; us-east-1 has room.
@@ -78,7 +78,10 @@ async fn each_resource_in_its_own_region_with_that_regions_limit() -> anyhow::Re
     .await?;
     let d = h.create("home2", spec_json("m-home2", json!({}))).await?;
     let home2 = h.wait_ready("home2").await?;
-    assert_eq!(home2.status.and_then(|s| s.region).as_deref(), Some(REGION));
+    assert_eq!(
+        home2.status.and_then(|s| s.common.region).as_deref(),
+        Some(REGION)
+    );
     let regions: Vec<(String, String)> = h
         .emulator
         .pipelines()

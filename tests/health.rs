@@ -17,20 +17,20 @@
 
 mod common;
 
-use chime_pipeline_operator::aws::{RemotePipeline, RemotePool};
+use chime_pipeline_operator::aws::{RemotePipeline, RemotePool, StreamDetail};
 use chime_pipeline_operator::config::Settings;
 use chime_pipeline_operator::crd::{
     KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus, StreamConfiguration,
 };
 use chime_pipeline_operator::crd::{
-    MediaStreamPipelineSpec, MediaStreamPipelineStatus, MediaStreamSink, MediaStreamSource,
-    MediaStreamType, SinkType, SourceType,
+    MediaStreamPipelineSpec, MediaStreamSink, MediaStreamSource, MediaStreamType, PipelineStatus,
+    SinkType, SourceType,
 };
 use chime_pipeline_operator::decide::pipeline::{Observation, decide, with_remote};
 use chime_pipeline_operator::decide::pool::{
     Observation as PoolObservation, decide as decide_pool, with_remote as pool_with_remote,
 };
-use chime_pipeline_operator::decide::{Remote, Seen, with_error};
+use chime_pipeline_operator::decide::{Read, Seen, with_error};
 use chime_pipeline_operator::error::Error;
 use common::gitops::*;
 use jiff::Timestamp;
@@ -159,11 +159,9 @@ fn spec() -> MediaStreamPipelineSpec {
             reserved_stream_capacity: 1,
             media_stream_type: MediaStreamType::MixedAudio,
         }],
-        tags: vec![],
-        deletion_policy: None,
-        region: None,
+        common: Default::default(),
+        lifetime: Default::default(),
         adopt_media_pipeline_id: None,
-        ttl_seconds_after_finished: None,
     }
 }
 
@@ -174,13 +172,15 @@ fn remote(spec: &MediaStreamPipelineSpec, status: &str) -> RemotePipeline {
         status: status.into(),
         created: Some(now()),
         updated: Some(now()),
-        sources: spec.sources.clone(),
-        sinks: spec.sinks.clone(),
+        detail: StreamDetail {
+            sources: spec.sources.clone(),
+            sinks: spec.sinks.clone(),
+        },
     }
 }
 
 /// The status the operator writes once AWS described the pipeline.
-fn seen(status: &str, generation: i64) -> MediaStreamPipelineStatus {
+fn seen(status: &str, generation: i64) -> PipelineStatus {
     with_remote(
         Default::default(),
         &remote(&spec(), status),
@@ -190,7 +190,7 @@ fn seen(status: &str, generation: i64) -> MediaStreamPipelineStatus {
 }
 
 /// The status the operator writes when the create failed.
-fn create_failed(err: Error, generation: i64) -> MediaStreamPipelineStatus {
+fn create_failed(err: Error, generation: i64) -> PipelineStatus {
     with_error(Default::default(), &err, Some(generation), now())
 }
 
@@ -198,10 +198,10 @@ fn create_failed(err: Error, generation: i64) -> MediaStreamPipelineStatus {
 /// pipeline had `before`, with this read of AWS.
 fn reconciled(
     spec: &MediaStreamPipelineSpec,
-    before: &MediaStreamPipelineStatus,
-    remote: Remote<RemotePipeline>,
+    before: &PipelineStatus,
+    remote: Read<RemotePipeline>,
     generation: i64,
-) -> MediaStreamPipelineStatus {
+) -> PipelineStatus {
     decide(
         Observation {
             seen: Seen {
@@ -221,7 +221,7 @@ fn reconciled(
     .status
 }
 
-fn pipeline(generation: i64, status: Option<MediaStreamPipelineStatus>) -> Value {
+fn pipeline(generation: i64, status: Option<PipelineStatus>) -> Value {
     let mut obj = json!({
         "apiVersion": format!("{GROUP}/v1alpha1"),
         "kind": "MediaStreamPipeline",
@@ -248,9 +248,7 @@ fn pool_spec() -> KinesisVideoStreamPoolSpec {
             region: "us-east-1".into(),
             data_retention_in_hours: Some(24),
         },
-        tags: vec![],
-        deletion_policy: None,
-        region: None,
+        common: Default::default(),
     }
 }
 
@@ -288,7 +286,7 @@ fn pool_create_failed(err: Error, generation: i64) -> KinesisVideoStreamPoolStat
 fn pool_reconciled(
     spec: &KinesisVideoStreamPoolSpec,
     before: &KinesisVideoStreamPoolStatus,
-    remote: Remote<RemotePool>,
+    remote: Read<RemotePool>,
     generation: i64,
 ) -> KinesisVideoStreamPoolStatus {
     decide_pool(
@@ -434,7 +432,7 @@ fn pipeline_cases() -> Vec<Case> {
                 Some(reconciled(
                     &spec,
                     &starting,
-                    Remote::Failed(Error::Throttled("rate exceeded".into())),
+                    Read::Failed(Error::Throttled("rate exceeded".into())),
                     1,
                 )),
             ),
@@ -450,7 +448,7 @@ fn pipeline_cases() -> Vec<Case> {
                 Some(reconciled(
                     &spec,
                     &streaming,
-                    Remote::Failed(Error::Throttled("rate exceeded".into())),
+                    Read::Failed(Error::Throttled("rate exceeded".into())),
                     1,
                 )),
             ),
@@ -508,7 +506,7 @@ fn pipeline_cases() -> Vec<Case> {
                 Some(reconciled(
                     &changed,
                     &streaming,
-                    Remote::Found {
+                    Read::Found {
                         remote: remote(&spec, "InProgress"),
                         tags: Some(vec![]),
                     },
@@ -531,14 +529,14 @@ fn pipeline_cases() -> Vec<Case> {
             "finished: stopped with its meeting",
             pipeline(1, Some(seen("Stopped", 1))),
             "Healthy",
-            "Finished. Stopped: The media pipeline stopped: its meeting ended.",
+            "Finished. Stopped: The media pipeline stopped: its meeting ended, or its work is done.",
             Current,
         ),
         case(
             "finished, then removed by AWS",
             pipeline(
                 2,
-                Some(reconciled(&spec, &seen("Stopped", 1), Remote::Gone, 2)),
+                Some(reconciled(&spec, &seen("Stopped", 1), Read::Gone, 2)),
             ),
             "Healthy",
             "Finished. Removed",
@@ -546,7 +544,7 @@ fn pipeline_cases() -> Vec<Case> {
         ),
         case(
             "gone from AWS without stopping",
-            pipeline(1, Some(reconciled(&spec, &streaming, Remote::Gone, 1))),
+            pipeline(1, Some(reconciled(&spec, &streaming, Read::Gone, 1))),
             "Degraded",
             "PipelineGone",
             Failed,
@@ -561,7 +559,7 @@ fn pipeline_cases() -> Vec<Case> {
                     reconciled(
                         &spec,
                         &streaming,
-                        Remote::Found {
+                        Read::Found {
                             remote: remote(&spec, "InProgress"),
                             tags: Some(vec![]),
                         },
@@ -654,7 +652,7 @@ fn pool_cases() -> Vec<Case> {
                 Some(pool_reconciled(
                     &moved,
                     &active,
-                    Remote::Found {
+                    Read::Found {
                         remote: remote_pool("ACTIVE"),
                         tags: Some(vec![]),
                     },
@@ -674,7 +672,7 @@ fn pool_cases() -> Vec<Case> {
         ),
         case(
             "gone from AWS",
-            pool(1, Some(pool_reconciled(&spec, &active, Remote::Gone, 1))),
+            pool(1, Some(pool_reconciled(&spec, &active, Read::Gone, 1))),
             "Degraded",
             "PoolGone",
             Failed,

@@ -261,7 +261,10 @@ async fn the_image_builds_for_two_architectures_and_its_operator_gets_a_pipeline
     }
     let ready = ready?;
     assert_eq!(
-        ready.status.as_ref().and_then(|s| s.region.as_deref()),
+        ready
+            .status
+            .as_ref()
+            .and_then(|s| s.common.region.as_deref()),
         Some(REGION),
         "the region did not come from AWS_REGION"
     );

@@ -84,7 +84,7 @@ async fn a_meeting_that_ends_finishes_its_pipeline() -> anyhow::Result<()> {
         .wait_for("m", "read as removed", |o| {
             o.status.as_ref().is_some_and(|s| {
                 s.pipeline_status.as_deref() == Some("Gone")
-                    && s.last_handled_reconcile_at.as_deref() == Some("after-removal")
+                    && s.common.last_handled_reconcile_at.as_deref() == Some("after-removal")
             })
         })
         .await?;
@@ -171,7 +171,7 @@ async fn a_forbidden_create_is_retried_when_asked() -> anyhow::Result<()> {
     assert_eq!(calls(&h, "CreateMediaStreamPipeline"), 2);
     assert_eq!(
         o.status
-            .and_then(|s| s.last_handled_reconcile_at)
+            .and_then(|s| s.common.last_handled_reconcile_at)
             .as_deref(),
         Some("2026-11-26T10:00:00Z")
     );
@@ -202,7 +202,7 @@ async fn a_refused_tag_update_reads_as_failed() -> anyhow::Result<()> {
         })
         .await?;
     assert_eq!(
-        o.status.as_ref().and_then(|s| s.observed_generation),
+        o.status.as_ref().and_then(|s| s.common.observed_generation),
         o.metadata.generation
     );
     let (argo, message, flux) = gitops(&o);

@@ -83,7 +83,7 @@ async fn create_ready_and_delete() -> anyhow::Result<()> {
     assert_eq!(id.len(), 36);
     assert!(st.media_pipeline_arn.unwrap_or_default().ends_with(&id));
     assert_eq!(st.pipeline_status.as_deref(), Some("InProgress"));
-    assert_eq!(st.observed_generation, o.metadata.generation);
+    assert_eq!(st.common.observed_generation, o.metadata.generation);
     assert!(
         o.finalizers()
             .iter()
@@ -376,7 +376,7 @@ async fn sinks_are_immutable_and_tags_follow_the_spec() -> anyhow::Result<()> {
     }
     let cur = h.api().get("p").await?;
     h.wait_for("p", "observed", |o| {
-        o.status.as_ref().and_then(|s| s.observed_generation) == cur.metadata.generation
+        o.status.as_ref().and_then(|s| s.common.observed_generation) == cur.metadata.generation
     })
     .await?;
 

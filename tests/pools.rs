@@ -164,7 +164,8 @@ async fn retention_changes_reach_aws_and_region_changes_are_refused() -> anyhow:
         Duration::from_secs(30),
         |p: &MediaPipelineKinesisVideoStreamPool| {
             p.status.as_ref().is_some_and(|s| {
-                s.conditions
+                s.common
+                    .conditions
                     .iter()
                     .any(|c| c.type_ == "Synced" && c.reason == "ImmutableFieldChanged")
             })
@@ -173,7 +174,12 @@ async fn retention_changes_reach_aws_and_region_changes_are_refused() -> anyhow:
     .await?;
     let msg = o
         .status
-        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Stalled"))
+        .and_then(|s| {
+            s.common
+                .conditions
+                .into_iter()
+                .find(|c| c.type_ == "Stalled")
+        })
         .map(|c| c.message)
         .unwrap_or_default();
     assert!(msg.contains("region"), "{msg}");
@@ -203,7 +209,8 @@ async fn deleting_both_removes_the_pipeline_first_then_the_pool() -> anyhow::Res
         Duration::from_secs(30),
         |p: &MediaPipelineKinesisVideoStreamPool| {
             p.status.as_ref().is_some_and(|s| {
-                s.conditions
+                s.common
+                    .conditions
                     .iter()
                     .any(|c| c.reason == "InUse" && c.message.contains("user"))
             })

@@ -14,5 +14,5 @@ pub use client::{
     Aws, AwsOptions, KNOWN_TAGS_MAX, Listed, RateLimit, Regional, SUPPORTED_REGIONS, loader,
     unsupported_region,
 };
-pub use pipeline::RemotePipeline;
+pub use pipeline::{Described, Header, RemotePipeline, StreamDetail, of_type, stream_pipeline};
 pub use pool::RemotePool;

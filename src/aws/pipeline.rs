@@ -1,5 +1,6 @@
-//! Media stream pipelines: CreateMediaStreamPipeline, GetMediaPipeline,
-//! DeleteMediaPipeline, and the pipeline as AWS describes it.
+//! Media pipelines of every type: ListMediaPipelines, GetMediaPipeline,
+//! DeleteMediaPipeline, and what AWS describes of every pipeline type
+//! ([`Described`]); and the stream pipeline's own create.
 
 use aws_sdk_chimesdkmediapipelines::types as t;
 use jiff::Timestamp;
@@ -8,16 +9,54 @@ use super::client::{Listed, Regional, sdk_tag, timestamp};
 use crate::crd::{MediaStreamSink, MediaStreamSource, MediaStreamType, SinkType, SourceType, Tag};
 use crate::error::Error;
 
-/// The pipeline as AWS describes it.
+/// A media pipeline as AWS describes it: what every pipeline type has,
+/// and `detail`, its type's own.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RemotePipeline {
+pub struct Described<T> {
     pub id: String,
     pub arn: String,
     pub status: String,
     pub created: Option<Timestamp>,
     pub updated: Option<Timestamp>,
+    pub detail: T,
+}
+
+/// What AWS describes of a stream pipeline besides the common fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamDetail {
     pub sources: Vec<MediaStreamSource>,
     pub sinks: Vec<MediaStreamSink>,
+}
+
+/// A media stream pipeline as AWS describes it.
+pub type RemotePipeline = Described<StreamDetail>;
+
+/// The fields every pipeline type describes, as the SDK gives them.
+pub struct Header<'a> {
+    pub id: Option<String>,
+    pub arn: Option<String>,
+    pub status: Option<&'a t::MediaPipelineStatus>,
+    pub created: Option<&'a aws_sdk_chimesdkmediapipelines::primitives::DateTime>,
+    pub updated: Option<&'a aws_sdk_chimesdkmediapipelines::primitives::DateTime>,
+}
+
+impl Header<'_> {
+    /// The described pipeline, with its type's `detail`.
+    pub fn with<T>(self, detail: T) -> Result<Described<T>, Error> {
+        Ok(Described {
+            id: self
+                .id
+                .ok_or_else(|| Error::Unexpected("a pipeline without an ID".into()))?,
+            arn: self.arn.unwrap_or_default(),
+            status: self
+                .status
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            created: timestamp(self.created),
+            updated: timestamp(self.updated),
+            detail,
+        })
+    }
 }
 
 impl Regional {
@@ -88,29 +127,34 @@ impl Regional {
         let p = out
             .media_stream_pipeline
             .ok_or_else(|| Error::Unexpected("create answered without a pipeline".into()))?;
-        remote(p)
+        stream_pipeline(p)
     }
 
-    /// GetMediaPipeline; `None` when AWS answers NotFound.
-    pub async fn get(&self, id: &str) -> Result<Option<RemotePipeline>, Error> {
+    /// GetMediaPipeline: the pipeline, of whatever type; `None` when AWS
+    /// answers NotFound.
+    pub async fn get_pipeline(&self, id: &str) -> Result<Option<t::MediaPipeline>, Error> {
         let send = self
             .client
             .get_media_pipeline()
             .media_pipeline_id(id)
             .send();
         match self.call("GetMediaPipeline", send).await {
-            Ok(out) => {
-                let p = out
-                    .media_pipeline
-                    .and_then(|m| m.media_stream_pipeline)
-                    .ok_or_else(|| {
-                        Error::Unexpected(format!("{id} is not a media stream pipeline"))
-                    })?;
-                remote(p).map(Some)
-            }
+            Ok(out) => Ok(Some(
+                out.media_pipeline
+                    .unwrap_or_else(|| t::MediaPipeline::builder().build()),
+            )),
             Err(Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// GetMediaPipeline for a stream pipeline.
+    pub async fn get(&self, id: &str) -> Result<Option<RemotePipeline>, Error> {
+        let Some(any) = self.get_pipeline(id).await? else {
+            return Ok(None);
+        };
+        let p = of_type(id, "stream", any.media_stream_pipeline)?;
+        stream_pipeline(p).map(Some)
     }
 
     /// DeleteMediaPipeline; a pipeline that is already gone counts as deleted.
@@ -127,15 +171,22 @@ impl Regional {
     }
 }
 
-fn remote(p: t::MediaStreamPipeline) -> Result<RemotePipeline, Error> {
-    let id = p
-        .media_pipeline_id
-        .ok_or_else(|| Error::Unexpected("pipeline without an ID".into()))?;
-    Ok(RemotePipeline {
-        arn: p.media_pipeline_arn.unwrap_or_default(),
-        status: p.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-        created: timestamp(p.created_timestamp.as_ref()),
-        updated: timestamp(p.updated_timestamp.as_ref()),
+/// The member of GetMediaPipeline's answer for the type asked for; an ID
+/// of another type is no object of this kind.
+pub fn of_type<T>(id: &str, kind: &str, member: Option<T>) -> Result<T, Error> {
+    member.ok_or_else(|| Error::Unexpected(format!("{id} is not a media {kind} pipeline")))
+}
+
+/// A stream pipeline as the SDK describes it, in our terms.
+pub fn stream_pipeline(p: t::MediaStreamPipeline) -> Result<RemotePipeline, Error> {
+    let header = Header {
+        id: p.media_pipeline_id,
+        arn: p.media_pipeline_arn,
+        status: p.status.as_ref(),
+        created: p.created_timestamp.as_ref(),
+        updated: p.updated_timestamp.as_ref(),
+    };
+    header.with(StreamDetail {
         sources: p
             .sources
             .unwrap_or_default()
@@ -160,7 +211,6 @@ fn remote(p: t::MediaStreamPipeline) -> Result<RemotePipeline, Error> {
                 },
             })
             .collect(),
-        id,
     })
 }
 

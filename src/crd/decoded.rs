@@ -60,7 +60,10 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Decoded<K> {
                 // ours can be wrong.
                 let metadata =
                     ObjectMeta::deserialize(&value["metadata"]).map_err(D::Error::custom)?;
-                let error = format!("{}: {}", e.path(), e.inner());
+                let path = e.path().to_string();
+                let inner = e.inner().to_string();
+                let path = within_flattened(&value, &path, &inner).unwrap_or(path);
+                let error = format!("{path}: {inner}");
                 Ok(Decoded::Invalid(Box::new(Invalid {
                     metadata,
                     error,
@@ -69,6 +72,45 @@ impl<'de, K: DeserializeOwned> Deserialize<'de> for Decoded<K> {
                 })))
             }
         }
+    }
+}
+
+/// The field a decoding error is about, when serde could only name the
+/// object holding it: fields flattened into a spec or status (the fields
+/// every kind shares) are decoded from a buffered copy, which loses their
+/// names. The error quotes the value (`integer `2147483648``, `variant
+/// `Foo``): the one leaf under `path` with that value is the field. None
+/// when there is no such leaf, or more than one.
+fn within_flattened(value: &serde_json::Value, path: &str, error: &str) -> Option<String> {
+    let quoted = error.split('`').nth(1)?;
+    let mut node = value;
+    for key in path.split('.') {
+        node = node.get(key)?;
+    }
+    let mut found = vec![];
+    leaves_equal_to(node, quoted, path.to_string(), &mut found);
+    match found.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    }
+}
+
+/// The paths of the scalar leaves of `node` whose text is `quoted`.
+fn leaves_equal_to(node: &serde_json::Value, quoted: &str, at: String, out: &mut Vec<String>) {
+    match node {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                leaves_equal_to(v, quoted, format!("{at}.{k}"), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                leaves_equal_to(v, quoted, format!("{at}[{i}]"), out);
+            }
+        }
+        serde_json::Value::String(s) if s == quoted => out.push(at),
+        serde_json::Value::Number(n) if n.to_string() == quoted => out.push(at),
+        _ => {}
     }
 }
 
@@ -140,5 +182,21 @@ mod tests {
         );
         assert_eq!(bad.status.as_ref().unwrap()["poolStatus"], "ACTIVE");
         assert_eq!(items[1].uid().as_deref(), Some("u1"));
+    }
+
+    /// Fields flattened in from what every kind shares are named too.
+    #[test]
+    fn a_shared_field_that_does_not_decode_is_named() {
+        let mut bad = pool(24.into());
+        bad["spec"]["deletionPolicy"] = "Keep".into();
+        let decoded: Decoded<Pool> = serde_json::from_value(bad).unwrap();
+        let Decoded::Invalid(bad) = decoded else {
+            panic!("decoded: {decoded:?}");
+        };
+        assert!(
+            bad.error.starts_with("spec.deletionPolicy: "),
+            "{}",
+            bad.error
+        );
     }
 }

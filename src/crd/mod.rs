@@ -11,11 +11,13 @@ use kube::CustomResourceExt;
 
 mod common;
 mod decoded;
+mod media;
 mod pipeline;
 mod pool;
 
 pub use common::*;
 pub use decoded::*;
+pub use media::*;
 pub use pipeline::*;
 pub use pool::*;
 

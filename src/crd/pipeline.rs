@@ -1,11 +1,11 @@
 //! MediaStreamPipeline: mirrors the CreateMediaStreamPipeline request.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{CommonSpec, DeletionPolicy, Tag};
+use super::common::{CommonFields, CommonSpec};
+use super::media::{Lifetime, PipelineStatus};
 
 /// A Chime SDK media stream pipeline: streams the audio of a Chime SDK meeting
 /// into Kinesis Video Stream pools.
@@ -18,7 +18,7 @@ use super::common::{CommonSpec, DeletionPolicy, Tag};
     shortname = "msp",
     category = "chime",
     category = "chime-pipelines",
-    status = "MediaStreamPipelineStatus",
+    status = "PipelineStatus",
     doc = "A Chime SDK media stream pipeline, managed declaratively: the operator creates it with this resource's UID as ClientRequestToken, keeps its status fresh, and deletes it with the resource.",
     printcolumn = r#"{"name":"Pipeline ID","type":"string","jsonPath":".status.mediaPipelineId"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.pipelineStatus"}"#,
@@ -45,38 +45,11 @@ pub struct MediaStreamPipelineSpec {
     #[schemars(length(min = 1, max = 2))]
     pub sinks: Vec<MediaStreamSink>,
 
-    /// Tags on the media pipeline (at most 195, keys unique: AWS allows 200
-    /// and the operator keeps 5, under chimeoperator.dev/, which a spec may
-    /// not use). May change: the operator applies the difference with
-    /// TagResource and UntagResource, after the create.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 195))]
-    #[x_kube(
-        merge_strategy = ListMerge::Map(vec!["key".into()]),
-        validation = Rule::new("self.all(t, !t.key.startsWith('chimeoperator.dev/'))").message("tag keys starting with chimeoperator.dev/ are the operator's own")
-    )]
-    pub tags: Vec<Tag>,
+    #[serde(flatten)]
+    pub common: CommonFields,
 
-    /// What happens to the media pipeline when this resource is deleted:
-    /// Delete (stop and delete it) or Retain (leave it running). Defaults to
-    /// Retain for an adopted pipeline, else to the operator's
-    /// --default-deletion-policy, itself Delete by default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion_policy: Option<DeletionPolicy>,
-
-    /// The AWS Region of the media pipeline, e.g. eu-central-1. Defaults to
-    /// the operator's region. Immutable once the pipeline exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 32), regex(pattern = r"^([a-z]+-){2,}\d+$"))]
-    pub region: Option<String>,
-
-    /// Delete this resource that many seconds after its pipeline finished
-    /// (its meeting ended), as Jobs do; its pipeline goes per
-    /// deletionPolicy. Defaults to the operator's
-    /// --ttl-seconds-after-finished; unset keeps finished resources.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 2147483647))]
-    pub ttl_seconds_after_finished: Option<i32>,
+    #[serde(flatten)]
+    pub lifetime: Lifetime,
 
     /// Bring an existing media pipeline under this resource instead of
     /// creating one: its ID (a GUID). Nothing is created; the status fills
@@ -172,75 +145,8 @@ pub enum MediaStreamType {
     IndividualAudio,
 }
 
-/// What the operator observed. Written only by the operator.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MediaStreamPipelineStatus {
-    /// The ID of the media pipeline in AWS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 36))]
-    pub media_pipeline_id: Option<String>,
-    /// The ARN of the media pipeline in AWS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1011))]
-    pub media_pipeline_arn: Option<String>,
-    /// The pipeline's status in AWS: Initializing, InProgress, Failed,
-    /// Stopping, Stopped, Paused or NotStarted; Gone once AWS no longer knows it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    pub pipeline_status: Option<String>,
-    /// When AWS created the pipeline (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub created_timestamp: Option<String>,
-    /// When AWS last updated the pipeline (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub updated_timestamp: Option<String>,
-    /// The AWS Region the pipeline lives in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    pub region: Option<String>,
-    /// The metadata.generation the operator last processed, whether it
-    /// could apply it or not (the conditions say).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
-    pub observed_generation: Option<i64>,
-    /// A digest (SHA-256, hex) of spec.sources and spec.sinks, set once a
-    /// create may have reached AWS (it succeeded, or its outcome is unknown:
-    /// a timeout, a 5xx). From then on they cannot change: a replay of the
-    /// create must send the same request. Unset while AWS refused every
-    /// create outright, so that the spec can still be corrected.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub request_digest: Option<String>,
-    /// When the pipeline finished (RFC 3339): AWS reported it Stopped, its
-    /// meeting having ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub finished_at: Option<String>,
-    /// The value of the reconcile.chimeoperator.dev/requestedAt annotation
-    /// that the operator last acted on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 262144))]
-    pub last_handled_reconcile_at: Option<String>,
-    /// Ready: the pipeline is InProgress. Synced: the last reconcile reached
-    /// AWS and succeeded; if not, the reason says why. Finished: the
-    /// pipeline stopped with its meeting (Ready is then absent).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "super::common::conditions_schema")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
-}
-
 impl CommonSpec for MediaStreamPipeline {
-    fn spec_tags(&self) -> &[Tag] {
-        &self.spec.tags
-    }
-    fn spec_region(&self) -> Option<&str> {
-        self.spec.region.as_deref()
-    }
-    fn spec_deletion_policy(&self) -> Option<DeletionPolicy> {
-        self.spec.deletion_policy
+    fn common(&self) -> &CommonFields {
+        &self.spec.common
     }
 }

@@ -1,11 +1,10 @@
 //! MediaPipelineKinesisVideoStreamPool: mirrors the
 //! CreateMediaPipelineKinesisVideoStreamPool request.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{CommonSpec, DeletionPolicy, Tag};
+use super::common::{CommonFields, CommonSpec, CommonStatus};
 
 /// A Kinesis Video Stream pool for media pipelines: where a media stream
 /// pipeline's audio goes.
@@ -39,25 +38,8 @@ pub struct KinesisVideoStreamPoolSpec {
     pub pool_name: Option<String>,
     /// Where the pool's streams live and how long they keep data.
     pub stream_configuration: StreamConfiguration,
-    /// Tags on the pool (at most 195, keys unique; keys under
-    /// chimeoperator.dev/ are the operator's own).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 195))]
-    #[x_kube(
-        merge_strategy = ListMerge::Map(vec!["key".into()]),
-        validation = Rule::new("self.all(t, !t.key.startsWith('chimeoperator.dev/'))").message("tag keys starting with chimeoperator.dev/ are the operator's own")
-    )]
-    pub tags: Vec<Tag>,
-    /// Delete (default) or Retain the pool in AWS when this resource is
-    /// deleted; defaults to the operator's --default-deletion-policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion_policy: Option<DeletionPolicy>,
-    /// The AWS Region of the Chime SDK Media Pipelines API that manages the
-    /// pool. Defaults to the operator's region. Immutable once the pool
-    /// exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 32), regex(pattern = r"^([a-z]+-){2,}\d+$"))]
-    pub region: Option<String>,
+    #[serde(flatten)]
+    pub common: CommonFields,
 }
 
 /// The pool's Kinesis Video Streams configuration.
@@ -100,38 +82,12 @@ pub struct KinesisVideoStreamPoolStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2147483647))]
     pub pool_size: Option<i32>,
-    /// The AWS Region of the API that manages the pool.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
-    pub region: Option<String>,
     /// The retention AWS reports, in hours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 2147483647))]
     pub data_retention_in_hours: Option<i32>,
-    /// When AWS created the pool (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub created_timestamp: Option<String>,
-    /// When AWS last updated the pool (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
-    pub updated_timestamp: Option<String>,
-    /// The metadata.generation the operator last processed, whether it
-    /// could apply it or not (the conditions say).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
-    pub observed_generation: Option<i64>,
-    /// The value of the reconcile.chimeoperator.dev/requestedAt annotation
-    /// that the operator last acted on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 262144))]
-    pub last_handled_reconcile_at: Option<String>,
-    /// Ready (the pool is ACTIVE), Synced, Reconciling and Stalled, as for
-    /// MediaStreamPipeline.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(schema_with = "super::common::conditions_schema")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
+    #[serde(flatten)]
+    pub common: CommonStatus,
 }
 
 impl MediaPipelineKinesisVideoStreamPool {
@@ -145,13 +101,7 @@ impl MediaPipelineKinesisVideoStreamPool {
 }
 
 impl CommonSpec for MediaPipelineKinesisVideoStreamPool {
-    fn spec_tags(&self) -> &[Tag] {
-        &self.spec.tags
-    }
-    fn spec_region(&self) -> Option<&str> {
-        self.spec.region.as_deref()
-    }
-    fn spec_deletion_policy(&self) -> Option<DeletionPolicy> {
-        self.spec.deletion_policy
+    fn common(&self) -> &CommonFields {
+        &self.spec.common
     }
 }

@@ -6,8 +6,11 @@
 //! summary, read cadence, error and gone statuses, tags. [`pipeline`] and
 //! [`pool`] hold each kind's own decision.
 
+pub mod flow;
+pub mod media;
 pub mod pipeline;
 pub mod pool;
+pub mod refs;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::config::Settings;
-use crate::crd::Tag;
+use crate::crd::{CommonStatus, Tag};
 use crate::error::{Error, PERMANENT_REASONS};
 use crate::metrics;
 
@@ -47,8 +50,35 @@ pub enum Phase {
     Finished,
 }
 
-/// What the shared rules need of a kind's status.
+/// A row of a kind's state table: what one status AWS reports means.
+#[derive(Debug, Clone, Copy)]
+pub struct State {
+    /// The status as AWS spells it; also the Ready reason.
+    pub name: &'static str,
+    pub phase: Phase,
+    pub ready: bool,
+    pub message: &'static str,
+}
+
+impl State {
+    pub const fn new(name: &'static str, phase: Phase, ready: bool, message: &'static str) -> Self {
+        State {
+            name,
+            phase,
+            ready,
+            message,
+        }
+    }
+}
+
+/// What the shared rules need of a kind's status: its remote object's
+/// identifiers and state, and the fields every kind has ([`CommonStatus`]).
 pub trait ManagedStatus: Clone + Default + PartialEq {
+    /// What each status AWS reports means; a status not listed is changing
+    /// and not Ready (`UnknownStatus`).
+    const STATES: &'static [State];
+    fn common(&self) -> &CommonStatus;
+    fn common_mut(&mut self) -> &mut CommonStatus;
     /// What Get and Delete name the remote object by (the pipeline's ID, the
     /// pool's ARN); None until a create or an adoption recorded it.
     fn remote_id(&self) -> Option<&str>;
@@ -57,21 +87,106 @@ pub trait ManagedStatus: Clone + Default + PartialEq {
     /// The status AWS reported last, or [`GONE`].
     fn remote_state(&self) -> Option<&str>;
     fn set_remote_state(&mut self, state: &str);
-    fn phase(&self) -> Phase;
-    fn updated_timestamp(&self) -> Option<&str>;
-    fn region(&self) -> Option<&str>;
-    fn set_region(&mut self, region: &str);
-    fn observed_generation(&self) -> Option<i64>;
-    fn set_observed_generation(&mut self, generation: Option<i64>);
     /// When the object finished (RFC 3339), for kinds that finish.
     fn finished_at(&self) -> Option<&str> {
         None
     }
+    /// Records when the object finished; a kind that never finishes has no
+    /// STATES row in [`Phase::Finished`], so this is never called for it.
+    fn set_finished_at(&mut self, _at: String) {}
+
+    fn phase(&self) -> Phase {
+        if self.finished_at().is_some() {
+            return Phase::Finished;
+        }
+        match self.remote_state() {
+            Some(GONE) => Phase::Final,
+            Some(name) => state_of::<Self>(name).map_or(Phase::Changing, |s| s.phase),
+            None => Phase::Changing,
+        }
+    }
+    fn updated_timestamp(&self) -> Option<&str> {
+        self.common().updated_timestamp.as_deref()
+    }
+    fn region(&self) -> Option<&str> {
+        self.common().region.as_deref()
+    }
+    fn set_region(&mut self, region: &str) {
+        self.common_mut().region = Some(region.into());
+    }
+    fn observed_generation(&self) -> Option<i64> {
+        self.common().observed_generation
+    }
+    fn set_observed_generation(&mut self, generation: Option<i64>) {
+        self.common_mut().observed_generation = generation;
+    }
     /// The reconcile request (annotation value) last acted on.
-    fn last_handled_reconcile_at(&self) -> Option<&str>;
-    fn set_last_handled_reconcile_at(&mut self, value: Option<String>);
-    fn conditions(&self) -> &[Condition];
-    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    fn last_handled_reconcile_at(&self) -> Option<&str> {
+        self.common().last_handled_reconcile_at.as_deref()
+    }
+    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
+        self.common_mut().last_handled_reconcile_at = value;
+    }
+    fn conditions(&self) -> &[Condition] {
+        &self.common().conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+        &mut self.common_mut().conditions
+    }
+}
+
+/// The accessors of [`ManagedStatus`] that name a status's own fields: its
+/// [`CommonStatus`] (field `common`), and the fields holding the remote
+/// object's ID, ARN and state. One line per kind instead of six methods.
+#[macro_export]
+macro_rules! status_fields {
+    (id: $id:ident, arn: $arn:ident, state: $state:ident) => {
+        fn common(&self) -> &$crate::crd::CommonStatus {
+            &self.common
+        }
+        fn common_mut(&mut self) -> &mut $crate::crd::CommonStatus {
+            &mut self.common
+        }
+        fn remote_id(&self) -> Option<&str> {
+            self.$id.as_deref()
+        }
+        fn remote_arn(&self) -> Option<&str> {
+            self.$arn.as_deref()
+        }
+        fn remote_state(&self) -> Option<&str> {
+            self.$state.as_deref()
+        }
+        fn set_remote_state(&mut self, state: &str) {
+            self.$state = Some(state.into());
+        }
+    };
+}
+
+/// The accessors of [`RemoteObject`] that name a remote type's fields: its
+/// ID, ARN and state, and `updated`.
+#[macro_export]
+macro_rules! remote_fields {
+    (id: $id:ident, arn: $arn:ident, state: $state:ident) => {
+        // A pool's identifier is its ARN: the field may be named otherwise.
+        #[allow(clippy::misnamed_getters)]
+        fn id(&self) -> &str {
+            &self.$id
+        }
+        fn arn(&self) -> &str {
+            &self.$arn
+        }
+        fn state(&self) -> &str {
+            &self.$state
+        }
+        fn updated(&self) -> Option<jiff::Timestamp> {
+            self.updated
+        }
+    };
+}
+
+/// The row of `S`'s state table for status `name`, if it has one.
+pub fn state_of<S: ManagedStatus>(name: &str) -> Option<&'static State> {
+    S::STATES.iter().find(|s| s.name == name)
 }
 
 /// What the shared rules need of an object as AWS describes it.
@@ -81,8 +196,77 @@ pub trait RemoteObject {
     fn id(&self) -> &str;
     /// What TagResource names it by.
     fn arn(&self) -> &str;
-    /// The status after AWS described it (a create, an update or a read).
-    fn fold(&self, status: Self::Status, generation: Option<i64>, now: Timestamp) -> Self::Status;
+    /// The status AWS reports ("" when it reports none).
+    fn state(&self) -> &str;
+    /// When AWS last changed it.
+    fn updated(&self) -> Option<Timestamp>;
+    /// Copies what AWS describes into the status: identifiers, state,
+    /// timestamps, and the kind's own fields.
+    fn record(&self, status: &mut Self::Status);
+    /// The status after AWS described the object (a create, an update or a
+    /// read).
+    fn fold(&self, status: Self::Status, generation: Option<i64>, now: Timestamp) -> Self::Status
+    where
+        Self: Sized,
+    {
+        fold(self, status, generation, now)
+    }
+}
+
+/// The status after AWS described `remote`: its fields recorded, and Ready
+/// (or Finished) as the kind's state table says.
+pub fn fold<R: RemoteObject>(
+    remote: &R,
+    mut status: R::Status,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> R::Status {
+    remote.record(&mut status);
+    status.set_observed_generation(generation);
+    let state = state_of::<R::Status>(remote.state());
+    match state {
+        Some(s) if s.phase == Phase::Finished => {
+            if status.finished_at().is_none() {
+                status.set_finished_at(remote.updated().unwrap_or(now).to_string());
+            }
+            return finished(status, s.name, s.message, generation, now);
+        }
+        Some(s) => set_observed(
+            status.conditions_mut(),
+            s.ready,
+            s.name,
+            s.message,
+            generation,
+            now,
+        ),
+        None => set_observed(
+            status.conditions_mut(),
+            false,
+            "UnknownStatus",
+            "AWS reports a status this operator does not know.",
+            generation,
+            now,
+        ),
+    }
+    settle_status(&mut status, generation, now);
+    status
+}
+
+/// Finished=True with why, and Synced: AWS answered.
+pub fn finished<S: ManagedStatus>(
+    mut status: S,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> S {
+    let conditions = status.conditions_mut();
+    set_condition(conditions, FINISHED, true, reason, message, generation, now);
+    set_condition(
+        conditions, SYNCED, true, "Synced", SYNCED_OK, generation, now,
+    );
+    settle_status(&mut status, generation, now);
+    status
 }
 
 /// What names a kind in logs, Events and metrics.
@@ -96,6 +280,9 @@ pub struct KindInfo {
     /// What the kind's ARNs hold between the account and the ID
     /// (`:media-pipeline/`): tells its objects from other kinds' by ARN.
     pub arn_type: &'static str,
+    /// Why Ready is False once AWS no longer knows a recorded object (it is
+    /// never recreated).
+    pub gone_message: &'static str,
     /// Whether the routine steps (Created, Deleted) get a Normal Event.
     /// Warnings, and Events that say what status cannot (Retained,
     /// Expired, gone), are published for every kind.
@@ -116,13 +303,13 @@ pub struct Seen<'a, S, R> {
     /// The region the calls go to: the recorded one once the object exists,
     /// else the spec's or the operator's.
     pub region: &'a str,
-    pub remote: &'a Remote<R>,
+    pub remote: &'a Read<R>,
     pub now: Timestamp,
 }
 
 /// What a read of AWS gave.
 #[derive(Debug)]
-pub enum Remote<R> {
+pub enum Read<R> {
     /// Not read this time (nothing to read, or no read due).
     Unread,
     Found {
@@ -141,7 +328,7 @@ pub enum Remote<R> {
 /// An AWS call the reconcile makes; `U` is the kind's update (pipelines have
 /// none).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action<U> {
+pub enum Call<U> {
     /// The kind's create call, with the resource's UID as ClientRequestToken.
     Create,
     Update(U),
@@ -151,7 +338,7 @@ pub enum Action<U> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan<S, U> {
-    pub actions: Vec<Action<U>>,
+    pub actions: Vec<Call<U>>,
     pub status: S,
     /// When to look again; None waits for the next change of the resource.
     pub requeue: Option<Duration>,
@@ -493,7 +680,7 @@ pub fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 }
 
 /// The Tag/Untag calls that bring the remote tags to the desired ones.
-pub fn tag_actions<U>(desired: &[Tag], remote: &[Tag]) -> Vec<Action<U>> {
+pub fn tag_actions<U>(desired: &[Tag], remote: &[Tag]) -> Vec<Call<U>> {
     let want: BTreeMap<&str, &str> = desired
         .iter()
         .map(|t| (t.key.as_str(), t.value.as_str()))
@@ -517,10 +704,10 @@ pub fn tag_actions<U>(desired: &[Tag], remote: &[Tag]) -> Vec<Action<U>> {
         .collect();
     let mut actions = vec![];
     if !remove.is_empty() {
-        actions.push(Action::Untag(remove));
+        actions.push(Call::Untag(remove));
     }
     if !add.is_empty() {
-        actions.push(Action::Tag(add));
+        actions.push(Call::Tag(add));
     }
     actions
 }

@@ -1,29 +1,34 @@
-//! The MediaStreamPipeline decision: create while no pipeline is recorded
-//! (or read the adopted one), then follow AWS; sources and sinks are
-//! compared, never updated (AWS has no update for them).
+//! The MediaStreamPipeline verdicts: its sinks may name pools by
+//! reference (the create waits until they are ACTIVE); sources and sinks
+//! are compared, never updated (AWS has no update for them). The flow is
+//! [`super::flow`]'s.
+
+use std::convert::Infallible;
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use super::flow::{self, Drift, Hold, Verdicts};
+use super::media::{arn_key, changed_region, changed_request, request_digest as digest, same_id};
 use super::pool::ACTIVE;
-use super::{
-    Action, FINISHED, GONE, KindInfo, ManagedStatus, Phase, Plan, Remote, RemoteObject, SYNCED,
-    SYNCED_OK, Seen, desired_tags, next_read, set_condition, set_observed, settle_status,
-    tag_actions, with_error, with_gone,
-};
+pub use super::refs::is_object_name;
+use super::refs::{self, Readiness, Ref};
+use super::{Call, GONE, KindInfo, Plan, Seen};
 use crate::aws::RemotePipeline;
 use crate::config::Settings;
 use crate::crd::{
-    KinesisVideoStreamPoolStatus, MediaStreamPipelineSpec, MediaStreamPipelineStatus,
-    MediaStreamSink, MediaStreamSource,
+    KinesisVideoStreamPoolStatus, MediaStreamPipelineSpec, MediaStreamSink, MediaStreamSource,
+    PipelineStatus,
 };
-use crate::error::{Error, Retry};
+use crate::error::Error;
 use crate::metrics;
 
 pub const KIND: KindInfo = KindInfo {
     metrics: metrics::Kind::Pipeline,
     noun: "media pipeline",
     gone_reason: "PipelineGone",
+    gone_message: "AWS no longer knows this media pipeline, and its meeting goes on (or \
+                   GetMeeting could not tell: the operator's log says why); it is not \
+                   recreated. Delete this resource, or create a new one for a new pipeline.",
     arn_type: ":media-pipeline/",
     // A pipeline per meeting: a Created and a Deleted Event per meeting
     // would be two more writes to the API server each (the status already
@@ -32,98 +37,11 @@ pub const KIND: KindInfo = KindInfo {
 };
 
 /// Pipelines have nothing AWS can update in place.
-pub type PipelineAction = Action<std::convert::Infallible>;
-pub type PipelinePlan = Plan<MediaStreamPipelineStatus, std::convert::Infallible>;
-
-impl ManagedStatus for MediaStreamPipelineStatus {
-    fn remote_id(&self) -> Option<&str> {
-        self.media_pipeline_id.as_deref()
-    }
-    fn remote_arn(&self) -> Option<&str> {
-        self.media_pipeline_arn.as_deref()
-    }
-    fn remote_state(&self) -> Option<&str> {
-        self.pipeline_status.as_deref()
-    }
-    fn set_remote_state(&mut self, state: &str) {
-        self.pipeline_status = Some(state.into());
-    }
-    fn phase(&self) -> Phase {
-        if self.finished_at.is_some() {
-            return Phase::Finished;
-        }
-        match self.pipeline_status.as_deref() {
-            Some("Stopped" | "Failed" | GONE) => Phase::Final,
-            Some("InProgress" | "Paused" | "NotStarted") => Phase::Steady,
-            _ => Phase::Changing,
-        }
-    }
-    fn updated_timestamp(&self) -> Option<&str> {
-        self.updated_timestamp.as_deref()
-    }
-    fn region(&self) -> Option<&str> {
-        self.region.as_deref()
-    }
-    fn set_region(&mut self, region: &str) {
-        self.region = Some(region.into());
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.observed_generation
-    }
-    fn set_observed_generation(&mut self, generation: Option<i64>) {
-        self.observed_generation = generation;
-    }
-    fn finished_at(&self) -> Option<&str> {
-        self.finished_at.as_deref()
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.last_handled_reconcile_at.as_deref()
-    }
-    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
-        self.last_handled_reconcile_at = value;
-    }
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
-        &mut self.conditions
-    }
-}
-
-impl RemoteObject for RemotePipeline {
-    type Status = MediaStreamPipelineStatus;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn arn(&self) -> &str {
-        &self.arn
-    }
-    fn fold(&self, status: Self::Status, generation: Option<i64>, now: Timestamp) -> Self::Status {
-        with_remote(status, self, generation, now)
-    }
-}
-
-/// Why the spec's sinks do not resolve to ARNs.
-#[derive(Debug)]
-pub enum Unresolved {
-    /// A referenced pool is missing or not ACTIVE yet: it may come.
-    Waiting(String),
-    /// Only a person can help (a name no object can have, a pool that
-    /// failed or is gone): the error says which.
-    Refused(Error),
-}
+pub type PipelineCall = Call<Infallible>;
+pub type PipelinePlan = Plan<PipelineStatus, Infallible>;
 
 /// The spec's sinks with pool references resolved to ARNs.
-pub type Sinks = Result<Vec<MediaStreamSink>, Unresolved>;
-
-impl Unresolved {
-    pub fn message(&self) -> String {
-        match self {
-            Unresolved::Waiting(why) => why.clone(),
-            Unresolved::Refused(err) => err.to_string(),
-        }
-    }
-}
+pub type Sinks = Result<Vec<MediaStreamSink>, Hold>;
 
 /// A sink's pool reference against what the API server holds: the pool's
 /// ARN, or why not. `pool` is the pool resource's status (None: no such
@@ -132,91 +50,66 @@ pub fn resolve_pool_ref(
     ns: &str,
     name: &str,
     pool: Option<Result<&KinesisVideoStreamPoolStatus, String>>,
-) -> Result<String, Unresolved> {
-    let what = format!("MediaPipelineKinesisVideoStreamPool {ns}/{name}");
-    if !is_object_name(name) {
-        return Err(Unresolved::Refused(Error::InvalidReference(format!(
-            "spec.sinks[].poolRef.name {name:?} is not a Kubernetes object name (a pool of \
-             this namespace, lower case, no slash): no such pool can exist; fix the name"
-        ))));
-    }
-    let status = match pool {
-        None => {
-            return Err(Unresolved::Waiting(format!(
-                "Waiting for {what}: it does not exist"
-            )));
-        }
-        Some(Err(why)) => {
-            return Err(Unresolved::Refused(Error::InvalidReference(format!(
-                "{what} cannot be read: {why}"
-            ))));
-        }
-        Some(Ok(status)) => status,
+) -> Result<String, Hold> {
+    let r = Ref {
+        field: "spec.sinks[].poolRef.name",
+        kind: "MediaPipelineKinesisVideoStreamPool",
+        waiting: "WaitingForPool",
+        goal: ACTIVE,
+        namespace: ns,
+        name,
     };
-    match (&status.pool_arn, status.pool_status.as_deref()) {
-        (Some(arn), Some(ACTIVE)) => Ok(arn.clone()),
-        (_, Some(state @ ("FAILED" | GONE))) => Err(Unresolved::Refused(Error::InvalidReference(
-            format!("{what} is {state}: fix or recreate the pool, or name another one"),
-        ))),
-        (_, state) => Err(Unresolved::Waiting(format!(
-            "Waiting for {what} to be ACTIVE (it is {})",
-            state.unwrap_or("not created yet")
-        ))),
-    }
-}
-
-/// A Kubernetes object name (RFC 1123 subdomain), as the CRD's pattern for
-/// poolRef.name ([`crate::crd::OBJECT_NAME_PATTERN`]) and maxLength say.
-pub fn is_object_name(name: &str) -> bool {
-    let label = |l: &str| {
-        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-        let bytes = l.as_bytes();
-        bytes.first().is_some_and(|&b| alnum(b))
-            && bytes.last().is_some_and(|&b| alnum(b))
-            && bytes.iter().all(|&b| alnum(b) || b == b'-')
-    };
-    name.len() <= 253 && name.split('.').all(label)
+    refs::resolve(&r, pool, |status| {
+        match (&status.pool_arn, status.pool_status.as_deref()) {
+            (Some(arn), Some(ACTIVE)) => Readiness::Ready(arn.clone()),
+            (_, Some(state @ ("FAILED" | GONE))) => Readiness::Broken(state.into()),
+            (_, state) => Readiness::NotYet(state.map(str::to_string)),
+        }
+    })
 }
 
 #[derive(Debug)]
 pub struct Observation<'a> {
-    pub seen: Seen<'a, MediaStreamPipelineStatus, RemotePipeline>,
+    pub seen: Seen<'a, PipelineStatus, RemotePipeline>,
     pub spec: &'a MediaStreamPipelineSpec,
     /// The spec's sinks with pool references resolved to ARNs, or why they
     /// cannot be yet (a referenced pool is missing or not ACTIVE).
     pub sinks: &'a Sinks,
 }
 
+impl Verdicts for Observation<'_> {
+    type Remote = RemotePipeline;
+    type Update = Infallible;
+    const KIND: KindInfo = KIND;
+
+    fn adopt_id(&self) -> Option<&str> {
+        self.spec.adopt_media_pipeline_id.as_deref()
+    }
+    fn refused(&self, status: &PipelineStatus) -> Option<Error> {
+        refused_change(self.spec, status)
+    }
+    fn hold(&self) -> Option<&Hold> {
+        self.sinks.as_ref().err()
+    }
+    fn drift(&self, _: &PipelineStatus, found: &RemotePipeline) -> Drift<Infallible> {
+        match immutable_change(self.spec, self.sinks, found) {
+            Some(message) => Drift::Immutable(message),
+            None => Drift::InSync,
+        }
+    }
+}
+
 pub fn decide(obs: Observation<'_>, settings: &Settings) -> PipelinePlan {
-    let status = obs.seen.status.cloned().unwrap_or_default();
-    if let Some(err) = refused_change(obs.spec, &status) {
-        return PipelinePlan::idle(
-            with_error(status, &err, obs.seen.generation, obs.seen.now),
-            None,
-        );
-    }
-    match (&status.media_pipeline_id, &obs.spec.adopt_media_pipeline_id) {
-        (None, Some(adopt)) => adopt_existing(&obs, status, adopt, settings),
-        (None, None) => create(&obs, status, settings),
-        (Some(_), _) => follow(&obs, status, settings),
-    }
+    flow::decide(&obs, &obs.seen, &obs.spec.common.tags, settings)
 }
 
 /// A change the recorded pipeline cannot follow, found without asking AWS:
 /// another adopted ID, another region, or other sources or sinks than a
 /// create that may have reached AWS was sent with.
-pub fn refused_change(
-    spec: &MediaStreamPipelineSpec,
-    status: &MediaStreamPipelineStatus,
-) -> Option<Error> {
-    if let Some(sent) = &status.request_digest
-        && *sent != request_digest(spec)
+pub fn refused_change(spec: &MediaStreamPipelineSpec, status: &PipelineStatus) -> Option<Error> {
+    if let Some(err) = changed_request(status, request_digest(spec), "spec.sources and spec.sinks")
     {
-        return Some(Error::ImmutableFieldChanged(
-            "spec.sources and spec.sinks cannot change once a create may have reached AWS \
-             (status.requestDigest): restore them, or create a new MediaStreamPipeline"
-                .into(),
-        ));
+        return Some(err);
     }
     let id = status.media_pipeline_id.as_ref()?;
     if let Some(adopt) = &spec.adopt_media_pipeline_id
@@ -226,258 +119,32 @@ pub fn refused_change(
             "spec.adoptMediaPipelineId is {adopt}, but this resource already manages {id}"
         )));
     }
-    match (&spec.region, &status.region) {
-        (Some(want), Some(have)) if want != have => Some(Error::ImmutableFieldChanged(format!(
-            "spec.region cannot change once the media pipeline exists (it lives in {have}); \
-             restore it, or create a new MediaStreamPipeline"
-        ))),
-        _ => None,
-    }
+    changed_region(spec.common.region.as_deref(), status)
 }
 
-/// The digest of what a create sends besides the token and tags: sources
-/// and sinks, in a canonical order, as the spec gives them.
-pub fn request_digest(spec: &MediaStreamPipelineSpec) -> String {
-    use sha2::{Digest, Sha256};
+/// What a create sends besides the token and tags: sources and sinks, in
+/// a canonical order, as the spec gives them.
+pub fn request(spec: &MediaStreamPipelineSpec) -> (Vec<MediaStreamSource>, Vec<MediaStreamSink>) {
     let mut sources = spec.sources.clone();
     sources.sort();
     let mut sinks = spec.sinks.clone();
     sinks.sort();
-    // Serializing our own plain types cannot fail.
-    let canonical = serde_json::to_vec(&(sources, sinks)).unwrap_or_default();
-    Sha256::digest(&canonical)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    (sources, sinks)
 }
 
-/// Adoption: read the named pipeline, never create one.
-fn adopt_existing(
-    obs: &Observation<'_>,
-    status: MediaStreamPipelineStatus,
-    adopt: &str,
-    settings: &Settings,
-) -> PipelinePlan {
-    let (generation, now) = (obs.seen.generation, obs.seen.now);
-    match obs.seen.remote {
-        // Tagged from the first read, identity and Retain included, so
-        // that nothing (a sweep, a lookup) can take it for another's.
-        Remote::Found { remote, tags } => follow_found(obs, status, remote, tags, settings),
-        Remote::Gone | Remote::Ended => {
-            let err = Error::NotFound(format!(
-                "media pipeline {adopt} (spec.adoptMediaPipelineId) does not exist in {}; nothing is created",
-                obs.seen.region
-            ));
-            PipelinePlan::idle(with_error(status, &err, generation, now), None)
-        }
-        Remote::Failed(err) => PipelinePlan::idle(with_error(status, err, generation, now), None),
-        Remote::Unread => PipelinePlan::idle(status, Some(settings.poll_min)),
-    }
-}
-
-/// No pipeline recorded: create it once every sink resolves.
-fn create(
-    obs: &Observation<'_>,
-    mut status: MediaStreamPipelineStatus,
-    settings: &Settings,
-) -> PipelinePlan {
-    let (generation, now) = (obs.seen.generation, obs.seen.now);
-    if let Err(Unresolved::Refused(err)) = obs.sinks {
-        return PipelinePlan::idle(with_error(status, err, generation, now), None);
-    }
-    if let Err(Unresolved::Waiting(waiting)) = obs.sinks {
-        status.observed_generation = generation;
-        set_observed(
-            &mut status.conditions,
-            false,
-            "WaitingForPool",
-            waiting,
-            generation,
-            now,
-        );
-        settle_status(&mut status, generation, now);
-        // The pool's own changes wake this resource; the requeue is a backstop.
-        return PipelinePlan::idle(status, Some(settings.refresh_interval));
-    }
-    // User tags go on after the create: the create's input is then fixed by
-    // immutable fields alone, so a replay with the same token always
-    // matches, however the tags were edited meanwhile.
-    let desired = desired_tags(&obs.spec.tags, obs.seen.own_tags);
-    let mut actions = vec![Action::Create];
-    actions.extend(tag_actions(&desired, obs.seen.create_tags));
-    PipelinePlan {
-        actions,
-        status,
-        requeue: None,
-    }
-}
-
-/// A pipeline is recorded: follow what AWS says of it, and bring its tags to
-/// the spec. It is never recreated.
-fn follow(
-    obs: &Observation<'_>,
-    status: MediaStreamPipelineStatus,
-    settings: &Settings,
-) -> PipelinePlan {
-    let (generation, now) = (obs.seen.generation, obs.seen.now);
-    match obs.seen.remote {
-        Remote::Unread => {
-            let requeue = next_read(&status, settings, now);
-            PipelinePlan::idle(status, requeue)
-        }
-        // The controller retries failures on its own backoff.
-        Remote::Failed(err) => PipelinePlan::idle(with_error(status, err, generation, now), None),
-        // AWS removes a pipeline some time after its meeting ended: it stays
-        // finished.
-        Remote::Gone if status.finished_at.is_some() => {
-            PipelinePlan::idle(finished_gone(status, generation, now), None)
-        }
-        // Its meetings ended between two reads: it stopped, and AWS removed
-        // it before a read saw it stopped. Finished all the same.
-        Remote::Ended => PipelinePlan::idle(finished_gone(status, generation, now), None),
-        Remote::Gone => PipelinePlan::idle(
-            with_gone(
-                status,
-                KIND.gone_reason,
-                "AWS no longer knows this media pipeline, and its meeting goes on (or GetMeeting \
-                 could not tell: the operator's log says why); it is not recreated. Delete this \
-                 resource, or create a new one for a new pipeline.",
-                generation,
-                now,
-            ),
-            None,
-        ),
-        Remote::Found { remote, tags } => follow_found(obs, status, remote, tags, settings),
-    }
-}
-
-/// AWS described the pipeline: the status says what, and its tags (when
-/// read) are brought to the spec's, unless the spec no longer matches it.
-fn follow_found(
-    obs: &Observation<'_>,
-    status: MediaStreamPipelineStatus,
-    remote: &RemotePipeline,
-    tags: &Option<Vec<crate::crd::Tag>>,
-    settings: &Settings,
-) -> PipelinePlan {
-    let (status, refused) = found(obs, status, remote);
-    let actions = match tags {
-        Some(t) if !refused => tag_actions(&desired_tags(&obs.spec.tags, obs.seen.own_tags), t),
-        _ => vec![],
-    };
-    let requeue = next_read(&status, settings, obs.seen.now);
-    PipelinePlan {
-        actions,
-        status,
-        requeue,
-    }
-}
-
-/// The status after AWS described the pipeline, and whether the spec's
-/// sources or sinks no longer match it (refused: nothing else is done).
-fn found(
-    obs: &Observation<'_>,
-    status: MediaStreamPipelineStatus,
-    remote: &RemotePipeline,
-) -> (MediaStreamPipelineStatus, bool) {
-    let mut status = with_remote(status, remote, obs.seen.generation, obs.seen.now);
-    status.region = Some(obs.seen.region.to_string());
-    match immutable_change(obs.spec, obs.sinks, remote) {
-        Some(msg) => {
-            let err = Error::ImmutableFieldChanged(msg);
-            (
-                with_error(status, &err, obs.seen.generation, obs.seen.now),
-                true,
-            )
-        }
-        None => (status, false),
-    }
+/// The digest of [`request`].
+pub fn request_digest(spec: &MediaStreamPipelineSpec) -> String {
+    digest(&request(spec))
 }
 
 /// The status after AWS described the pipeline (a create or a read).
 pub fn with_remote(
-    mut status: MediaStreamPipelineStatus,
+    status: PipelineStatus,
     p: &RemotePipeline,
     generation: Option<i64>,
     now: Timestamp,
-) -> MediaStreamPipelineStatus {
-    status.media_pipeline_id = Some(p.id.clone());
-    status.media_pipeline_arn = Some(p.arn.clone());
-    status.pipeline_status = Some(p.status.clone());
-    status.created_timestamp = p.created.map(|t| t.to_string());
-    status.updated_timestamp = p.updated.map(|t| t.to_string());
-    status.observed_generation = generation;
-    let (ready, reason, message) = match p.status.as_str() {
-        "InProgress" => (true, "InProgress", "The media pipeline is streaming."),
-        "Initializing" => (false, "Initializing", "The media pipeline is starting."),
-        "Stopping" => (false, "Stopping", "The media pipeline is stopping."),
-        "Stopped" => return with_finished(status, p, generation, now),
-        "Failed" => (false, "Failed", "The media pipeline failed in AWS."),
-        "Paused" => (false, "Paused", "The media pipeline is paused."),
-        "NotStarted" => (false, "NotStarted", "The media pipeline has not started."),
-        _ => (
-            false,
-            "UnknownStatus",
-            "AWS reports a status this operator does not know.",
-        ),
-    };
-    set_observed(
-        &mut status.conditions,
-        ready,
-        reason,
-        message,
-        generation,
-        now,
-    );
-    settle_status(&mut status, generation, now);
-    status
-}
-
-/// A stopped pipeline has finished: its meeting ended. Not Ready, and
-/// nothing for a person to do: Finished says so, with when.
-fn with_finished(
-    mut status: MediaStreamPipelineStatus,
-    p: &RemotePipeline,
-    generation: Option<i64>,
-    now: Timestamp,
-) -> MediaStreamPipelineStatus {
-    if status.finished_at.is_none() {
-        status.finished_at = Some(p.updated.unwrap_or(now).to_string());
-    }
-    let message = "The media pipeline stopped: its meeting ended.";
-    finished(status, "Stopped", message, generation, now)
-}
-
-/// A finished pipeline that AWS has since removed stays finished; one that
-/// no read saw stopped finished, as far as we know, now (its time to live
-/// counts from then: later than the stop, never earlier).
-fn finished_gone(
-    mut status: MediaStreamPipelineStatus,
-    generation: Option<i64>,
-    now: Timestamp,
-) -> MediaStreamPipelineStatus {
-    status.finished_at.get_or_insert_with(|| now.to_string());
-    status.pipeline_status = Some(GONE.into());
-    status.observed_generation = generation;
-    let message = "The media pipeline stopped when its meeting ended; AWS has since removed it.";
-    finished(status, "Removed", message, generation, now)
-}
-
-/// Finished=True with why, and Synced: AWS answered.
-fn finished(
-    mut status: MediaStreamPipelineStatus,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    now: Timestamp,
-) -> MediaStreamPipelineStatus {
-    let conditions = &mut status.conditions;
-    set_condition(conditions, FINISHED, true, reason, message, generation, now);
-    set_condition(
-        conditions, SYNCED, true, "Synced", SYNCED_OK, generation, now,
-    );
-    settle_status(&mut status, generation, now);
-    status
+) -> PipelineStatus {
+    super::fold(p, status, generation, now)
 }
 
 /// Did the spec's sources or sinks change since the pipeline was created?
@@ -500,7 +167,7 @@ fn immutable_change(
             .collect();
         sorted(&v)
     };
-    if sources(&spec.sources) != sources(&remote.sources) {
+    if sources(&spec.sources) != sources(&remote.detail.sources) {
         changed.push("spec.sources");
     }
     let sinks_of = |v: &[MediaStreamSink]| {
@@ -522,7 +189,7 @@ fn immutable_change(
     // does not look pools up, and an unresolved reference is no change.
     if let Ok(sinks) = sinks
         && sinks.iter().all(|s| s.pool_ref.is_none())
-        && sinks_of(sinks) != sinks_of(&remote.sinks)
+        && sinks_of(sinks) != sinks_of(&remote.detail.sinks)
     {
         changed.push("spec.sinks");
     }
@@ -535,88 +202,16 @@ fn immutable_change(
     })
 }
 
-/// AWS compares IDs (GUIDs) without regard to case: so do we.
-pub fn same_id(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
-}
-
-/// An ARN as AWS compares it: its GUID parts (a meeting's ID) without
-/// regard to case; names (a pool's) as they are.
-fn arn_key(arn: &str) -> String {
-    arn.split_inclusive([':', '/'])
-        .map(|part| {
-            let (body, sep) = match part.strip_suffix([':', '/']) {
-                Some(body) => (body, &part[body.len()..]),
-                None => (part, ""),
-            };
-            if is_guid(body) {
-                format!("{}{sep}", body.to_ascii_lowercase())
-            } else {
-                part.to_string()
-            }
-        })
-        .collect()
-}
-
-/// The model's GuidString: 8-4-4-4-12 hexadecimal digits.
-fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The region and ID of the meeting a source ARN names, for GetMeeting;
-/// the region is the ARN's, else `pipeline_region` (an ARN may leave it
-/// empty). The pipelines model gives SourceArn ("the ARN of the meeting")
-/// only the pattern `^arn[\/\:\-\_\.a-zA-Z0-9]+$`; an ARN is
-/// `arn:partition:service:region:account:resource`, and the meetings
-/// model's MeetingId, what GetMeeting takes, is a GuidString: so
-/// `arn:aws:chime:us-east-1:111122223333:meeting/<MeetingId>`. None for any
-/// other shape: no meeting to ask about.
-pub fn meeting_of<'a>(arn: &'a str, pipeline_region: &'a str) -> Option<(&'a str, &'a str)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ["arn", _, "chime", region, _, resource] = parts.as_slice() else {
-        return None;
-    };
-    let id = resource.strip_prefix("meeting/").filter(|id| is_guid(id))?;
-    let region = if region.is_empty() {
-        pipeline_region
-    } else {
-        region
-    };
-    Some((region, id))
-}
-
-/// What one meeting's GetMeeting answer (None: a source naming no meeting
-/// to ask about) makes of a recorded pipeline AWS answered NotFound for.
-/// None: that meeting ended, and the next one decides; once every one has,
-/// the pipeline ended with them ([`Remote::Ended`]).
-///
-/// - The meeting goes on, or nothing can be asked: gone (`PipelineGone`),
-///   as it was before GetMeeting was asked.
-/// - A permanent error (Forbidden: a policy without `chime:GetMeeting`;
-///   Unauthorized, BadRequest): no retry soon would tell more, so gone as
-///   before; once IAM is fixed, a requested reconcile asks again.
-/// - A transient error (throttled, 5xx, no answer): gone is a final
-///   verdict, never read again, and nothing proves it yet; so the read
-///   failed, and the controller's back-off retries it (Synced=False).
-pub fn unless_ended(answer: Option<Result<bool, Error>>) -> Option<Remote<RemotePipeline>> {
-    match answer {
-        Some(Ok(false)) => None,
-        Some(Err(e)) if e.retry() != Retry::Permanent => Some(Remote::Failed(e)),
-        Some(Ok(true) | Err(_)) | None => Some(Remote::Gone),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{READY, SYNCED, refresh_due, set_condition};
+    use super::super::{
+        FINISHED, ManagedStatus, Phase, READY, Read, SYNCED, refresh_due, set_condition, with_error,
+    };
     use super::*;
+    use crate::aws::StreamDetail;
     use crate::crd::Tag;
     use crate::crd::{MediaStreamSource, MediaStreamType, SinkType, SourceType};
+    use crate::decide::media::{meeting_of, unless_ended};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use std::time::Duration;
 
@@ -635,17 +230,9 @@ mod tests {
                 reserved_stream_capacity: 1,
                 media_stream_type: MediaStreamType::MixedAudio,
             }],
-            region: None,
             adopt_media_pipeline_id: None,
-            ttl_seconds_after_finished: None,
-            tags: tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: (*k).into(),
-                    value: (*v).into(),
-                })
-                .collect(),
-            deletion_policy: None,
+            lifetime: Default::default(),
+            common: crate::crd::CommonFields::with_tags(tags),
         }
     }
 
@@ -656,8 +243,10 @@ mod tests {
             status: status.into(),
             created: Some(Timestamp::UNIX_EPOCH),
             updated: Some(Timestamp::UNIX_EPOCH),
-            sources: spec.sources.clone(),
-            sinks: spec.sinks.clone(),
+            detail: StreamDetail {
+                sources: spec.sources.clone(),
+                sinks: spec.sinks.clone(),
+            },
         }
     }
 
@@ -665,15 +254,11 @@ mod tests {
         "2026-11-25T12:00:00Z".parse().unwrap()
     }
 
-    fn cond<'a>(s: &'a MediaStreamPipelineStatus, t: &str) -> &'a Condition {
-        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+    fn cond<'a>(s: &'a PipelineStatus, t: &str) -> &'a Condition {
+        s.conditions().iter().find(|c| c.type_ == t).unwrap()
     }
 
-    fn existing(
-        spec: &MediaStreamPipelineSpec,
-        status: &str,
-        generation: i64,
-    ) -> MediaStreamPipelineStatus {
+    fn existing(spec: &MediaStreamPipelineSpec, status: &str, generation: i64) -> PipelineStatus {
         with_remote(
             Default::default(),
             &remote(spec, status),
@@ -693,7 +278,7 @@ mod tests {
                     status: None,
                     create_tags: &[],
                     own_tags: &[],
-                    remote: &Remote::Unread,
+                    remote: &Read::Unread,
                     now: now(),
                 },
                 spec: &spec,
@@ -701,7 +286,7 @@ mod tests {
             },
             &Settings::default(),
         );
-        assert_eq!(plan.actions, vec![PipelineAction::Create]);
+        assert_eq!(plan.actions, vec![PipelineCall::Create]);
     }
 
     #[test]
@@ -710,12 +295,12 @@ mod tests {
         for status in ["InProgress", "Stopped", "Failed", "Initializing"] {
             let st = existing(&spec, status, 1);
             for remote_seen in [
-                Remote::Unread,
-                Remote::Gone,
-                Remote::Failed(Error::Throttled("t".into())),
+                Read::Unread,
+                Read::Gone,
+                Read::Failed(Error::Throttled("t".into())),
             ] {
                 let plan = after_read(&st, remote_seen);
-                assert!(!plan.actions.contains(&PipelineAction::Create), "{status}");
+                assert!(!plan.actions.contains(&PipelineCall::Create), "{status}");
             }
         }
     }
@@ -745,7 +330,7 @@ mod tests {
         let st = existing(&spec, "Stopped", 1);
         assert_eq!(st.pipeline_status.as_deref(), Some("Stopped"));
         assert_eq!(st.finished_at.as_deref(), Some("1970-01-01T00:00:00Z"));
-        assert!(st.conditions.iter().all(|c| c.type_ != READY));
+        assert!(st.conditions().iter().all(|c| c.type_ != READY));
         let finished = cond(&st, FINISHED);
         assert_eq!(
             (finished.status.as_str(), finished.reason.as_str()),
@@ -755,7 +340,7 @@ mod tests {
         assert_eq!(cond(&st, "Reconciling").status, "False");
         assert_eq!(st.phase(), Phase::Finished);
 
-        let gone = after_read(&st, Remote::Gone);
+        let gone = after_read(&st, Read::Gone);
         assert_eq!(gone.status.pipeline_status.as_deref(), Some(GONE));
         assert_eq!(gone.status.finished_at, st.finished_at);
         assert_eq!(cond(&gone.status, FINISHED).reason, "Removed");
@@ -763,7 +348,7 @@ mod tests {
         assert_eq!(gone.requeue, None);
 
         let streaming = existing(&spec, "InProgress", 1);
-        let vanished = after_read(&streaming, Remote::Gone);
+        let vanished = after_read(&streaming, Read::Gone);
         assert_eq!(cond(&vanished.status, "Stalled").status, "True");
         assert_eq!(cond(&vanished.status, READY).reason, "PipelineGone");
     }
@@ -802,7 +387,7 @@ mod tests {
                     create_tags: &[],
                     own_tags: &[],
                     region: "us-east-1",
-                    remote: &Remote::Found {
+                    remote: &Read::Found {
                         remote: remote(&spec(&[]), "InProgress"),
                         tags: None,
                     },
@@ -831,7 +416,7 @@ mod tests {
             now(),
         );
         assert!(refused_change(&new, &refused).is_none());
-        let sent = MediaStreamPipelineStatus {
+        let sent = PipelineStatus {
             request_digest: Some(request_digest(&old)),
             ..refused
         };
@@ -840,7 +425,7 @@ mod tests {
         assert_eq!(err, Some("ImmutableFieldChanged"));
         // Tags are not part of the request.
         let mut tagged = old.clone();
-        tagged.tags = vec![Tag {
+        tagged.common.tags = vec![Tag {
             key: "a".into(),
             value: "b".into(),
         }];
@@ -849,10 +434,7 @@ mod tests {
     }
 
     /// The plan for a recorded pipeline with `status` when a read gave `remote`.
-    fn after_read(
-        status: &MediaStreamPipelineStatus,
-        remote: Remote<RemotePipeline>,
-    ) -> PipelinePlan {
+    fn after_read(status: &PipelineStatus, remote: Read<RemotePipeline>) -> PipelinePlan {
         let spec = spec(&[]);
         decide(
             Observation {
@@ -878,7 +460,7 @@ mod tests {
     #[test]
     fn a_pipeline_removed_unseen_after_its_meeting_ended_is_finished() {
         let streaming = existing(&spec(&[]), "InProgress", 1);
-        let plan = after_read(&streaming, Remote::Ended);
+        let plan = after_read(&streaming, Read::Ended);
         assert!(plan.actions.is_empty());
         assert_eq!(plan.requeue, None);
         let st = &plan.status;
@@ -892,10 +474,10 @@ mod tests {
         );
         assert_eq!(cond(st, "Stalled").status, "False");
         assert_eq!(cond(st, SYNCED).status, "True");
-        assert!(st.conditions.iter().all(|c| c.type_ != READY), "{st:?}");
+        assert!(st.conditions().iter().all(|c| c.type_ != READY), "{st:?}");
 
         let stopped = existing(&spec(&[]), "Stopped", 1);
-        let plan = after_read(&stopped, Remote::Ended);
+        let plan = after_read(&stopped, Read::Ended);
         assert_eq!(plan.status.finished_at, stopped.finished_at);
         assert_eq!(cond(&plan.status, FINISHED).reason, "Removed");
     }
@@ -933,16 +515,22 @@ mod tests {
     /// transient error is a failed read, retried, never a verdict.
     #[test]
     fn a_gone_pipeline_is_finished_only_by_an_ended_meeting() {
-        assert!(unless_ended(Some(Ok(false))).is_none());
-        assert!(matches!(unless_ended(Some(Ok(true))), Some(Remote::Gone)));
-        assert!(matches!(unless_ended(None), Some(Remote::Gone)));
+        assert!(unless_ended::<RemotePipeline>(Some(Ok(false))).is_none());
+        assert!(matches!(
+            unless_ended::<RemotePipeline>(Some(Ok(true))),
+            Some(Read::Gone)
+        ));
+        assert!(matches!(
+            unless_ended::<RemotePipeline>(None),
+            Some(Read::Gone)
+        ));
         for permanent in [
             Error::Forbidden("no chime:GetMeeting".into()),
             Error::Unauthorized("u".into()),
             Error::BadRequest("b".into()),
         ] {
-            let verdict = unless_ended(Some(Err(permanent)));
-            assert!(matches!(verdict, Some(Remote::Gone)), "{verdict:?}");
+            let verdict = unless_ended::<RemotePipeline>(Some(Err(permanent)));
+            assert!(matches!(verdict, Some(Read::Gone)), "{verdict:?}");
         }
         for transient in [
             Error::Throttled("t".into()),
@@ -952,15 +540,15 @@ mod tests {
             Error::Unexpected("x".into()),
         ] {
             let reason = transient.reason();
-            let verdict = unless_ended(Some(Err(transient)));
+            let verdict = unless_ended::<RemotePipeline>(Some(Err(transient)));
             assert!(
-                matches!(&verdict, Some(Remote::Failed(e)) if e.reason() == reason),
+                matches!(&verdict, Some(Read::Failed(e)) if e.reason() == reason),
                 "{verdict:?}"
             );
         }
         // The failed read keeps the pipeline as it was, and says why.
         let streaming = existing(&spec(&[]), "InProgress", 1);
-        let plan = after_read(&streaming, Remote::Failed(Error::Throttled("t".into())));
+        let plan = after_read(&streaming, Read::Failed(Error::Throttled("t".into())));
         assert_eq!(plan.status.pipeline_status.as_deref(), Some("InProgress"));
         assert_eq!(cond(&plan.status, SYNCED).reason, "Throttled");
         assert_eq!(cond(&plan.status, "Stalled").status, "False");
@@ -978,7 +566,7 @@ mod tests {
                     status: Some(&st),
                     create_tags: &[],
                     own_tags: &[],
-                    remote: &Remote::Gone,
+                    remote: &Read::Gone,
                     now: now(),
                 },
                 spec: &spec,
@@ -998,7 +586,7 @@ mod tests {
         let st = existing(&old, "InProgress", 1);
         let mut new = old.clone();
         new.sinks[0].reserved_stream_capacity = 5;
-        new.tags = vec![Tag {
+        new.common.tags = vec![Tag {
             key: "a".into(),
             value: "b".into(),
         }];
@@ -1010,7 +598,7 @@ mod tests {
                     status: Some(&st),
                     create_tags: &[],
                     own_tags: &[],
-                    remote: &Remote::Found {
+                    remote: &Read::Found {
                         remote: remote(&old, "InProgress"),
                         tags: Some(vec![]),
                     },
@@ -1058,7 +646,7 @@ mod tests {
                     status: Some(&st),
                     create_tags: &[],
                     own_tags: &[],
-                    remote: &Remote::Found {
+                    remote: &Read::Found {
                         remote: remote(&s, "InProgress"),
                         tags: Some(remote_tags),
                     },
@@ -1072,8 +660,8 @@ mod tests {
         assert_eq!(
             plan.actions,
             vec![
-                PipelineAction::Untag(vec!["drop".into()]),
-                PipelineAction::Tag(vec![
+                PipelineCall::Untag(vec!["drop".into()]),
+                PipelineCall::Tag(vec![
                     Tag {
                         key: "add".into(),
                         value: "x".into()
@@ -1085,7 +673,7 @@ mod tests {
                 ]),
             ]
         );
-        assert_eq!(plan.status.observed_generation, Some(2));
+        assert_eq!(plan.status.observed_generation(), Some(2));
     }
 
     #[test]
@@ -1121,7 +709,7 @@ mod tests {
             now()
         ));
         // Nothing to read without a pipeline.
-        assert!(!refresh_due::<MediaStreamPipelineStatus>(
+        assert!(!refresh_due::<PipelineStatus>(
             Some(1),
             None,
             None,
@@ -1147,7 +735,7 @@ mod tests {
                         status: Some(&st),
                         create_tags: &[],
                         own_tags: &[],
-                        remote: &Remote::Unread,
+                        remote: &Read::Unread,
                         now: now(),
                     },
                     spec: &s,
@@ -1188,7 +776,7 @@ mod tests {
             );
             assert!(c.message.contains("meeting not accepted"));
         }
-        assert_eq!(st.observed_generation, Some(3));
+        assert_eq!(st.observed_generation(), Some(3));
     }
 
     fn tag(k: &str, v: &str) -> Tag {
@@ -1203,7 +791,7 @@ mod tests {
     fn first_plan(
         spec: &MediaStreamPipelineSpec,
         own: &[Tag],
-        remote: &Remote<RemotePipeline>,
+        remote: &Read<RemotePipeline>,
     ) -> PipelinePlan {
         decide(
             Observation {
@@ -1232,17 +820,17 @@ mod tests {
         spec.adopt_media_pipeline_id = Some(found.id.clone());
         let mut own = super::super::identity_tags("c", "ns", "n", "u");
         own.push(super::super::policy_tag(true));
-        let read = Remote::Found {
+        let read = Read::Found {
             remote: found,
             tags: Some(vec![]),
         };
         let plan = first_plan(&spec, &own, &read);
         let tagged = plan.actions.iter().any(|a| match a {
-            PipelineAction::Tag(t) => t.contains(&tag(POLICY_TAG_KEY, "Retain")),
+            PipelineCall::Tag(t) => t.contains(&tag(POLICY_TAG_KEY, "Retain")),
             _ => false,
         });
         assert!(tagged, "{:?}", plan.actions);
-        assert!(!plan.actions.contains(&PipelineAction::Create));
+        assert!(!plan.actions.contains(&PipelineCall::Create));
     }
 
     const POLICY_TAG_KEY: &str = super::super::POLICY_TAG;
@@ -1258,12 +846,12 @@ mod tests {
         }))
         .unwrap();
         let own = super::super::identity_tags("c", "ns", "n", "u");
-        let plan = first_plan(&spec, &own, &Remote::Unread);
+        let plan = first_plan(&spec, &own, &Read::Unread);
         assert_eq!(
             plan.actions,
             vec![
-                PipelineAction::Create,
-                PipelineAction::Tag(vec![tag("team", "a")])
+                PipelineCall::Create,
+                PipelineCall::Tag(vec![tag("team", "a")])
             ]
         );
     }
@@ -1280,7 +868,7 @@ mod tests {
         // A pool's name is no GUID: its case matters.
         let pool = "arn:aws:chime:us-east-1:1:media-pipeline-kinesis-video-stream-pool/Pool";
         assert_ne!(arn_key(pool), arn_key(&pool.to_ascii_lowercase()));
-        let mut st = MediaStreamPipelineStatus {
+        let mut st = PipelineStatus {
             media_pipeline_id: Some(id.into()),
             ..Default::default()
         };
@@ -1330,7 +918,7 @@ mod tests {
                         create_tags: &[],
                         own_tags: &[],
                         region: "us-east-1",
-                        remote: &Remote::Unread,
+                        remote: &Read::Unread,
                         now: now(),
                     },
                     spec: &spec(&[]),
@@ -1356,13 +944,14 @@ mod tests {
 
 #[cfg(test)]
 mod kstatus_tests {
-    use super::super::{RECONCILING, STALLED};
+    use super::super::{ManagedStatus, RECONCILING, STALLED, with_error};
     use super::*;
+    use crate::aws::StreamDetail;
 
-    fn state(status: &MediaStreamPipelineStatus) -> (String, String) {
+    fn state(status: &PipelineStatus) -> (String, String) {
         let get = |t: &str| {
             status
-                .conditions
+                .conditions()
                 .iter()
                 .find(|c| c.type_ == t)
                 .map(|c| format!("{}:{}", c.status, c.reason))
@@ -1378,8 +967,10 @@ mod kstatus_tests {
             status: status.into(),
             created: None,
             updated: None,
-            sources: vec![],
-            sinks: vec![],
+            detail: StreamDetail {
+                sources: vec![],
+                sinks: vec![],
+            },
         }
     }
 

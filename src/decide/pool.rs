@@ -3,20 +3,16 @@
 //! and regions are compared, never changed.
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
-use super::{
-    Action, GONE, KindInfo, ManagedStatus, Phase, Plan, Remote, RemoteObject, Seen, desired_tags,
-    next_read, set_observed, settle_status, tag_actions, with_error, with_gone,
-};
+use super::flow::{self, Drift, Verdicts};
+use super::{Call, KindInfo, ManagedStatus, Phase, Plan, RemoteObject, Seen, State};
 use crate::aws::RemotePool;
 use crate::config::Settings;
 use crate::crd::{
     Decoded, KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus,
     MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
 };
-use crate::error::Error;
 use crate::metrics;
 
 pub const ACTIVE: &str = "ACTIVE";
@@ -25,76 +21,56 @@ pub const KIND: KindInfo = KindInfo {
     metrics: metrics::Kind::Pool,
     noun: "Kinesis Video Stream pool",
     gone_reason: "PoolGone",
+    gone_message: "AWS no longer knows this pool; it is not recreated. Delete this resource, \
+                   or create a new one.",
     arn_type: ":media-pipeline-kinesis-video-stream-pool/",
     // Pools are few and long-lived: their routine Events cost nothing.
     routine_events: true,
 };
 
 /// What can change on an existing pool: its retention, in hours.
-pub type PoolAction = Action<i32>;
+pub type PoolCall = Call<i32>;
 pub type PoolPlan = Plan<KinesisVideoStreamPoolStatus, i32>;
 
 impl ManagedStatus for KinesisVideoStreamPoolStatus {
-    fn remote_id(&self) -> Option<&str> {
-        self.pool_arn.as_deref()
-    }
-    fn remote_arn(&self) -> Option<&str> {
-        self.pool_arn.as_deref()
-    }
-    fn remote_state(&self) -> Option<&str> {
-        self.pool_status.as_deref()
-    }
-    fn set_remote_state(&mut self, state: &str) {
-        self.pool_status = Some(state.into());
-    }
-    fn phase(&self) -> Phase {
-        match self.pool_status.as_deref() {
-            Some("FAILED" | GONE) => Phase::Final,
-            Some(ACTIVE) => Phase::Steady,
-            _ => Phase::Changing,
-        }
-    }
-    fn updated_timestamp(&self) -> Option<&str> {
-        self.updated_timestamp.as_deref()
-    }
-    fn region(&self) -> Option<&str> {
-        self.region.as_deref()
-    }
-    fn set_region(&mut self, region: &str) {
-        self.region = Some(region.into());
-    }
-    fn observed_generation(&self) -> Option<i64> {
-        self.observed_generation
-    }
-    fn set_observed_generation(&mut self, generation: Option<i64>) {
-        self.observed_generation = generation;
-    }
-    fn last_handled_reconcile_at(&self) -> Option<&str> {
-        self.last_handled_reconcile_at.as_deref()
-    }
-    fn set_last_handled_reconcile_at(&mut self, value: Option<String>) {
-        self.last_handled_reconcile_at = value;
-    }
-    fn conditions(&self) -> &[Condition] {
-        &self.conditions
-    }
-    fn conditions_mut(&mut self) -> &mut Vec<Condition> {
-        &mut self.conditions
-    }
+    const STATES: &'static [State] = &[
+        State::new(ACTIVE, Phase::Steady, true, "The pool is active."),
+        State::new(
+            "CREATING",
+            Phase::Changing,
+            false,
+            "The pool is being created.",
+        ),
+        State::new(
+            "UPDATING",
+            Phase::Changing,
+            false,
+            "The pool is being updated.",
+        ),
+        State::new(
+            "DELETING",
+            Phase::Changing,
+            false,
+            "The pool is being deleted.",
+        ),
+        State::new("FAILED", Phase::Final, false, "The pool failed in AWS."),
+    ];
+    crate::status_fields!(id: pool_arn, arn: pool_arn, state: pool_status);
 }
 
 impl RemoteObject for RemotePool {
     type Status = KinesisVideoStreamPoolStatus;
-    /// Get and Delete take the ARN as the pool's identifier.
-    #[allow(clippy::misnamed_getters)]
-    fn id(&self) -> &str {
-        &self.arn
-    }
-    fn arn(&self) -> &str {
-        &self.arn
-    }
-    fn fold(&self, status: Self::Status, generation: Option<i64>, now: Timestamp) -> Self::Status {
-        with_remote(status, self, generation, now)
+    // Get and Delete take the ARN as the pool's identifier.
+    crate::remote_fields!(id: arn, arn: arn, state: status);
+    fn record(&self, status: &mut KinesisVideoStreamPoolStatus) {
+        status.pool_arn = Some(self.arn.clone());
+        status.pool_id = Some(self.id.clone());
+        status.pool_name = Some(self.name.clone());
+        status.pool_status = Some(self.status.clone());
+        status.pool_size = self.size;
+        status.data_retention_in_hours = self.retention_hours;
+        status.common.created_timestamp = self.created.map(|t| t.to_string());
+        status.common.updated_timestamp = self.updated.map(|t| t.to_string());
     }
 }
 
@@ -106,74 +82,40 @@ pub struct Observation<'a> {
     pub name: &'a str,
 }
 
-pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
-    let status = obs.seen.status.cloned().unwrap_or_default();
-    let (generation, now) = (obs.seen.generation, obs.seen.now);
-    let desired = desired_tags(&obs.spec.tags, obs.seen.own_tags);
-    if status.pool_arn.is_none() {
-        // As for pipelines, user tags go on after the create.
-        let mut actions = vec![Action::Create];
-        actions.extend(tag_actions(&desired, obs.seen.create_tags));
-        return PoolPlan {
-            actions,
-            status,
-            requeue: None,
-        };
-    }
-    match obs.seen.remote {
-        Remote::Unread => {
-            let requeue = next_read(&status, settings, now);
-            PoolPlan::idle(status, requeue)
-        }
-        Remote::Failed(err) => PoolPlan::idle(with_error(status, err, generation, now), None),
-        // A pool serves no meeting: it never ends, only goes.
-        Remote::Gone | Remote::Ended => PoolPlan::idle(
-            with_gone(
-                status,
-                KIND.gone_reason,
-                "AWS no longer knows this pool; it is not recreated. Delete this resource, or create a new one.",
-                generation,
-                now,
-            ),
-            None,
-        ),
-        // Ours was deleted, and another pool took its name (and so its ARN):
-        // never followed, tagged, updated or deleted by this resource.
-        Remote::Found { remote, .. } if !same_pool(status.pool_id.as_deref(), remote) => {
-            let message = format!(
+impl Verdicts for Observation<'_> {
+    type Remote = RemotePool;
+    type Update = i32;
+    const KIND: KindInfo = KIND;
+
+    /// Ours was deleted, and another pool took its name (and so its ARN).
+    fn other_object(
+        &self,
+        status: &KinesisVideoStreamPoolStatus,
+        found: &RemotePool,
+    ) -> Option<String> {
+        (!same_pool(status.pool_id.as_deref(), found)).then(|| {
+            format!(
                 "AWS no longer knows this pool (ID {}); the pool now named {} is another one \
                  (ID {}), left alone. Delete this resource, or create a new one.",
                 status.pool_id.as_deref().unwrap_or_default(),
-                remote.name,
-                remote.id
-            );
-            let status = with_gone(status, KIND.gone_reason, &message, generation, now);
-            PoolPlan::idle(status, None)
+                found.name,
+                found.id
+            )
+        })
+    }
+    fn drift(&self, status: &KinesisVideoStreamPoolStatus, found: &RemotePool) -> Drift<i32> {
+        if let Some(message) = immutable_change(self, status, found) {
+            return Drift::Immutable(message);
         }
-        Remote::Found { remote, tags } => {
-            let status = with_remote(status, remote, generation, now);
-            if let Some(err) = immutable_change(&obs, &status, remote) {
-                let status = with_error(status, &err, generation, now);
-                let requeue = next_read(&status, settings, now);
-                return PoolPlan::idle(status, requeue);
-            }
-            let mut actions = vec![];
-            if let Some(hours) = obs.spec.stream_configuration.data_retention_in_hours
-                && remote.retention_hours != Some(hours)
-            {
-                actions.push(Action::Update(hours));
-            }
-            if let Some(t) = tags {
-                actions.extend(tag_actions(&desired, t));
-            }
-            let requeue = next_read(&status, settings, now);
-            PoolPlan {
-                actions,
-                status,
-                requeue,
-            }
+        match self.spec.stream_configuration.data_retention_in_hours {
+            Some(hours) if found.retention_hours != Some(hours) => Drift::Update(hours),
+            _ => Drift::InSync,
         }
     }
+}
+
+pub fn decide(obs: Observation<'_>, settings: &Settings) -> PoolPlan {
+    flow::decide(&obs, &obs.seen, &obs.spec.common.tags, settings)
 }
 
 /// Whether `found` is the pool recorded by its ID (a status without one, from
@@ -184,69 +126,38 @@ pub fn same_pool(recorded: Option<&str>, found: &RemotePool) -> bool {
 
 /// The name and both regions are fixed once the pool exists.
 fn immutable_change(
-    obs: &Observation<'_>,
+    pool: &Observation<'_>,
     status: &KinesisVideoStreamPoolStatus,
     remote: &RemotePool,
-) -> Option<Error> {
+) -> Option<String> {
     let mut changed = vec![];
-    if remote.name != obs.name {
+    if remote.name != pool.name {
         changed.push("spec.poolName");
     }
-    if remote.region != obs.spec.stream_configuration.region {
+    if remote.region != pool.spec.stream_configuration.region {
         changed.push("spec.streamConfiguration.region");
     }
-    if let (Some(want), Some(have)) = (&obs.spec.region, &status.region)
+    if let (Some(want), Some(have)) = (&pool.spec.common.region, status.region())
         && want != have
     {
         changed.push("spec.region");
     }
     (!changed.is_empty()).then(|| {
-        Error::ImmutableFieldChanged(format!(
+        format!(
             "{} cannot change once the pool exists; restore the original value, or create a new pool",
             changed.join(" and ")
-        ))
+        )
     })
 }
 
 /// The status after AWS described the pool (a create, an update or a read).
 pub fn with_remote(
-    mut status: KinesisVideoStreamPoolStatus,
+    status: KinesisVideoStreamPoolStatus,
     p: &RemotePool,
     generation: Option<i64>,
     now: Timestamp,
 ) -> KinesisVideoStreamPoolStatus {
-    status.pool_arn = Some(p.arn.clone());
-    status.pool_id = Some(p.id.clone());
-    status.pool_name = Some(p.name.clone());
-    status.pool_status = Some(p.status.clone());
-    status.pool_size = p.size;
-    status.data_retention_in_hours = p.retention_hours;
-    status.created_timestamp = p.created.map(|t| t.to_string());
-    status.updated_timestamp = p.updated.map(|t| t.to_string());
-    status.observed_generation = generation;
-    let (ready, message) = match p.status.as_str() {
-        ACTIVE => (true, "The pool is active."),
-        "CREATING" => (false, "The pool is being created."),
-        "UPDATING" => (false, "The pool is being updated."),
-        "DELETING" => (false, "The pool is being deleted."),
-        "FAILED" => (false, "The pool failed in AWS."),
-        _ => (false, "AWS reports a status this operator does not know."),
-    };
-    let reason = if p.status.is_empty() {
-        "UnknownStatus"
-    } else {
-        p.status.as_str()
-    };
-    set_observed(
-        &mut status.conditions,
-        ready,
-        reason,
-        message,
-        generation,
-        now,
-    );
-    settle_status(&mut status, generation, now);
-    status
+    super::fold(p, status, generation, now)
 }
 
 /// The pipelines of the pool's namespace whose sinks name it.
@@ -326,10 +237,12 @@ pub fn referencing_any<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{READY, STALLED, SYNCED};
+    use super::super::{GONE, READY, Read, STALLED, SYNCED};
     use super::*;
     use crate::crd::StreamConfiguration;
     use crate::crd::Tag;
+    use crate::error::Error;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use std::time::Duration;
 
@@ -340,15 +253,7 @@ mod tests {
                 region: "us-east-1".into(),
                 data_retention_in_hours: retention,
             },
-            tags: tags
-                .iter()
-                .map(|(k, v)| Tag {
-                    key: (*k).into(),
-                    value: (*v).into(),
-                })
-                .collect(),
-            deletion_policy: None,
-            region: None,
+            common: crate::crd::CommonFields::with_tags(tags),
         }
     }
 
@@ -377,14 +282,14 @@ mod tests {
             Some(generation),
             now(),
         );
-        s.region = Some("us-east-1".into());
+        s.set_region("us-east-1");
         s
     }
 
     fn plan(
         spec: &KinesisVideoStreamPoolSpec,
         status: Option<&KinesisVideoStreamPoolStatus>,
-        remote: &Remote<RemotePool>,
+        remote: &Read<RemotePool>,
         generation: i64,
     ) -> PoolPlan {
         decide(
@@ -406,18 +311,18 @@ mod tests {
     }
 
     fn cond<'a>(s: &'a KinesisVideoStreamPoolStatus, t: &str) -> &'a Condition {
-        s.conditions.iter().find(|c| c.type_ == t).unwrap()
+        s.conditions().iter().find(|c| c.type_ == t).unwrap()
     }
 
     #[test]
     fn no_pool_arn_means_create_then_user_tags() {
         let s = spec(Some(24), &[("team", "a")]);
-        let p = plan(&s, None, &Remote::Unread, 1);
+        let p = plan(&s, None, &Read::Unread, 1);
         assert_eq!(
             p.actions,
             vec![
-                Action::Create,
-                Action::Tag(vec![Tag {
+                Call::Create,
+                Call::Tag(vec![Tag {
                     key: "team".into(),
                     value: "a".into()
                 }])
@@ -432,12 +337,12 @@ mod tests {
             let mut st = existing("ACTIVE", 1);
             st.pool_status = Some(state.into());
             for r in [
-                Remote::Unread,
-                Remote::Gone,
-                Remote::Failed(Error::Throttled("t".into())),
+                Read::Unread,
+                Read::Gone,
+                Read::Failed(Error::Throttled("t".into())),
             ] {
                 let p = plan(&s, Some(&st), &r, 1);
-                assert!(!p.actions.contains(&Action::Create), "{state}");
+                assert!(!p.actions.contains(&Call::Create), "{state}");
             }
         }
     }
@@ -445,13 +350,13 @@ mod tests {
     #[test]
     fn a_retention_change_is_an_update() {
         let st = existing("ACTIVE", 1);
-        let found = Remote::Found {
+        let found = Read::Found {
             remote: remote("ACTIVE", Some(24)),
             tags: Some(vec![]),
         };
         let p = plan(&spec(Some(48), &[]), Some(&st), &found, 2);
-        assert_eq!(p.actions, vec![Action::Update(48)]);
-        assert_eq!(p.status.observed_generation, Some(2));
+        assert_eq!(p.actions, vec![Call::Update(48)]);
+        assert_eq!(p.status.observed_generation(), Some(2));
         // Unchanged retention: nothing to call.
         let p = plan(&spec(Some(24), &[]), Some(&st), &found, 2);
         assert!(p.actions.is_empty());
@@ -462,7 +367,7 @@ mod tests {
         let st = existing("ACTIVE", 1);
         let mut s = spec(Some(48), &[("a", "b")]);
         s.stream_configuration.region = "eu-west-1".into();
-        let found = Remote::Found {
+        let found = Read::Found {
             remote: remote("ACTIVE", Some(24)),
             tags: Some(vec![]),
         };
@@ -479,7 +384,7 @@ mod tests {
     #[test]
     fn a_pool_gone_is_reported_not_recreated() {
         let st = existing("ACTIVE", 1);
-        let p = plan(&spec(Some(24), &[]), Some(&st), &Remote::Gone, 1);
+        let p = plan(&spec(Some(24), &[]), Some(&st), &Read::Gone, 1);
         assert!(p.actions.is_empty());
         assert_eq!(p.requeue, None);
         assert_eq!(p.status.pool_status.as_deref(), Some(GONE));
@@ -494,7 +399,7 @@ mod tests {
         let st = existing("ACTIVE", 1);
         let mut other = remote("ACTIVE", Some(48));
         other.id = "00000000-0000-4000-8000-000000000000".into();
-        let tags = Remote::Found {
+        let tags = Read::Found {
             remote: other,
             tags: Some(vec![]),
         };
@@ -511,7 +416,7 @@ mod tests {
         let settings = Settings::default();
         let requeue = |state: &str| {
             let st = existing(state, 1);
-            plan(&s, Some(&st), &Remote::Unread, 1).requeue
+            plan(&s, Some(&st), &Read::Unread, 1).requeue
         };
         assert_eq!(requeue("ACTIVE"), Some(settings.refresh_interval));
         assert_eq!(requeue("FAILED"), None);
@@ -563,7 +468,7 @@ mod tests {
         leaving.metadata.deletion_timestamp = Some(Time(Timestamp::UNIX_EPOCH));
         let mut holding = leaving.clone();
         holding.metadata.name = Some("d".into());
-        holding.status = Some(crate::crd::MediaStreamPipelineStatus {
+        holding.status = Some(crate::crd::PipelineStatus {
             media_pipeline_id: Some("p1".into()),
             ..Default::default()
         });

@@ -12,6 +12,7 @@
 
 mod context;
 mod finalizer;
+mod media;
 mod pipeline;
 mod pool;
 
@@ -36,7 +37,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::aws::{Listed, Regional, unsupported_region};
 use crate::config::Settings;
 use crate::crd::{CommonSpec, DeletionPolicy, RECONCILE_REQUESTED_AT, Tag};
-use crate::decide::{self, GONE, ManagedStatus, Plan, Remote, RemoteObject};
+use crate::decide::{self, GONE, ManagedStatus, Plan, Read, RemoteObject};
 use crate::error::Error;
 
 /// The field manager of every status write; the operator never writes spec.
@@ -103,8 +104,8 @@ pub trait Managed:
         &self,
         _ctx: &Context,
         _aws: &Regional,
-    ) -> impl Future<Output = Remote<Self::Remote>> + Send {
-        async { Remote::Gone }
+    ) -> impl Future<Output = Read<Self::Remote>> + Send {
+        async { Read::Gone }
     }
     /// Creates the object with the resource's UID as ClientRequestToken.
     fn create(
@@ -227,7 +228,7 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     let every = spread_first_read(obj, ctx, now);
     let remote = observe(obj, ctx, &aws, requested.is_some(), now).await;
     let needed = status.and_then(|s| s.remote_id()).is_none()
-        || matches!(remote, Remote::Found { tags: Some(_), .. });
+        || matches!(remote, Read::Found { tags: Some(_), .. });
     let inputs = obj.inputs(ctx, needed).await?;
     let own_tags = ctx.own_tags(obj, retained(obj, ctx));
     let create_tags = own_tags.clone();
@@ -253,13 +254,13 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     }
     // At rest, the next read is due one interval after the last.
     let requeue = match (&remote, plan.requeue, ctx.since_last_read(&uid)) {
-        (Remote::Unread, Some(d), Some(since)) if Some(d) == every => {
+        (Read::Unread, Some(d), Some(since)) if Some(d) == every => {
             Some(d.saturating_sub(since).max(settings.poll_min))
         }
         (_, d, _) => d,
     };
     let failure = match remote {
-        Remote::Failed(e) => Some(e),
+        Read::Failed(e) => Some(e),
         _ => None,
     };
     let done = Done {
@@ -338,7 +339,7 @@ async fn observe<K: Managed>(
     aws: &Regional,
     requested: bool,
     now: Timestamp,
-) -> Remote<K::Remote> {
+) -> Read<K::Remote> {
     let uid = obj.uid().unwrap_or_default();
     let generation = obj.meta().generation;
     let status = obj.status();
@@ -348,10 +349,10 @@ async fn observe<K: Managed>(
         Some(id) if requested || decide::refresh_due(generation, status, since, settings, now) => {
             id
         }
-        Some(_) => return Remote::Unread,
+        Some(_) => return Read::Unread,
         None => match obj.adopt_id() {
             Some(id) => id,
-            None => return Remote::Unread,
+            None => return Read::Unread,
         },
     };
     ctx.mark_read(&uid);
@@ -362,17 +363,17 @@ async fn observe<K: Managed>(
     let remote = match K::read(aws, id).await {
         Ok(Some(remote)) => remote,
         Ok(None) => return obj.gone(ctx, aws).await,
-        Err(e) => return Remote::Failed(e),
+        Err(e) => return Read::Failed(e),
     };
     if !full {
-        return Remote::Found { remote, tags: None };
+        return Read::Found { remote, tags: None };
     }
     match aws.list_tags(remote.arn()).await {
-        Ok(tags) => Remote::Found {
+        Ok(tags) => Read::Found {
             remote,
             tags: Some(tags),
         },
-        Err(e) => Remote::Failed(e),
+        Err(e) => Read::Failed(e),
     }
 }
 
@@ -389,10 +390,10 @@ enum Protected {
 async fn protect<K: Managed>(
     obj: &K,
     api: &Api<K>,
-    actions: &[decide::Action<K::Update>],
+    actions: &[decide::Call<K::Update>],
     settings: &Settings,
 ) -> Result<Protected, Error> {
-    if actions.contains(&decide::Action::Create) {
+    if actions.contains(&decide::Call::Create) {
         return guard_create(obj, api, settings).await;
     }
     let recorded = obj.status().and_then(|s| s.remote_id()).is_some();
@@ -491,7 +492,7 @@ async fn act<K: Managed>(
     obj: &K,
     ctx: &Context,
     aws: &Regional,
-    actions: Vec<decide::Action<K::Update>>,
+    actions: Vec<decide::Call<K::Update>>,
     creation: Creation<'_, K::Inputs>,
     mut done: Done<K::Status>,
 ) -> Done<K::Status> {
@@ -502,7 +503,7 @@ async fn act<K: Managed>(
         let id = done.status.remote_id().unwrap_or_default().to_string();
         let arn = done.status.remote_arn().unwrap_or_default().to_string();
         let described = match &step {
-            decide::Action::Create => {
+            decide::Call::Create => {
                 let made = create(obj, ctx, aws, &creation).await;
                 match &made {
                     Ok(Made::Sent(_)) => obj.record_attempt(&mut done.status, true),
@@ -512,9 +513,9 @@ async fn act<K: Managed>(
                 }
                 made.map(|m| Some(m.into_remote()))
             }
-            decide::Action::Update(u) => K::update(aws, &id, u).await.map(Some),
-            decide::Action::Tag(tags) => aws.tag(&arn, tags).await.map(|()| None),
-            decide::Action::Untag(keys) => aws.untag(&arn, keys).await.map(|()| None),
+            decide::Call::Update(u) => K::update(aws, &id, u).await.map(Some),
+            decide::Call::Tag(tags) => aws.tag(&arn, tags).await.map(|()| None),
+            decide::Call::Untag(keys) => aws.untag(&arn, keys).await.map(|()| None),
         };
         match described {
             Ok(Some(remote)) => {

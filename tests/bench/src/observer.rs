@@ -63,7 +63,8 @@ impl Seen {
             *self.updates.entry(ns.clone()).or_default() += 1;
         }
         let ready = status.is_some_and(|s| {
-            s.conditions
+            s.common
+                .conditions
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True")
         });

@@ -77,7 +77,8 @@ fn pool(name: &str) -> MediaPipelineKinesisVideoStreamPool {
 
 fn pool_ready(p: &MediaPipelineKinesisVideoStreamPool) -> bool {
     p.status.as_ref().is_some_and(|s| {
-        s.conditions
+        s.common
+            .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True")
     })
