@@ -268,3 +268,7 @@ pub fn finished_gone<S: ManagedStatus>(
                    since removed it.";
     finished(status, "Removed", message, generation, now)
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;
