@@ -32,7 +32,8 @@ use tracing::{info, warn};
 use crate::aws::Aws;
 use crate::config::{self, Config};
 use crate::crd::{
-    Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, RECONCILE_REQUESTED_AT,
+    Decoded, MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    RECONCILE_REQUESTED_AT,
 };
 use crate::decide::pool::referencing;
 use crate::error::Error;
@@ -90,8 +91,13 @@ pub async fn run(
     let (pipelines, pipelines_synced) =
         controller_for(&ctx, &scopes, (pipeline_store, pipeline_cache), named_pools);
     let (pools, pools_synced) = controller_for(&ctx, &scopes, pool_cache, pool_users);
+    // Capture pipelines name no other resource, and none names them yet.
+    let (capture_store, capture_cache) = reflector::store::<Decoded<MediaCapturePipeline>>();
+    let cached = (cached.0, cached.1, capture_store.clone());
+    let (captures, captures_synced) =
+        controller_for(&ctx, &scopes, (capture_store, capture_cache), |_| {});
     let upkeep = async {
-        for mut synced in [pipelines_synced, pools_synced] {
+        for mut synced in [pipelines_synced, pools_synced, captures_synced] {
             if synced.wait_for(|done| *done).await.is_err() {
                 return futures::future::pending().await;
             }
@@ -100,13 +106,14 @@ pub async fn run(
         metrics.set_ready(true);
         prune(&ctx, cached).await
     };
-    let controllers = futures::future::join(
+    let controllers = futures::future::join3(
         start(
             pipelines.reconcile_on(pipelines_woken),
             &ctx,
             shutdown.clone(),
         ),
-        start(pools.reconcile_on(pools_woken), &ctx, shutdown),
+        start(pools.reconcile_on(pools_woken), &ctx, shutdown.clone()),
+        start(captures, &ctx, shutdown),
     );
     // The upkeep never ends: it stops with the controllers, and is dropped
     // with them when the lease is lost (a task would outlive them).
@@ -120,6 +127,7 @@ pub async fn run(
 type Caches = (
     Store<Decoded<MediaStreamPipeline>>,
     Store<Decoded<MediaPipelineKinesisVideoStreamPool>>,
+    Store<Decoded<MediaCapturePipeline>>,
 );
 
 /// Every refresh interval, drops what the context and the metrics keep
@@ -131,7 +139,7 @@ type Caches = (
 /// miss both the objects a relist drops (the cache drops them without an
 /// event) and a reconcile that records after the Delete. Stale gauges last
 /// at most one interval: no longer than the statuses they count.
-async fn prune(ctx: &Context, (pipelines, pools): Caches) {
+async fn prune(ctx: &Context, (pipelines, pools, captures): Caches) {
     let every = ctx.config.settings.refresh_interval.max(PRUNE_FLOOR);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -139,6 +147,7 @@ async fn prune(ctx: &Context, (pipelines, pools): Caches) {
         ticks.tick().await;
         let mut live = uids(&pipelines);
         live.extend(uids(&pools));
+        live.extend(uids(&captures));
         ctx.retain(&live);
     }
 }

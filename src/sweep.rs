@@ -34,7 +34,9 @@ use tracing::{info, warn};
 
 use crate::aws::{Aws, Regional, unsupported_region};
 use crate::config::{Config, SweepMode};
-use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
+use crate::crd::{
+    Decoded, MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
+};
 use crate::decide::{self, ManagedStatus};
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -126,6 +128,7 @@ impl Sweeper {
         let mut live = Live::default();
         read_live::<MediaStreamPipeline>(client, config, &mut live).await?;
         read_live::<MediaPipelineKinesisVideoStreamPool>(client, config, &mut live).await?;
+        read_live::<MediaCapturePipeline>(client, config, &mut live).await?;
         self.regions.insert(aws.default_region());
         self.regions.extend(live.regions.iter().cloned());
         self.regions
@@ -142,6 +145,9 @@ impl Sweeper {
                 recorder,
                 live: &live,
             };
+            // ListMediaPipelines lists every pipeline type, and
+            // DeleteMediaPipeline deletes any: one pass covers stream and
+            // capture pipelines alike (counted under MediaStreamPipeline).
             add(
                 &mut pipelines,
                 self.kind::<MediaStreamPipeline>(&ctx, &mut seen).await,

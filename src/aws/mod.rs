@@ -5,11 +5,13 @@
 //! through (rate limit, request, metrics); one file per kind holds its calls
 //! and the remote type they return.
 
+mod capture;
 mod client;
 mod meeting;
 mod pipeline;
 mod pool;
 
+pub use capture::{CaptureDetail, RemoteCapture, capture_pipeline};
 pub use client::{
     Aws, AwsOptions, KNOWN_TAGS_MAX, Listed, RateLimit, Regional, SUPPORTED_REGIONS, loader,
     unsupported_region,

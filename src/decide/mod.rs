@@ -6,6 +6,7 @@
 //! summary, read cadence, error and gone statuses, tags. [`pipeline`] and
 //! [`pool`] hold each kind's own decision.
 
+pub mod capture;
 pub mod flow;
 pub mod media;
 pub mod pipeline;

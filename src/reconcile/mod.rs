@@ -10,6 +10,7 @@
 //! is created only while status records none, always with the resource's UID
 //! as ClientRequestToken, and never recreated once AWS reports it gone.
 
+mod capture;
 mod context;
 mod finalizer;
 mod media;
