@@ -32,10 +32,9 @@ use tracing::{info, warn};
 use crate::aws::Aws;
 use crate::config::{self, Config};
 use crate::crd::{
-    Decoded, MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
-    RECONCILE_REQUESTED_AT,
+    Decoded, MediaCapturePipeline, MediaConcatenationPipeline, MediaPipelineKinesisVideoStreamPool,
+    MediaStreamPipeline, RECONCILE_REQUESTED_AT,
 };
-use crate::decide::pool::referencing;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::reconcile::{self, Context, MANAGER, Managed};
@@ -64,40 +63,53 @@ pub async fn run(
         let namespaces = config::unique(ctx.config.namespaces.clone());
         namespaces.into_iter().map(Some).collect()
     };
-    // Each kind's watch also tells the other kind's controller whom its
-    // changes concern, so neither kind is watched (nor decoded) twice.
-    let (wake_pools, pools_woken) = mpsc::unbounded();
-    let (wake_pipelines, pipelines_woken) = mpsc::unbounded();
+    // A kind whose resources name others (a stream pipeline its pools, a
+    // concatenation its capture) is linked to theirs: each watch tells the
+    // other controller whom its changes concern, so no kind is watched (nor
+    // decoded) twice.
     let (pipeline_store, pipeline_cache) = reflector::store::<Decoded<MediaStreamPipeline>>();
-    let pool_cache = reflector::store::<Decoded<MediaPipelineKinesisVideoStreamPool>>();
-    // A pipeline's change (above all its deletion) wakes the pools it names.
-    let named_pools = move |p: &Decoded<MediaStreamPipeline>| {
-        let Some(p) = p.valid() else { return };
-        for r in p.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref()) {
-            let _ = wake_pools.unbounded_send(object_ref(p.namespace(), &r.name));
-        }
-    };
-    // A pool's change wakes the pipelines that name it.
-    let users = pipeline_store.clone();
-    let cached = (pipeline_store.clone(), pool_cache.0.clone());
-    let pool_users = move |pool: &Decoded<MediaPipelineKinesisVideoStreamPool>| {
-        let Some(pool) = pool.valid() else { return };
-        let all = users.state();
-        let pipelines = all.iter().filter_map(|p| p.valid()).map(|p| &**p);
-        for name in referencing(pool, pipelines) {
-            let _ = wake_pipelines.unbounded_send(object_ref(pool.namespace(), &name));
-        }
-    };
-    let (pipelines, pipelines_synced) =
-        controller_for(&ctx, &scopes, (pipeline_store, pipeline_cache), named_pools);
-    let (pools, pools_synced) = controller_for(&ctx, &scopes, pool_cache, pool_users);
-    // Capture pipelines name no other resource, and none names them yet.
-    let (capture_store, capture_cache) = reflector::store::<Decoded<MediaCapturePipeline>>();
-    let cached = (cached.0, cached.1, capture_store.clone());
-    let (captures, captures_synced) =
-        controller_for(&ctx, &scopes, (capture_store, capture_cache), |_| {});
+    let (pool_store, pool_cache) = reflector::store();
+    let (capture_store, capture_cache) = reflector::store();
+    let (concat_store, concat_cache) = reflector::store::<Decoded<MediaConcatenationPipeline>>();
+    let pools = link(pipeline_store.clone(), MediaStreamPipeline::pool_names);
+    let captures = link(
+        concat_store.clone(),
+        MediaConcatenationPipeline::capture_names,
+    );
+    let cached = (
+        pipeline_store.clone(),
+        pool_store.clone(),
+        capture_store.clone(),
+        concat_store.clone(),
+    );
+    let (pipelines, pipelines_synced) = controller_for(
+        &ctx,
+        &scopes,
+        (pipeline_store, pipeline_cache),
+        pools.on_user,
+    );
+    let (pool_controller, pools_synced) =
+        controller_for(&ctx, &scopes, (pool_store, pool_cache), pools.on_used);
+    let (capture_controller, captures_synced) = controller_for(
+        &ctx,
+        &scopes,
+        (capture_store, capture_cache),
+        captures.on_used,
+    );
+    let (concats, concats_synced) = controller_for(
+        &ctx,
+        &scopes,
+        (concat_store, concat_cache),
+        captures.on_user,
+    );
     let upkeep = async {
-        for mut synced in [pipelines_synced, pools_synced, captures_synced] {
+        let all = [
+            pipelines_synced,
+            pools_synced,
+            captures_synced,
+            concats_synced,
+        ];
+        for mut synced in all {
             if synced.wait_for(|done| *done).await.is_err() {
                 return futures::future::pending().await;
             }
@@ -106,14 +118,23 @@ pub async fn run(
         metrics.set_ready(true);
         prune(&ctx, cached).await
     };
-    let controllers = futures::future::join3(
+    let controllers = futures::future::join4(
         start(
-            pipelines.reconcile_on(pipelines_woken),
+            pipelines.reconcile_on(pools.users_woken),
             &ctx,
             shutdown.clone(),
         ),
-        start(pools.reconcile_on(pools_woken), &ctx, shutdown.clone()),
-        start(captures, &ctx, shutdown),
+        start(
+            pool_controller.reconcile_on(pools.used_woken),
+            &ctx,
+            shutdown.clone(),
+        ),
+        start(
+            capture_controller.reconcile_on(captures.used_woken),
+            &ctx,
+            shutdown.clone(),
+        ),
+        start(concats.reconcile_on(captures.users_woken), &ctx, shutdown),
     );
     // The upkeep never ends: it stops with the controllers, and is dropped
     // with them when the lease is lost (a task would outlive them).
@@ -128,6 +149,7 @@ type Caches = (
     Store<Decoded<MediaStreamPipeline>>,
     Store<Decoded<MediaPipelineKinesisVideoStreamPool>>,
     Store<Decoded<MediaCapturePipeline>>,
+    Store<Decoded<MediaConcatenationPipeline>>,
 );
 
 /// Every refresh interval, drops what the context and the metrics keep
@@ -139,7 +161,7 @@ type Caches = (
 /// miss both the objects a relist drops (the cache drops them without an
 /// event) and a reconcile that records after the Delete. Stale gauges last
 /// at most one interval: no longer than the statuses they count.
-async fn prune(ctx: &Context, (pipelines, pools, captures): Caches) {
+async fn prune(ctx: &Context, (pipelines, pools, captures, concats): Caches) {
     let every = ctx.config.settings.refresh_interval.max(PRUNE_FLOOR);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -148,7 +170,54 @@ async fn prune(ctx: &Context, (pipelines, pools, captures): Caches) {
         let mut live = uids(&pipelines);
         live.extend(uids(&pools));
         live.extend(uids(&captures));
+        live.extend(uids(&concats));
         ctx.retain(&live);
+    }
+}
+
+/// What links a kind whose resources name others by reference (users) to
+/// the kind they name (used): the watch of each wakes the other's
+/// controller. A user's change (above all its deletion) wakes what it
+/// names; a used resource's change wakes its users.
+struct Link<U: Managed, D: Managed> {
+    on_user: Touched<U>,
+    on_used: Touched<D>,
+    users_woken: mpsc::UnboundedReceiver<ObjectRef<Decoded<U>>>,
+    used_woken: mpsc::UnboundedReceiver<ObjectRef<Decoded<D>>>,
+}
+
+/// What a watch calls with each object it applies or deletes.
+type Touched<K> = Box<dyn Fn(&Decoded<K>) + Send>;
+
+fn link<U: Managed, D: Managed>(
+    users: Store<Decoded<U>>,
+    names: fn(&U) -> Vec<&str>,
+) -> Link<U, D> {
+    let (wake_used, used_woken) = mpsc::unbounded();
+    let (wake_users, users_woken) = mpsc::unbounded();
+    let on_user = move |u: &Decoded<U>| {
+        let Some(u) = u.valid() else { return };
+        for name in names(u) {
+            let _ = wake_used.unbounded_send(object_ref(u.namespace(), name));
+        }
+    };
+    let on_used = move |d: &Decoded<D>| {
+        let Some(d) = d.valid() else { return };
+        let (ns, name) = (d.namespace(), d.name_any());
+        let all = users.state();
+        let same_ns = all
+            .iter()
+            .filter_map(|u| u.valid())
+            .filter(|u| u.namespace() == ns);
+        for u in same_ns.filter(|u| names(u).contains(&name.as_str())) {
+            let _ = wake_users.unbounded_send(object_ref(ns.clone(), &u.name_any()));
+        }
+    };
+    Link {
+        on_user: Box::new(on_user),
+        on_used: Box::new(on_used),
+        users_woken,
+        used_woken,
     }
 }
 

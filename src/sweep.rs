@@ -35,7 +35,8 @@ use tracing::{info, warn};
 use crate::aws::{Aws, Regional, unsupported_region};
 use crate::config::{Config, SweepMode};
 use crate::crd::{
-    Decoded, MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag,
+    Decoded, MediaCapturePipeline, MediaConcatenationPipeline, MediaPipelineKinesisVideoStreamPool,
+    MediaStreamPipeline, Tag,
 };
 use crate::decide::{self, ManagedStatus};
 use crate::error::Error;
@@ -129,6 +130,7 @@ impl Sweeper {
         read_live::<MediaStreamPipeline>(client, config, &mut live).await?;
         read_live::<MediaPipelineKinesisVideoStreamPool>(client, config, &mut live).await?;
         read_live::<MediaCapturePipeline>(client, config, &mut live).await?;
+        read_live::<MediaConcatenationPipeline>(client, config, &mut live).await?;
         self.regions.insert(aws.default_region());
         self.regions.extend(live.regions.iter().cloned());
         self.regions
@@ -147,7 +149,8 @@ impl Sweeper {
             };
             // ListMediaPipelines lists every pipeline type, and
             // DeleteMediaPipeline deletes any: one pass covers stream and
-            // capture pipelines alike (counted under MediaStreamPipeline).
+            // capture and concatenation pipelines alike (counted under
+            // MediaStreamPipeline).
             add(
                 &mut pipelines,
                 self.kind::<MediaStreamPipeline>(&ctx, &mut seen).await,

@@ -3,7 +3,7 @@
 
 use aws_sdk_chimesdkmediapipelines::types as t;
 
-use super::client::{Regional, sdk_tag};
+use super::client::{Regional, built, sdk_tags};
 use super::pipeline::{Described, Header};
 use crate::crd::{ArtifactsConfiguration, MediaCapturePipelineSpec, MeetingConfiguration, Tag};
 use crate::error::Error;
@@ -38,7 +38,7 @@ impl Regional {
             None => None,
         };
         let meeting = spec.chime_sdk_meeting_configuration.as_ref();
-        let mut req = self
+        let req = self
             .client
             .create_media_capture_pipeline()
             .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
@@ -48,11 +48,8 @@ impl Regional {
             .set_sink_iam_role_arn(spec.sink_iam_role_arn.clone())
             .set_chime_sdk_meeting_configuration(meeting.map(meeting_configuration).transpose()?)
             .set_sse_aws_key_management_params(sse)
-            .client_request_token(token);
-        // The model's TagList has min 1: send none rather than an empty list.
-        for tag in tags {
-            req = req.tags(sdk_tag(tag)?);
-        }
+            .client_request_token(token)
+            .set_tags(sdk_tags(tags)?);
         let out = self.call("CreateMediaCapturePipeline", req.send()).await?;
         let p = out
             .media_capture_pipeline
@@ -74,10 +71,6 @@ pub fn capture_pipeline(p: t::MediaCapturePipeline) -> Result<RemoteCapture, Err
         source_arn: p.source_arn.unwrap_or_default(),
         sink_arn: p.sink_arn.unwrap_or_default(),
     })
-}
-
-fn built(e: aws_sdk_chimesdkmediapipelines::error::BuildError) -> Error {
-    Error::Unexpected(e.to_string())
 }
 
 fn meeting_configuration(

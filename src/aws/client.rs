@@ -313,6 +313,19 @@ fn source_text(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// Tags as a create takes them: none rather than an empty list, since the
+/// model's TagList has min 1.
+pub(crate) fn sdk_tags(tags: &[Tag]) -> Result<Option<Vec<t::Tag>>, Error> {
+    let tags: Result<Vec<t::Tag>, Error> = tags.iter().map(sdk_tag).collect();
+    tags.map(|t| (!t.is_empty()).then_some(t))
+}
+
+/// What the SDK's builders refuse (a required member unset): a bug of
+/// ours, never the user's.
+pub(crate) fn built(e: aws_sdk_chimesdkmediapipelines::error::BuildError) -> Error {
+    Error::Unexpected(e.to_string())
+}
+
 pub(crate) fn sdk_tag(tag: &Tag) -> Result<t::Tag, Error> {
     t::Tag::builder()
         .key(&tag.key)

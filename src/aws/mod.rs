@@ -7,6 +7,7 @@
 
 mod capture;
 mod client;
+mod concat;
 mod meeting;
 mod pipeline;
 mod pool;
@@ -16,5 +17,6 @@ pub use client::{
     Aws, AwsOptions, KNOWN_TAGS_MAX, Listed, RateLimit, Regional, SUPPORTED_REGIONS, loader,
     unsupported_region,
 };
+pub use concat::{ConcatDetail, RemoteConcat, concat_pipeline};
 pub use pipeline::{Described, Header, RemotePipeline, StreamDetail, of_type, stream_pipeline};
 pub use pool::RemotePool;

@@ -5,7 +5,7 @@
 use aws_sdk_chimesdkmediapipelines::types as t;
 use jiff::Timestamp;
 
-use super::client::{Listed, Regional, sdk_tag, timestamp};
+use super::client::{Listed, Regional, sdk_tags, timestamp};
 use crate::crd::{MediaStreamSink, MediaStreamSource, MediaStreamType, SinkType, SourceType, Tag};
 use crate::error::Error;
 
@@ -119,10 +119,7 @@ impl Regional {
                     .map_err(|e| Error::Unexpected(e.to_string()))?,
             );
         }
-        // The model's TagList has min 1: send none rather than an empty list.
-        for tag in tags {
-            req = req.tags(sdk_tag(tag)?);
-        }
+        let req = req.set_tags(sdk_tags(tags)?);
         let out = self.call("CreateMediaStreamPipeline", req.send()).await?;
         let p = out
             .media_stream_pipeline

@@ -4,7 +4,7 @@
 use aws_sdk_chimesdkmediapipelines::types as t;
 use jiff::Timestamp;
 
-use super::client::{Listed, Regional, sdk_tag, timestamp};
+use super::client::{Listed, Regional, sdk_tags, timestamp};
 use crate::crd::Tag;
 use crate::error::Error;
 
@@ -68,15 +68,13 @@ impl Regional {
             .set_data_retention_in_hours(retention_hours)
             .build()
             .map_err(|e| Error::Unexpected(e.to_string()))?;
-        let mut req = self
+        let req = self
             .client
             .create_media_pipeline_kinesis_video_stream_pool()
             .pool_name(name)
             .stream_configuration(conf)
-            .client_request_token(token);
-        for tag in tags {
-            req = req.tags(sdk_tag(tag)?);
-        }
+            .client_request_token(token)
+            .set_tags(sdk_tags(tags)?);
         let out = self
             .call("CreateMediaPipelineKinesisVideoStreamPool", req.send())
             .await?;

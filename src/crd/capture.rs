@@ -200,23 +200,7 @@ pub struct SseKms {
     pub aws_kms_encryption_context: Option<String>,
 }
 
-/// The model's enums, spelled as AWS spells them.
-macro_rules! model_enum {
-    ($($name:ident: $($variant:ident),+;)+) => {$(
-        // Each variant documented: schemars then describes the enum as
-        // one value per variant, which stays null-free when optional (an
-        // enum listing null makes a 1.20 API server refuse the CRD).
-        #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
-        pub enum $name { $(#[doc = stringify!($variant)] $variant),+ }
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant)),+ }
-            }
-        }
-    )+};
-}
-
-model_enum! {
+crate::model_enum! {
     AudioMux: AudioOnly, AudioWithActiveSpeakerVideo, AudioWithCompositedVideo;
     ArtifactsState: Enabled, Disabled;
     VideoMux: VideoOnly;

@@ -51,6 +51,23 @@ pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars:
     schemars::json_schema!({"type": "array", "maxItems": 16, "items": item})
 }
 
+/// The model's enums, spelled as AWS spells them, with `as_str`.
+#[macro_export]
+macro_rules! model_enum {
+    ($($name:ident: $($variant:ident),+;)+) => {$(
+        // Each variant documented: schemars then describes the enum as
+        // one value per variant, which stays null-free when optional (an
+        // enum listing null makes a 1.20 API server refuse the CRD).
+        #[derive(serde::Deserialize, serde::Serialize, Clone, Copy, Debug, PartialEq, schemars::JsonSchema)]
+        pub enum $name { $(#[doc = stringify!($variant)] $variant),+ }
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => stringify!($variant)),+ }
+            }
+        }
+    )+};
+}
+
 /// A tag of the media pipeline.
 #[derive(
     Deserialize, Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,

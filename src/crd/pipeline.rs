@@ -145,6 +145,14 @@ pub enum MediaStreamType {
     IndividualAudio,
 }
 
+impl MediaStreamPipeline {
+    /// The pool resources its sinks name.
+    pub fn pool_names(&self) -> Vec<&str> {
+        let refs = self.spec.sinks.iter().filter_map(|s| s.pool_ref.as_ref());
+        refs.map(|r| r.name.as_str()).collect()
+    }
+}
+
 impl CommonSpec for MediaStreamPipeline {
     fn common(&self) -> &CommonFields {
         &self.spec.common

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use serde::Serialize;
 
 use super::flow::{self, Drift, Verdicts};
-use super::media::{arn_key, changed_region, changed_request, request_digest};
+use super::media::{arn_key, changed_region, changed_request, refused_sink, request_digest};
 use super::{KindInfo, Plan, Seen};
 use crate::aws::RemoteCapture;
 use crate::config::Settings;
@@ -60,17 +60,11 @@ pub fn decide(obs: Observation<'_>, settings: &Settings) -> Plan<PipelineStatus,
     flow::decide(&obs, &obs.seen, &obs.spec.common.tags, settings)
 }
 
-/// A spec refused without asking AWS: a sink that is no S3 bucket (the
-/// CRD's rule says so at admission from Kubernetes 1.25 on; older API
-/// servers skip the rule), another request than a create that may have
-/// reached AWS sent, or another region.
+/// A spec refused without asking AWS: a sink that is no S3 bucket, another
+/// request than a create that may have reached AWS sent, or another region.
 pub fn refused_change(spec: &MediaCapturePipelineSpec, status: &PipelineStatus) -> Option<Error> {
-    if !is_s3_bucket_arn(&spec.sink_arn) {
-        return Some(Error::InvalidSpec(format!(
-            "spec.sinkArn {:?} is not an S3 bucket ARN (arn:aws:s3:::bucket): a capture pipeline \
-             records to S3",
-            spec.sink_arn
-        )));
+    if let Some(err) = refused_sink("spec.sinkArn", &spec.sink_arn) {
+        return Some(err);
     }
     let fields = "spec.sourceArn, spec.sinkArn, spec.sinkIamRoleArn, \
                   spec.chimeSdkMeetingConfiguration and spec.sseAwsKeyManagementParams";
@@ -87,12 +81,4 @@ pub fn request(spec: &MediaCapturePipelineSpec) -> impl Serialize + '_ {
         &spec.chime_sdk_meeting_configuration,
         &spec.sse_aws_key_management_params,
     )
-}
-
-/// `arn:<partition>:s3:::<bucket>[/<prefix>]`, as the CRD's rule on
-/// spec.sinkArn says.
-pub fn is_s3_bucket_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    matches!(parts.as_slice(), ["arn", partition, "s3", "", "", bucket]
-        if !partition.is_empty() && !bucket.is_empty())
 }

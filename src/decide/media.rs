@@ -115,6 +115,25 @@ pub fn changed_region(spec: Option<&str>, status: &PipelineStatus) -> Option<Err
     }
 }
 
+/// A sink that is no S3 bucket, refused before any AWS call (the CRDs'
+/// rules say so at admission from Kubernetes 1.25 on; older API servers
+/// skip them).
+pub fn refused_sink(field: &str, arn: &str) -> Option<Error> {
+    (!is_s3_bucket_arn(arn)).then(|| {
+        Error::InvalidSpec(format!(
+            "{field} {arn:?} is not an S3 bucket ARN (arn:aws:s3:::bucket): recordings go to S3"
+        ))
+    })
+}
+
+/// `arn:<partition>:s3:::<bucket>[/<prefix>]`, as the CRD's rule on
+/// spec.sinkArn says.
+pub fn is_s3_bucket_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "s3", "", "", bucket]
+        if !partition.is_empty() && !bucket.is_empty())
+}
+
 /// AWS compares IDs (GUIDs) without regard to case: so do we.
 pub fn same_id(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

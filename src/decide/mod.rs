@@ -7,6 +7,7 @@
 //! [`pool`] hold each kind's own decision.
 
 pub mod capture;
+pub mod concat;
 pub mod flow;
 pub mod media;
 pub mod pipeline;

@@ -11,6 +11,7 @@
 //! as ClientRequestToken, and never recreated once AWS reports it gone.
 
 mod capture;
+mod concat;
 mod context;
 mod finalizer;
 mod media;
