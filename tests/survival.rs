@@ -1,13 +1,18 @@
 //! It survives: operator crashes, AWS faults, the active-pipeline limit and
 //! control-plane faults, with exactly-once checks on the emulator's records.
-//! Each check prints one `survival:` line of figures.
+//! Each suite is written once, generic over the kind
+//! ([`common::kinds::TestKind`]), and run for each kind by a one-line test;
+//! each run prints one `survival:` line of figures, naming the kind.
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use chime_pipeline_operator::crd::{MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline};
+use chime_pipeline_operator::crd::{
+    MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+};
+use common::kinds::{Remote, TestKind, assert_one_per_uid, kind_name, manifest};
 use common::*;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -18,18 +23,17 @@ use testworld::emulator::{EmulatorConfig, Fault, FaultKind, Trigger};
 
 /// Waits until every named resource satisfies `pred`, listing them all at
 /// once per round.
-async fn wait_all(
-    h: &Harness,
+async fn wait_all<K: TestKind>(
+    api: &Api<K>,
     names: &[String],
     what: &str,
     timeout: Duration,
-    pred: impl Fn(&MediaStreamPipeline) -> bool,
+    pred: impl Fn(&K) -> bool,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        let list = h.api().list(&Default::default()).await?;
-        let by_name: HashMap<String, &MediaStreamPipeline> =
-            list.items.iter().map(|o| (o.name_any(), o)).collect();
+        let list = api.list(&Default::default()).await?;
+        let by_name: HashMap<String, &K> = list.items.iter().map(|o| (o.name_any(), o)).collect();
         let missing: Vec<&String> = names
             .iter()
             .filter(|n| !by_name.get(*n).is_some_and(|o| pred(o)))
@@ -46,15 +50,16 @@ async fn wait_all(
                     Some(o) => format!(
                         "{n}: finalizers {:?}, generation {:?}, status {:?}",
                         o.finalizers(),
-                        o.metadata.generation,
-                        o.status
+                        o.meta().generation,
+                        o.status()
                     ),
                 })
                 .collect();
             anyhow::bail!(
-                "{} of {} not {what} in {timeout:?}:\n{}",
+                "{} of {} {} not {what} in {timeout:?}:\n{}",
                 missing.len(),
                 names.len(),
+                kind_name::<K>(),
                 seen.join("\n")
             );
         }
@@ -62,18 +67,30 @@ async fn wait_all(
     }
 }
 
-async fn wait_all_gone(h: &Harness, timeout: Duration) -> anyhow::Result<()> {
+/// Waits until the namespace holds exactly `names` of the kind (`[]`: none
+/// left), the others gone once their cleanup is done.
+async fn wait_only<K: TestKind>(
+    api: &Api<K>,
+    names: &[String],
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        let left = h.api().list(&Default::default()).await?.items;
-        if left.is_empty() {
+        let left = api.list(&Default::default()).await?.items;
+        let stale: Vec<String> = left
+            .iter()
+            .map(|o| o.name_any())
+            .filter(|n| !names.contains(n))
+            .collect();
+        if stale.is_empty() {
             return Ok(());
         }
         if Instant::now() > deadline {
             anyhow::bail!(
-                "{} resources stuck on their finalizer, e.g. {}",
-                left.len(),
-                left[0].name_any()
+                "{} deleted {} stuck on their finalizer, e.g. {:?}",
+                stale.len(),
+                kind_name::<K>(),
+                &stale[..stale.len().min(5)]
             );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -95,21 +112,21 @@ const CRASH_FLAGS: [&str; 10] = [
     "2s",
 ];
 
-/// Pipelines created per ClientRequestToken; more than one is a duplicate.
-fn duplicates(h: &Harness) -> usize {
+/// AWS objects of the kind made beyond the first per resource (by create
+/// token): duplicates.
+fn duplicates<K: TestKind>(h: &Harness) -> usize {
     let mut per: HashMap<String, usize> = HashMap::new();
-    for p in h.emulator.pipelines() {
-        *per.entry(p.client_request_token.unwrap_or_default())
-            .or_default() += 1;
+    for r in K::remote(&h.emulator) {
+        *per.entry(r.owner()).or_default() += 1;
     }
     per.values().filter(|n| **n > 1).map(|n| n - 1).sum()
 }
 
 /// Create attempts per resource (by token), from the emulator's call log.
-fn create_attempts(h: &Harness) -> BTreeMap<String, usize> {
+fn create_attempts<K: TestKind>(h: &Harness) -> BTreeMap<String, usize> {
     let mut per = BTreeMap::new();
     for c in h.emulator.calls() {
-        if c.operation == "CreateMediaStreamPipeline"
+        if c.operation == K::CREATE
             && let Some(token) = c.subject
         {
             *per.entry(token).or_default() += 1;
@@ -118,37 +135,82 @@ fn create_attempts(h: &Harness) -> BTreeMap<String, usize> {
     per
 }
 
-/// 200 resources created and deleted in bursts while the operator process
-/// is SIGKILLed at random moments and restarted: afterwards every survivor
-/// is Ready, one pipeline per UID, and deleting everything leaves nothing.
-/// Every fifth resource is deleted right after its create request, racing
-/// the finalizer's addition itself: on a 1.20 API server the delete can win
-/// and leave no trace for any reconcile; the orphan sweep (delete mode)
-/// finds what it left. Every seventh says Retain and is deleted at a random
-/// moment. Beside it runs a second installation with default flags (so the
-/// same cluster ID), its sweep in delete mode too, with live pipelines of
-/// its own. No pipeline whose resource exists, or whose resource said
-/// Retain, is ever deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
-    const BURSTS: usize = 4;
-    const PER_BURST: usize = 50;
-    const KILLS: usize = 12;
-    const NEIGHBOURS: usize = 10;
-    let h = Harness::without_operator("crash").await?;
+/// The UIDs of the kind's resources in the namespace.
+async fn uids<K: TestKind>(api: &Api<K>) -> anyhow::Result<Vec<String>> {
+    Ok(api
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .filter_map(|o| o.uid())
+        .collect())
+}
+
+/// How big a crash suite is.
+struct Crashes {
+    bursts: usize,
+    per_burst: usize,
+    kills: usize,
+    neighbours: usize,
+}
+
+/// The stream pipelines' suite, as large as it always was: 200 resources,
+/// 12 kills, 10 neighbours.
+const LARGE: Crashes = Crashes {
+    bursts: 4,
+    per_burst: 50,
+    kills: 12,
+    neighbours: 10,
+};
+
+/// The other kinds', as large as the pools' always was (in about the same
+/// time): 80 resources, 10 kills, 5 neighbours.
+const SMALL: Crashes = Crashes {
+    bursts: 4,
+    per_burst: 20,
+    kills: 10,
+    neighbours: 5,
+};
+
+/// Resources of kind K created and deleted in bursts while the operator
+/// process is SIGKILLed at random moments and restarted: afterwards every
+/// survivor has converged (Ready), one AWS object per UID, and deleting
+/// everything leaves nothing. Every fifth resource is deleted right after
+/// its create request, racing the finalizer's addition itself: on a 1.20
+/// API server the delete can win and leave no trace for any reconcile; the
+/// orphan sweep (delete mode) finds what it left. The one after it is
+/// deleted at a random moment: before its finalizer (the sweep's, if the
+/// delete wins a race with it), or after. Every seventh says Retain and is
+/// deleted at a random moment. Beside it runs a second installation with
+/// the same flags (so the same cluster ID), its sweep in delete mode too,
+/// with live objects of its own. No object whose resource exists, or whose
+/// resource said Retain, is ever deleted. Every check holds for every kind:
+/// each has a finalizer, identity tags, Retain and the sweep.
+async fn crashes_neither_duplicate_nor_orphan<K: TestKind>(
+    prefix: &str,
+    size: Crashes,
+) -> anyhow::Result<()> {
+    let Crashes {
+        bursts,
+        per_burst,
+        kills,
+        neighbours: neighbour_count,
+    } = size;
+    let kind = kind_name::<K>();
+    let h = Harness::without_operator(prefix).await?;
     h.emulator.set_region_limit(REGION, 10_000);
+    let api: Api<K> = h.env.api();
     let kc = h.env.kubeconfig.clone();
     let ns = h.env.namespace.clone();
     let flags = CRASH_FLAGS;
     let emulator_url = h.emulator.endpoint_url();
     // The neighbour: another namespace, another operator, the same account.
-    let other = TestEnv::new("crash-other").await?;
+    let other = TestEnv::new(&format!("{prefix}-other")).await?;
     let _neighbour = Operator::spawn(&kc, &h.emulator, &other.namespace, &flags)?;
-    let other_api: Api<MediaStreamPipeline> = other.api();
+    let other_api: Api<K> = other.api();
     let mut neighbours = vec![];
-    for i in 0..NEIGHBOURS {
-        let o =
-            MediaStreamPipeline::new(&format!("n{i}"), spec_json(&format!("m-n{i}"), json!({})));
+    for i in 0..neighbour_count {
+        let o = manifest::<K>(&h.emulator, i, &format!("n{i}"), json!({})).await?;
         let o = other_api.create(&Default::default(), &o).await?;
         neighbours.push(o.uid().unwrap_or_default());
     }
@@ -157,7 +219,7 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         let (kc, ns) = (kc.clone(), ns.clone());
         tokio::spawn(async move {
             let mut op = first;
-            for _ in 0..KILLS {
+            for _ in 0..kills {
                 let pause = rand::random_range(300..1500);
                 tokio::time::sleep(Duration::from_millis(pause)).await;
                 op.child.start_kill()?;
@@ -171,17 +233,16 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
     let (mut survivors, mut retained) = (vec![], vec![]);
     let mut names_by_uid: HashMap<String, String> = HashMap::new();
     let mut deletes = vec![];
-    for b in 0..BURSTS {
-        for i in 0..PER_BURST {
+    for b in 0..bursts {
+        for i in 0..per_burst {
             let name = format!("b{b}-{i}");
             let retain = i % 7 == 3;
             let extra = match retain {
                 true => json!({"deletionPolicy": "Retain"}),
                 false => json!({}),
             };
-            let o = h
-                .create(&name, spec_json(&format!("m-{name}"), extra))
-                .await?;
+            let o = manifest::<K>(&h.emulator, b * per_burst + i, &name, extra).await?;
+            let o = api.create(&Default::default(), &o).await?;
             let uid = o.uid().unwrap_or_default();
             names_by_uid.insert(uid.clone(), name.clone());
             if retain {
@@ -189,12 +250,12 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
             }
             if i % 5 == 0 {
                 // Right after its create request.
-                h.delete(&name).await?;
-            } else if retain {
+                api.delete(&name, &Default::default()).await?;
+            } else if retain || i % 5 == 1 {
                 // At a random moment of its life.
-                let api = h.api();
+                let (api, most) = (api.clone(), if retain { 3000 } else { 2000 });
                 deletes.push(tokio::spawn(async move {
-                    let pause = rand::random_range(0..3000);
+                    let pause = rand::random_range(0..most);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                     api.delete(&name, &Default::default()).await
                 }));
@@ -208,124 +269,121 @@ async fn crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
         d.await??;
     }
     let op = killer.await??;
-    wait_all(&h, &survivors, "Ready", Duration::from_secs(180), is_ready).await?;
-    // The Retain resources deleted at random go once their cleanup tagged
-    // their pipelines.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let list = loop {
-        let list = h.api().list(&Default::default()).await?;
-        if list.items.len() == survivors.len() || Instant::now() > deadline {
-            break list;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let timeout = Duration::from_secs(180);
+    wait_all(&api, &survivors, "Ready", timeout, K::converged).await?;
+    // The resources deleted go once their cleanup is done (the Retain ones
+    // once it tagged their objects).
+    wait_only(&api, &survivors, timeout).await?;
+    let uids = uids(&api).await?;
     assert_eq!(
-        list.items.len(),
+        uids.len(),
         survivors.len(),
         "a deleted resource is still there"
     );
-    let uids: Vec<String> = list.items.iter().filter_map(|o| o.uid()).collect();
     let mut one_each = uids.clone();
     one_each.extend(neighbours.iter().cloned());
-    h.assert_one_pipeline_per_uid(&one_each);
-    let dups = duplicates(&h);
+    assert_one_per_uid::<K>(&h.emulator, &one_each);
+    let dups = duplicates::<K>(&h);
 
     for name in &survivors {
-        h.delete(name).await?;
+        api.delete(name, &Default::default()).await?;
     }
-    wait_all_gone(&h, Duration::from_secs(180)).await?;
+    wait_only(&api, &[], timeout).await?;
     // What no reconcile could see is the sweep's: within a sweep interval
-    // and its grace period (polled, not timed). Retained pipelines and the
-    // neighbour's stay.
-    let kept = |p: &testworld::emulator::PipelineRecord| {
-        let token = p.client_request_token.clone().unwrap_or_default();
-        retained.contains(&token) || neighbours.contains(&token)
-    };
+    // and its grace period (polled, not timed); a deleted pool also stays
+    // DELETING in AWS a while. Retained objects and the neighbour's stay.
+    let kept = |r: &Remote| retained.contains(&r.owner()) || neighbours.contains(&r.owner());
     let orphans = || {
-        h.emulator
-            .pipelines()
-            .iter()
-            .filter(|p| !p.deleted && !kept(p))
-            .count()
+        K::remote(&h.emulator)
+            .into_iter()
+            .filter(|r| !r.deleted && !kept(r))
+            .collect::<Vec<_>>()
     };
-    let left = orphans();
-    eventually(Duration::from_secs(60), || orphans() == 0).await;
-    let swept = left - orphans();
+    // Those not even on their way out (a pool DELETING) are the sweep's.
+    let left = orphans().iter().filter(|r| !r.deleting).count();
+    eventually(Duration::from_secs(60), || orphans().is_empty()).await;
     let orphaned = orphans();
-    for p in h
-        .emulator
-        .pipelines()
-        .iter()
-        .filter(|p| !p.deleted && !kept(p))
-    {
-        let token = p.client_request_token.clone().unwrap_or_default();
+    let swept = left.saturating_sub(orphaned.len());
+    for r in &orphaned {
         let calls: Vec<String> = h
             .emulator
             .calls()
             .into_iter()
-            .filter(|c| {
-                c.subject.as_deref() == Some(token.as_str())
-                    || c.subject.as_deref() == Some(p.id.as_str())
-            })
+            .filter(|c| r.is_subject(c.subject.as_deref()))
             .map(|c| format!("{}@{}:{:?}", c.operation, c.at_ms, c.status))
             .collect();
         eprintln!(
-            "orphan {} of resource {:?}: {calls:?}",
-            p.id,
-            names_by_uid.get(&token)
+            "orphan {kind} {} of resource {:?}: {calls:?}",
+            r.id,
+            names_by_uid.get(&r.owner())
         );
     }
     // Two more sweeps of each installation after the last delete.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let lost: Vec<String> = h
-        .emulator
-        .pipelines()
+    let remote = K::remote(&h.emulator);
+    let lost: Vec<String> = remote
         .iter()
-        .filter(|p| p.deleted && kept(p))
-        .map(|p| p.client_request_token.clone().unwrap_or_default())
+        .filter(|r| r.deleted && kept(r))
+        .map(Remote::owner)
         .collect();
-    let retained_made = h
-        .emulator
-        .pipelines()
+    let retained_made = remote
         .iter()
-        .filter(|p| retained.contains(&p.client_request_token.clone().unwrap_or_default()))
+        .filter(|r| retained.contains(&r.owner()))
         .count();
-    let max_creates = create_attempts(&h).values().copied().max().unwrap_or(0);
+    let neighbours_alive = remote
+        .iter()
+        .filter(|r| !r.deleted && neighbours.contains(&r.owner()))
+        .count();
+    let max_creates = create_attempts::<K>(&h)
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(0);
     println!(
-        "survival: crash: resources {}, kills {KILLS}, faults 0, duplicates {dups}, orphans {orphaned} (the sweep deleted {swept}), retained pipelines {retained_made} of {} Retain resources, neighbour pipelines {NEIGHBOURS}, deleted while their resource existed or said Retain {}, max create calls per resource {max_creates}",
-        BURSTS * PER_BURST,
+        "survival: crash {kind}: resources {}, kills {kills}, faults 0, duplicates {dups}, orphans {} (the sweep deleted {swept}), retained objects {retained_made} of {} Retain resources, neighbour objects alive {neighbours_alive} of {neighbour_count}, deleted while their resource existed or said Retain {}, max create calls per resource {max_creates}",
+        bursts * per_burst,
+        orphaned.len(),
         retained.len(),
         lost.len()
     );
     assert_eq!(dups, 0);
-    assert_eq!(
-        orphaned, 0,
-        "pipelines left after every resource was deleted"
+    assert!(
+        orphaned.is_empty(),
+        "{kind} objects left after every resource was deleted"
     );
-    assert!(lost.is_empty(), "kept pipelines were deleted: {lost:?}");
-    let live = neighbours
-        .iter()
-        .filter(|u| {
-            h.emulator
-                .pipelines()
-                .iter()
-                .any(|p| p.client_request_token.as_deref() == Some(u.as_str()) && !p.deleted)
-        })
-        .count();
+    assert!(lost.is_empty(), "kept objects were deleted: {lost:?}");
     assert_eq!(
-        live, NEIGHBOURS,
-        "the neighbour's pipelines are not all there"
+        neighbours_alive, neighbour_count,
+        "the neighbour's objects are not all there"
     );
     drop(op);
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_pipeline_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
+    crashes_neither_duplicate_nor_orphan::<MediaStreamPipeline>("crash", LARGE).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
+    crashes_neither_duplicate_nor_orphan::<MediaPipelineKinesisVideoStreamPool>("poolcrash", SMALL)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_pipeline_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
+    crashes_neither_duplicate_nor_orphan::<MediaCapturePipeline>("capcrash", SMALL).await
+}
+
 /// 20% 5xx, 10% throttling, added latency and dropped connections: every
-/// resource converges, nothing is created twice, retries stay bounded.
-#[tokio::test]
-async fn aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
+/// resource of kind K converges, nothing is created twice, retries stay
+/// bounded.
+async fn aws_faults_converge_with_bounded_retries<K: TestKind>(prefix: &str) -> anyhow::Result<()> {
     const N: usize = 40;
-    let h = Harness::start("awsfaults").await?;
+    let kind = kind_name::<K>();
+    let h = Harness::start(prefix).await?;
+    let api: Api<K> = h.env.api();
     let faults = [
         (FaultKind::Unavailable, 0.10),
         (FaultKind::Failure, 0.10),
@@ -343,35 +401,28 @@ async fn aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
     let mut names = vec![];
     for i in 0..N {
         let name = format!("f{i}");
-        h.create(&name, spec_json(&format!("m-f{i}"), json!({})))
-            .await?;
+        let o = manifest::<K>(&h.emulator, i, &name, json!({})).await?;
+        api.create(&Default::default(), &o).await?;
         names.push(name);
     }
-    wait_all(&h, &names, "Ready", Duration::from_secs(180), is_ready).await?;
-    let uids: Vec<String> = h
-        .api()
-        .list(&Default::default())
-        .await?
-        .items
-        .iter()
-        .filter_map(|o| o.uid())
-        .collect();
-    h.assert_one_pipeline_per_uid(&uids);
+    let timeout = Duration::from_secs(180);
+    wait_all(&api, &names, "Ready", timeout, K::converged).await?;
+    assert_one_per_uid::<K>(&h.emulator, &uids(&api).await?);
     let faulted = h
         .emulator
         .calls()
         .iter()
         .filter(|c| c.status.is_none_or(|s| s >= 429))
         .count();
-    let attempts = create_attempts(&h);
+    let attempts = create_attempts::<K>(&h);
     let max_retries = attempts.values().map(|n| n - 1).max().unwrap_or(0);
     let total: usize = attempts.values().sum();
     println!(
-        "survival: aws faults: resources {N}, kills 0, faults {faulted}, duplicates {}, orphans 0, max retries {max_retries} (mean {:.2} creates per resource)",
-        duplicates(&h),
+        "survival: aws faults {kind}: resources {N}, kills 0, faults {faulted}, duplicates {}, orphans 0, max retries {max_retries} (mean {:.2} creates per resource)",
+        duplicates::<K>(&h),
         total as f64 / N as f64
     );
-    assert_eq!(duplicates(&h), 0);
+    assert_eq!(duplicates::<K>(&h), 0);
     assert!(
         max_retries <= 8,
         "a resource retried its create {max_retries} times"
@@ -379,34 +430,55 @@ async fn aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A region limit of 10 and 25 resources: 10 Ready, 15 say the limit is
-/// reached; deleting the 10 lets 10 of the waiting ones proceed unaided.
 #[tokio::test]
-async fn the_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
-    let h = Harness::start("limit25").await?;
+async fn stream_pipeline_aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
+    aws_faults_converge_with_bounded_retries::<MediaStreamPipeline>("awsfaults").await
+}
+
+#[tokio::test]
+async fn pool_aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
+    aws_faults_converge_with_bounded_retries::<MediaPipelineKinesisVideoStreamPool>("poolfaults")
+        .await
+}
+
+#[tokio::test]
+async fn capture_pipeline_aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
+    aws_faults_converge_with_bounded_retries::<MediaCapturePipeline>("capfaults").await
+}
+
+/// A region limit of 10 and 25 resources of kind K: 10 Ready, 15 say the
+/// limit is reached; deleting the 10 lets 10 of the waiting ones proceed
+/// unaided. For the pipeline kinds only: AWS limits active pipelines (of
+/// each kind, per Region), and neither it nor the emulator has such a
+/// limit on pools.
+async fn the_limit_holds_and_waiting_resources_proceed<K: TestKind>(
+    prefix: &str,
+) -> anyhow::Result<()> {
+    let kind = kind_name::<K>();
+    let h = Harness::start(prefix).await?;
+    let api: Api<K> = h.env.api();
     h.emulator.set_region_limit(REGION, 10);
     let names: Vec<String> = (0..25).map(|i| format!("l{i}")).collect();
-    for n in &names {
-        h.create(n, spec_json(&format!("m-{n}"), json!({}))).await?;
+    for (i, n) in names.iter().enumerate() {
+        let o = manifest::<K>(&h.emulator, i, n, json!({})).await?;
+        api.create(&Default::default(), &o).await?;
     }
-    let limited = |o: &MediaStreamPipeline| {
-        condition(o, "Ready").is_some_and(|c| c.1 == "ResourceLimitExceeded")
-    };
+    let limited = |o: &K| condition(o, "Ready").is_some_and(|c| c.1 == "ResourceLimitExceeded");
     wait_all(
-        &h,
+        &api,
         &names,
         "Ready or limited",
         Duration::from_secs(120),
-        |o| is_ready(o) || limited(o),
+        |o| K::converged(o) || limited(o),
     )
     .await?;
-    let list = h.api().list(&Default::default()).await?.items;
+    let list = api.list(&Default::default()).await?.items;
     let ready: Vec<String> = list
         .iter()
-        .filter(|o| is_ready(*o))
+        .filter(|o| K::converged(o))
         .map(|o| o.name_any())
         .collect();
-    let waiting: Vec<&MediaStreamPipeline> = list.iter().filter(|o| limited(o)).collect();
+    let waiting: Vec<&K> = list.iter().filter(|o| limited(o)).collect();
     assert_eq!((ready.len(), waiting.len()), (10, 15));
     let msg = condition(waiting[0], "Ready")
         .map(|c| c.2)
@@ -414,15 +486,15 @@ async fn the_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
     assert!(msg.contains("limit"), "{msg}");
 
     for n in &ready {
-        h.delete(n).await?;
+        api.delete(n, &Default::default()).await?;
     }
     let waiting_names: Vec<String> = waiting.iter().map(|o| o.name_any()).collect();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let list = h.api().list(&Default::default()).await?.items;
+        let list = api.list(&Default::default()).await?.items;
         let now_ready = list
             .iter()
-            .filter(|o| waiting_names.contains(&o.name_any()) && is_ready(*o))
+            .filter(|o| waiting_names.contains(&o.name_any()) && K::converged(o))
             .count();
         if now_ready == 10 {
             break;
@@ -434,29 +506,41 @@ async fn the_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     println!(
-        "survival: limit: resources 25, kills 0, faults 0, duplicates {}, orphans 0, 10 Ready + 15 waiting, then 10 more Ready after 10 deletions",
-        duplicates(&h)
+        "survival: limit {kind}: resources 25, kills 0, faults 0, duplicates {}, orphans 0, 10 Ready + 15 waiting, then 10 more Ready after 10 deletions",
+        duplicates::<K>(&h)
     );
-    assert_eq!(duplicates(&h), 0);
+    assert_eq!(duplicates::<K>(&h), 0);
     Ok(())
+}
+
+#[tokio::test]
+async fn stream_pipeline_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
+    the_limit_holds_and_waiting_resources_proceed::<MediaStreamPipeline>("limit25").await
+}
+
+#[tokio::test]
+async fn capture_pipeline_limit_holds_and_waiting_resources_proceed() -> anyhow::Result<()> {
+    the_limit_holds_and_waiting_resources_proceed::<MediaCapturePipeline>("caplimit25").await
 }
 
 /// kube-apiserver restarted in the middle of a burst, then etcd stopped
 /// for a few seconds: the operator recovers with the same exactly-once
-/// result. A control plane of its own, so other tests are not disturbed.
-#[tokio::test]
-async fn control_plane_faults_are_survived() -> anyhow::Result<()> {
+/// result for resources of kind K. A control plane of its own, so other
+/// tests are not disturbed.
+async fn control_plane_faults_are_survived<K: TestKind>(prefix: &str) -> anyhow::Result<()> {
+    let kind = kind_name::<K>();
     let Some(bin_dir) = std::env::var_os("TESTWORLD_BIN_DIR") else {
         println!(
-            "survival: control plane: skipped (TESTWORLD_BIN_DIR unset: not started by tests/run)"
+            "survival: control plane {kind}: skipped (TESTWORLD_BIN_DIR unset: not started by tests/run)"
         );
         return Ok(());
     };
     let mut cp = ControlPlane::start(std::path::Path::new(&bin_dir)).await?;
     let client = testworld::client_from_kubeconfig(&cp.kubeconfig).await?;
     testworld::install_crds(&client, &testworld::crds_dir()).await?;
-    let env = TestEnv::on(cp.kubeconfig.clone(), "cpfaults").await?;
+    let env = TestEnv::on(cp.kubeconfig.clone(), prefix).await?;
     let mut h = Harness::on(env, EmulatorConfig::default()).await?;
+    let api: Api<K> = h.env.api();
     let config = test_config(&h.env.namespace);
     h.run_operator(client, config).await;
 
@@ -464,13 +548,11 @@ async fn control_plane_faults_are_survived() -> anyhow::Result<()> {
     let mut create = async |h: &Harness, range: std::ops::Range<usize>| -> anyhow::Result<()> {
         for i in range {
             let name = format!("c{i}");
+            let o = manifest::<K>(&h.emulator, i, &name, json!({})).await?;
             // Creates during an outage fail; the test (like a client) retries.
             let deadline = Instant::now() + Duration::from_secs(60);
-            while let Err(e) = h
-                .create(&name, spec_json(&format!("m-c{i}"), json!({})))
-                .await
-            {
-                if h.api().get_opt(&name).await.ok().flatten().is_some() {
+            while let Err(e) = api.create(&Default::default(), &o).await {
+                if api.get_opt(&name).await.ok().flatten().is_some() {
                     break;
                 }
                 anyhow::ensure!(Instant::now() < deadline, "create {name}: {e}");
@@ -487,237 +569,31 @@ async fn control_plane_faults_are_survived() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(4)).await;
     cp.start_etcd_again().await?;
     create(&h, 40..60).await?;
-    wait_all(&h, &names, "Ready", Duration::from_secs(180), is_ready).await?;
-    let uids: Vec<String> = h
-        .api()
-        .list(&Default::default())
-        .await?
-        .items
-        .iter()
-        .filter_map(|o| o.uid())
-        .collect();
-    h.assert_one_pipeline_per_uid(&uids);
+    let timeout = Duration::from_secs(180);
+    wait_all(&api, &names, "Ready", timeout, K::converged).await?;
+    assert_one_per_uid::<K>(&h.emulator, &uids(&api).await?);
     println!(
-        "survival: control plane: resources {}, kills 0, faults 2 (apiserver restart, etcd down 4 s), duplicates {}, orphans 0",
+        "survival: control plane {kind}: resources {}, kills 0, faults 2 (apiserver restart, etcd down 4 s), duplicates {}, orphans 0",
         names.len(),
-        duplicates(&h)
+        duplicates::<K>(&h)
     );
-    assert_eq!(duplicates(&h), 0);
+    assert_eq!(duplicates::<K>(&h), 0);
     h.stop_operator().await;
     cp.stop();
     Ok(())
 }
 
-/// Pools (resources) in the namespace, by name.
-async fn pools_by_name(
-    api: &Api<MediaPipelineKinesisVideoStreamPool>,
-) -> anyhow::Result<HashMap<String, MediaPipelineKinesisVideoStreamPool>> {
-    let list = api.list(&Default::default()).await?;
-    Ok(list.items.into_iter().map(|o| (o.name_any(), o)).collect())
+#[tokio::test]
+async fn stream_pipeline_control_plane_faults_are_survived() -> anyhow::Result<()> {
+    control_plane_faults_are_survived::<MediaStreamPipeline>("cpfaults").await
 }
 
-/// 80 pools created and deleted in bursts while the operator process is
-/// SIGKILLed at random moments and restarted (10 kills): afterwards every
-/// survivor is Ready (ACTIVE), one pool per UID in AWS, and deleting
-/// everything leaves no pool behind. Every fifth is deleted at a random
-/// moment (before its finalizer, or after); the sweep runs in delete mode,
-/// and a second installation with default flags keeps pools of its own
-/// beside it, none of which is ever deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pool_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
-    const BURSTS: usize = 4;
-    const PER_BURST: usize = 20;
-    const KILLS: usize = 10;
-    let h = Harness::without_operator("poolcrash").await?;
-    let api: Api<MediaPipelineKinesisVideoStreamPool> = h.env.api();
-    let kc = h.env.kubeconfig.clone();
-    let ns = h.env.namespace.clone();
-    let flags = CRASH_FLAGS;
-    let emulator_url = h.emulator.endpoint_url();
-    let other = TestEnv::new("poolcrash-other").await?;
-    let _neighbour = Operator::spawn(&kc, &h.emulator, &other.namespace, &flags)?;
-    let other_api: Api<MediaPipelineKinesisVideoStreamPool> = other.api();
-    let mut neighbours = vec![];
-    for i in 0..5 {
-        let o = other_api
-            .create(&Default::default(), &pool_manifest(&format!("nb-{i}"))?)
-            .await?;
-        neighbours.push(o.uid().unwrap_or_default());
-    }
-    let first = Operator::spawn(&kc, &h.emulator, &ns, &flags)?;
-    let killer = {
-        let (kc, ns) = (kc.clone(), ns.clone());
-        tokio::spawn(async move {
-            let mut op = first;
-            for _ in 0..KILLS {
-                let pause = rand::random_range(300..1500);
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-                op.child.start_kill()?;
-                op.child.wait().await?;
-                op = Operator::spawn_at(&kc, &emulator_url, &ns, &flags)?;
-            }
-            anyhow::Ok(op)
-        })
-    };
+#[tokio::test]
+async fn pool_control_plane_faults_are_survived() -> anyhow::Result<()> {
+    control_plane_faults_are_survived::<MediaPipelineKinesisVideoStreamPool>("poolcpfaults").await
+}
 
-    let (mut survivors, mut deleted) = (vec![], vec![]);
-    let mut names_by_uid: HashMap<String, String> = HashMap::new();
-    let mut deletes = vec![];
-    for b in 0..BURSTS {
-        for i in 0..PER_BURST {
-            // Unique names: a pool's name in AWS is the resource's.
-            let name = format!("pc{b}-{i}");
-            let o = api
-                .create(&Default::default(), &pool_manifest(&name)?)
-                .await?;
-            names_by_uid.insert(o.uid().unwrap_or_default(), name.clone());
-            if i % 5 == 0 {
-                deleted.push(name);
-            } else {
-                survivors.push(name);
-            }
-        }
-        // Every fifth goes at a random moment: before its finalizer (the
-        // sweep's, if the delete wins a race with it), or after.
-        for name in deleted.iter().filter(|n| n.starts_with(&format!("pc{b}-"))) {
-            let (api, name) = (api.clone(), name.clone());
-            deletes.push(tokio::spawn(async move {
-                let pause = rand::random_range(0..2000);
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-                api.delete(&name, &Default::default()).await
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    for d in deletes {
-        d.await??;
-    }
-    let op = killer.await??;
-
-    let active = |o: &MediaPipelineKinesisVideoStreamPool| {
-        is_ready(o)
-            && o.status
-                .as_ref()
-                .is_some_and(|s| s.pool_status.as_deref() == Some("ACTIVE"))
-    };
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let by_name = pools_by_name(&api).await?;
-        let missing: Vec<&String> = survivors
-            .iter()
-            .filter(|n| !by_name.get(*n).is_some_and(active))
-            .collect();
-        let stale: Vec<&String> = deleted
-            .iter()
-            .filter(|n| by_name.contains_key(*n))
-            .collect();
-        if missing.is_empty() && stale.is_empty() {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{} of {} survivors not Ready, e.g. {:?}; {} deleted ones still there, e.g. {:?}",
-            missing.len(),
-            survivors.len(),
-            &missing[..missing.len().min(5)],
-            stale.len(),
-            &stale[..stale.len().min(5)]
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let uids: Vec<String> = pools_by_name(&api)
-        .await?
-        .values()
-        .filter_map(|o| o.uid())
-        .collect();
-    assert_eq!(uids.len(), survivors.len());
-    let mut per_token: HashMap<String, usize> = HashMap::new();
-    for p in h.emulator.pools() {
-        *per_token
-            .entry(p.client_request_token.unwrap_or_default())
-            .or_default() += 1;
-    }
-    let dups: usize = per_token.values().filter(|n| **n > 1).map(|n| n - 1).sum();
-    for uid in &uids {
-        assert_eq!(
-            per_token.get(uid),
-            Some(&1),
-            "pools for resource {:?}",
-            names_by_uid.get(uid)
-        );
-    }
-
-    for name in &survivors {
-        api.delete(name, &Default::default()).await?;
-    }
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let left = pools_by_name(&api).await?;
-        if left.is_empty() {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{} pools stuck on their finalizer, e.g. {:?}",
-            left.len(),
-            left.keys().next()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    // A deleted pool stays DELETING in AWS a while, and an orphan waits for
-    // a sweep and its grace period: give them that.
-    let neighbour = |p: &testworld::emulator::PoolRecord| {
-        neighbours.contains(&p.client_request_token.clone().unwrap_or_default())
-    };
-    eventually(Duration::from_secs(60), || {
-        h.emulator.pools().iter().all(|p| p.deleted || neighbour(p))
-    })
-    .await;
-    let remote = h.emulator.pools();
-    let orphaned = remote
-        .iter()
-        .filter(|p| !p.deleted && !neighbour(p))
-        .count();
-    let neighbours_alive = remote.iter().filter(|p| !p.deleted && neighbour(p)).count();
-    for p in remote.iter().filter(|p| !p.deleted && !neighbour(p)) {
-        let token = p.client_request_token.clone().unwrap_or_default();
-        let calls: Vec<String> = h
-            .emulator
-            .calls()
-            .into_iter()
-            .filter(|c| {
-                c.subject.as_deref() == Some(token.as_str())
-                    || c.subject.as_deref() == Some(p.arn.as_str())
-            })
-            .map(|c| format!("{}@{}:{:?}", c.operation, c.at_ms, c.status))
-            .collect();
-        eprintln!(
-            "orphan pool {} of resource {:?}: {calls:?}",
-            p.arn,
-            names_by_uid.get(&token)
-        );
-    }
-    let mut creates: HashMap<String, usize> = HashMap::new();
-    for c in h.emulator.calls() {
-        if c.operation == "CreateMediaPipelineKinesisVideoStreamPool"
-            && let Some(token) = c.subject
-        {
-            *creates.entry(token).or_default() += 1;
-        }
-    }
-    let max_creates = creates.values().copied().max().unwrap_or(0);
-    println!(
-        "survival: pool crash: resources {}, kills {KILLS}, duplicates {dups}, orphans {orphaned}, neighbour pools alive {neighbours_alive} of {}, max create calls per resource {max_creates}",
-        BURSTS * PER_BURST,
-        neighbours.len()
-    );
-    assert_eq!(dups, 0);
-    assert_eq!(orphaned, 0, "pools left after every resource was deleted");
-    assert_eq!(
-        neighbours_alive,
-        neighbours.len(),
-        "the neighbour's pools were deleted"
-    );
-    drop(op);
-    Ok(())
+#[tokio::test]
+async fn capture_pipeline_control_plane_faults_are_survived() -> anyhow::Result<()> {
+    control_plane_faults_are_survived::<MediaCapturePipeline>("capcpfaults").await
 }

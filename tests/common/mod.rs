@@ -4,8 +4,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod gitops;
+pub mod kinds;
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
@@ -239,18 +239,7 @@ impl Harness {
     /// The promise of the operator: at most one pipeline per resource UID,
     /// ever, and exactly one for each of `uids`.
     pub fn assert_one_pipeline_per_uid(&self, uids: &[String]) {
-        let mut per_token: HashMap<String, usize> = HashMap::new();
-        for p in self.emulator.pipelines() {
-            *per_token
-                .entry(p.client_request_token.unwrap_or_default())
-                .or_default() += 1;
-        }
-        for (token, n) in &per_token {
-            assert_eq!(*n, 1, "{n} pipelines were created with token {token}");
-        }
-        for uid in uids {
-            assert_eq!(per_token.get(uid), Some(&1), "no pipeline for UID {uid}");
-        }
+        kinds::assert_one_per_uid::<MediaStreamPipeline>(&self.emulator, uids);
     }
 }
 
