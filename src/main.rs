@@ -78,8 +78,9 @@ struct RunArgs {
         default_value = "delete"
     )]
     default_deletion_policy: Policy,
-    /// Delete a MediaStreamPipeline this long after its pipeline finished
-    /// (its meeting ended), unless it sets spec.ttlSecondsAfterFinished.
+    /// Delete a pipeline resource this long after its pipeline finished (its
+    /// meeting ended, or its work is done), unless it sets
+    /// spec.ttlSecondsAfterFinished.
     /// Unset: finished resources are kept.
     #[arg(long, env = "CHIME_OPERATOR_TTL_SECONDS_AFTER_FINISHED")]
     ttl_seconds_after_finished: Option<u32>,

@@ -7,7 +7,7 @@
 //! `world demo`: the local demo: control plane, emulator, the operator binary
 //! against both, the samples applied, and their status shown as it fills in.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -148,6 +148,10 @@ async fn demo(
         .env("AWS_SECRET_ACCESS_KEY", "demo")
         .env("CHIME_OPERATOR_ENDPOINT_URL", emulator.endpoint_url())
         .env("CHIME_OPERATOR_REGION", "us-east-1")
+        // Read running pipelines every few seconds, not every 5 minutes:
+        // the demo's recorded meeting ends within a minute, and the demo
+        // has no event queue to say so sooner.
+        .env("CHIME_OPERATOR_REFRESH_INTERVAL", "5s")
         .env("CHIME_OPERATOR_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -218,10 +222,31 @@ async fn demo(
                 }
                 kinds
             });
+    // A recording: once the capture samples have recorded a while, their
+    // meetings end; the capture pipelines finish and the concatenations
+    // naming them start.
+    let recorded: Vec<&str> = applied
+        .iter()
+        .filter(|(_, ar, _)| ar.kind == "MediaCapturePipeline")
+        .map(|(_, _, name)| name.as_str())
+        .collect();
+    let meetings = capture_meetings(&samples)?;
+    let end_at = tokio::time::Instant::now() + Duration::from_secs(RECORDING_SECONDS);
+    let mut ended = meetings.is_empty();
     let mut last = String::new();
     loop {
         if let Some(status) = op.try_wait()? {
             anyhow::bail!("the operator exited with {status}");
+        }
+        if !ended && tokio::time::Instant::now() >= end_at {
+            for arn in &meetings {
+                emulator.end_meeting(arn);
+            }
+            eprintln!(
+                "world: the recorded meeting ended ({}): the capture pipeline finishes, then the concatenation joins its chunks",
+                recorded.join(", ")
+            );
+            ended = true;
         }
         let table = status_table(&client, &kinds).await;
         if table != last {
@@ -230,6 +255,26 @@ async fn demo(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// How long the demo's recordings run before their meetings end.
+const RECORDING_SECONDS: u64 = 20;
+
+/// The meetings the capture samples record (their spec.sourceArn).
+fn capture_meetings(samples: &Path) -> anyhow::Result<Vec<String>> {
+    let mut meetings = vec![];
+    for entry in std::fs::read_dir(samples)? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let obj: serde_json::Value = serde::Deserialize::deserialize(doc)?;
+            if obj["kind"] == "MediaCapturePipeline"
+                && let Some(arn) = obj["spec"]["sourceArn"].as_str()
+            {
+                meetings.push(arn.to_string());
+            }
+        }
+    }
+    Ok(meetings)
 }
 
 /// Every resource of `kinds` in every namespace, one row each, in columns
