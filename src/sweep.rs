@@ -34,10 +34,7 @@ use tracing::{info, warn};
 
 use crate::aws::{Aws, Regional, unsupported_region};
 use crate::config::{Config, SweepMode};
-use crate::crd::{
-    Decoded, MediaCapturePipeline, MediaConcatenationPipeline, MediaPipelineKinesisVideoStreamPool,
-    MediaStreamPipeline, Tag,
-};
+use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
 use crate::decide::{self, ManagedStatus};
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -127,10 +124,12 @@ impl Sweeper {
         recorder: &Recorder,
     ) -> Result<(Found, Found), Error> {
         let mut live = Live::default();
-        read_live::<MediaStreamPipeline>(client, config, &mut live).await?;
-        read_live::<MediaPipelineKinesisVideoStreamPool>(client, config, &mut live).await?;
-        read_live::<MediaCapturePipeline>(client, config, &mut live).await?;
-        read_live::<MediaConcatenationPipeline>(client, config, &mut live).await?;
+        // Every kind: an object whose resource is of a kind left out here
+        // would look orphaned.
+        macro_rules! read_all {
+            ($($kind:ty),+) => { $(read_live::<$kind>(client, config, &mut live).await?;)+ };
+        }
+        crate::for_each_kind!(read_all);
         self.regions.insert(aws.default_region());
         self.regions.extend(live.regions.iter().cloned());
         self.regions
