@@ -9,10 +9,12 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use chime_pipeline_operator::crd::{
-    MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    MediaCapturePipeline, MediaConcatenationPipeline, MediaPipelineKinesisVideoStreamPool,
+    MediaStreamPipeline,
 };
-use common::kinds::{Remote, TestKind, assert_one_per_uid, kind_name, manifest};
+use common::kinds::{Remote, TestKind, assert_one_per_uid, kind_name, manifests, names};
 use common::*;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -209,11 +211,22 @@ async fn crashes_neither_duplicate_nor_orphan<K: TestKind>(
     let _neighbour = Operator::spawn(&kc, &h.emulator, &other.namespace, &flags)?;
     let other_api: Api<K> = other.api();
     let mut neighbours = vec![];
-    for i in 0..neighbour_count {
-        let o = manifest::<K>(&h.emulator, i, &format!("n{i}"), json!({})).await?;
+    let none = |_| json!({});
+    for o in manifests::<K>(&h.emulator, &names("n", neighbour_count), none).await? {
         let o = other_api.create(&Default::default(), &o).await?;
         neighbours.push(o.uid().unwrap_or_default());
     }
+    // Every resource of the suite made before the first kill; every seventh
+    // of a burst says Retain.
+    let all: Vec<String> = (0..bursts * per_burst)
+        .map(|n| format!("b{}-{}", n / per_burst, n % per_burst))
+        .collect();
+    let retain = |n: usize| n % per_burst % 7 == 3;
+    let policy = |n| match retain(n) {
+        true => json!({"deletionPolicy": "Retain"}),
+        false => json!({}),
+    };
+    let mut made = manifests::<K>(&h.emulator, &all, policy).await?.into_iter();
     let first = Operator::spawn(&kc, &h.emulator, &ns, &flags)?;
     let killer = {
         let (kc, ns) = (kc.clone(), ns.clone());
@@ -235,13 +248,9 @@ async fn crashes_neither_duplicate_nor_orphan<K: TestKind>(
     let mut deletes = vec![];
     for b in 0..bursts {
         for i in 0..per_burst {
-            let name = format!("b{b}-{i}");
-            let retain = i % 7 == 3;
-            let extra = match retain {
-                true => json!({"deletionPolicy": "Retain"}),
-                false => json!({}),
-            };
-            let o = manifest::<K>(&h.emulator, b * per_burst + i, &name, extra).await?;
+            let name = all[b * per_burst + i].clone();
+            let retain = retain(b * per_burst + i);
+            let o = made.next().context("a manifest for each resource")?;
             let o = api.create(&Default::default(), &o).await?;
             let uid = o.uid().unwrap_or_default();
             names_by_uid.insert(uid.clone(), name.clone());
@@ -376,6 +385,11 @@ async fn capture_pipeline_crashes_neither_duplicate_nor_orphan() -> anyhow::Resu
     crashes_neither_duplicate_nor_orphan::<MediaCapturePipeline>("capcrash", SMALL).await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concatenation_pipeline_crashes_neither_duplicate_nor_orphan() -> anyhow::Result<()> {
+    crashes_neither_duplicate_nor_orphan::<MediaConcatenationPipeline>("concatcrash", SMALL).await
+}
+
 /// 20% 5xx, 10% throttling, added latency and dropped connections: every
 /// resource of kind K converges, nothing is created twice, retries stay
 /// bounded.
@@ -384,6 +398,9 @@ async fn aws_faults_converge_with_bounded_retries<K: TestKind>(prefix: &str) -> 
     let kind = kind_name::<K>();
     let h = Harness::start(prefix).await?;
     let api: Api<K> = h.env.api();
+    // The manifests first: what they need in AWS is made without faults.
+    let names = names("f", N);
+    let made = manifests::<K>(&h.emulator, &names, |_| json!({})).await?;
     let faults = [
         (FaultKind::Unavailable, 0.10),
         (FaultKind::Failure, 0.10),
@@ -398,12 +415,8 @@ async fn aws_faults_converge_with_bounded_retries<K: TestKind>(prefix: &str) -> 
             trigger: Trigger::Probability(p),
         });
     }
-    let mut names = vec![];
-    for i in 0..N {
-        let name = format!("f{i}");
-        let o = manifest::<K>(&h.emulator, i, &name, json!({})).await?;
-        api.create(&Default::default(), &o).await?;
-        names.push(name);
+    for o in &made {
+        api.create(&Default::default(), o).await?;
     }
     let timeout = Duration::from_secs(180);
     wait_all(&api, &names, "Ready", timeout, K::converged).await?;
@@ -446,11 +459,18 @@ async fn capture_pipeline_aws_faults_converge_with_bounded_retries() -> anyhow::
     aws_faults_converge_with_bounded_retries::<MediaCapturePipeline>("capfaults").await
 }
 
+#[tokio::test]
+async fn concatenation_pipeline_aws_faults_converge_with_bounded_retries() -> anyhow::Result<()> {
+    aws_faults_converge_with_bounded_retries::<MediaConcatenationPipeline>("concatfaults").await
+}
+
 /// A region limit of 10 and 25 resources of kind K: 10 Ready, 15 say the
 /// limit is reached; deleting the 10 lets 10 of the waiting ones proceed
-/// unaided. For the pipeline kinds only: AWS limits active pipelines (of
-/// each kind, per Region), and neither it nor the emulator has such a
-/// limit on pools.
+/// unaided. For the meeting pipeline kinds only: AWS limits active
+/// pipelines (of each kind, per Region), and neither it nor the emulator
+/// has such a limit on pools; a concatenation is active only while it joins
+/// (it stops on its own within a second here), so it frees its slot before
+/// 15 could be seen waiting.
 async fn the_limit_holds_and_waiting_resources_proceed<K: TestKind>(
     prefix: &str,
 ) -> anyhow::Result<()> {
@@ -458,9 +478,8 @@ async fn the_limit_holds_and_waiting_resources_proceed<K: TestKind>(
     let h = Harness::start(prefix).await?;
     let api: Api<K> = h.env.api();
     h.emulator.set_region_limit(REGION, 10);
-    let names: Vec<String> = (0..25).map(|i| format!("l{i}")).collect();
-    for (i, n) in names.iter().enumerate() {
-        let o = manifest::<K>(&h.emulator, i, n, json!({})).await?;
+    let names = names("l", 25);
+    for o in manifests::<K>(&h.emulator, &names, |_| json!({})).await? {
         api.create(&Default::default(), &o).await?;
     }
     let limited = |o: &K| condition(o, "Ready").is_some_and(|c| c.1 == "ResourceLimitExceeded");
@@ -544,31 +563,32 @@ async fn control_plane_faults_are_survived<K: TestKind>(prefix: &str) -> anyhow:
     let config = test_config(&h.env.namespace);
     h.run_operator(client, config).await;
 
+    let all = names("c", 60);
+    let made = manifests::<K>(&h.emulator, &all, |_| json!({})).await?;
     let mut names = vec![];
-    let mut create = async |h: &Harness, range: std::ops::Range<usize>| -> anyhow::Result<()> {
+    let mut create = async |range: std::ops::Range<usize>| -> anyhow::Result<()> {
         for i in range {
-            let name = format!("c{i}");
-            let o = manifest::<K>(&h.emulator, i, &name, json!({})).await?;
+            let (name, o) = (&all[i], &made[i]);
             // Creates during an outage fail; the test (like a client) retries.
             let deadline = Instant::now() + Duration::from_secs(60);
-            while let Err(e) = api.create(&Default::default(), &o).await {
-                if api.get_opt(&name).await.ok().flatten().is_some() {
+            while let Err(e) = api.create(&Default::default(), o).await {
+                if api.get_opt(name).await.ok().flatten().is_some() {
                     break;
                 }
                 anyhow::ensure!(Instant::now() < deadline, "create {name}: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            names.push(name);
+            names.push(name.clone());
         }
         Ok(())
     };
-    create(&h, 0..20).await?;
+    create(0..20).await?;
     cp.restart_apiserver().await?;
-    create(&h, 20..40).await?;
+    create(20..40).await?;
     cp.stop_etcd();
     tokio::time::sleep(Duration::from_secs(4)).await;
     cp.start_etcd_again().await?;
-    create(&h, 40..60).await?;
+    create(40..60).await?;
     let timeout = Duration::from_secs(180);
     wait_all(&api, &names, "Ready", timeout, K::converged).await?;
     assert_one_per_uid::<K>(&h.emulator, &uids(&api).await?);
@@ -596,4 +616,9 @@ async fn pool_control_plane_faults_are_survived() -> anyhow::Result<()> {
 #[tokio::test]
 async fn capture_pipeline_control_plane_faults_are_survived() -> anyhow::Result<()> {
     control_plane_faults_are_survived::<MediaCapturePipeline>("capcpfaults").await
+}
+
+#[tokio::test]
+async fn concatenation_pipeline_control_plane_faults_are_survived() -> anyhow::Result<()> {
+    control_plane_faults_are_survived::<MediaConcatenationPipeline>("concatcpfaults").await
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 
 use chime_pipeline_operator::crd::{
-    MediaCapturePipeline, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    MediaCapturePipeline, MediaConcatenationPipeline, MediaPipelineKinesisVideoStreamPool,
+    MediaStreamPipeline,
 };
 use chime_pipeline_operator::decide::ManagedStatus;
 use k8s_openapi::NamespaceResourceScope;
@@ -17,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use testworld::emulator::{Emulator, PipelineRecord};
 
-use super::{POOL_ARN, is_ready, meeting_arn};
+use super::{POOL_ARN, REGION, condition, eventually, is_ready, meeting_arn};
 
 /// The identity tag holding the UID of the resource an object was made for.
 pub const UID_TAG: &str = "chimeoperator.dev/uid";
@@ -87,13 +88,16 @@ pub trait TestKind:
 
     /// The spec of the i-th resource of a suite, named `name` (unique in
     /// the emulator for the test): its own meeting, its own pool name, the
-    /// rest varied by `i`. What it needs in AWS first is made in `emulator`.
+    /// rest varied by `i`. What it needs in AWS first (a concatenation's
+    /// finished capture pipeline) is made in `emulator`: build the
+    /// manifests before injecting faults.
     async fn spec(emulator: &Emulator, i: usize, name: &str) -> anyhow::Result<Value>;
 
     /// Every AWS object of this kind the emulator ever held.
     fn remote(emulator: &Emulator) -> Vec<Remote>;
 
-    /// What the suites wait for: Ready, with the AWS object recorded.
+    /// What the suites wait for: Ready, with the AWS object recorded (a kind
+    /// that finishes on its own may be Finished instead).
     fn converged(o: &Self) -> bool {
         is_ready(o)
     }
@@ -104,24 +108,37 @@ pub fn kind_name<K: TestKind>() -> String {
     K::kind(&()).into_owned()
 }
 
-/// The i-th resource of a suite (see [`TestKind::spec`]), with `extra`
-/// merged into its spec (`{"deletionPolicy": "Retain"}`, say).
-pub async fn manifest<K: TestKind>(
+/// The resources of a suite: the i-th named `names[i]` (see
+/// [`TestKind::spec`]), with `extra(i)` merged into its spec
+/// (`{"deletionPolicy": "Retain"}`, say). Made all at once, what they need
+/// in AWS too, so that a suite's timing is the same for every kind: build
+/// them before a suite's clock (or faults) starts.
+pub async fn manifests<K: TestKind>(
     emulator: &Emulator,
-    i: usize,
-    name: &str,
-    extra: Value,
-) -> anyhow::Result<K> {
-    let mut spec = K::spec(emulator, i, name).await?;
-    if let (Some(map), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        map.extend(extra.clone());
-    }
-    Ok(serde_json::from_value(json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "metadata": {"name": name},
-        "spec": spec,
-    }))?)
+    names: &[String],
+    extra: impl Fn(usize) -> Value,
+) -> anyhow::Result<Vec<K>> {
+    let each = names.iter().enumerate().map(|(i, name)| {
+        let extra = extra(i);
+        async move {
+            let mut spec = K::spec(emulator, i, name).await?;
+            if let (Some(map), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+                map.extend(extra.clone());
+            }
+            anyhow::Ok(serde_json::from_value::<K>(json!({
+                "apiVersion": K::api_version(&()),
+                "kind": K::kind(&()),
+                "metadata": {"name": name},
+                "spec": spec,
+            }))?)
+        }
+    });
+    futures::future::try_join_all(each).await
+}
+
+/// `n` names: `{prefix}0`, `{prefix}1`, ...
+pub fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
 }
 
 fn pipelines_of(emulator: &Emulator, kind: &str) -> Vec<Remote> {
@@ -210,6 +227,89 @@ impl TestKind for MediaCapturePipeline {
     fn remote(emulator: &Emulator) -> Vec<Remote> {
         pipelines_of(emulator, "MediaCapturePipeline")
     }
+}
+
+impl TestKind for MediaConcatenationPipeline {
+    const CREATE: &'static str = "CreateMediaConcatenationPipeline";
+
+    /// The chunks of a capture pipeline of its own (made in AWS by someone
+    /// else, its meeting `m-{name}` ended), named by ARN, joined into one
+    /// bucket; which of the six optional artifacts are joined varies by `i`.
+    async fn spec(emulator: &Emulator, i: usize, name: &str) -> anyhow::Result<Value> {
+        let capture = finished_capture(emulator, &format!("m-{name}")).await?;
+        const OPTIONAL: [&str; 6] = [
+            "video",
+            "content",
+            "dataChannel",
+            "transcriptionMessages",
+            "meetingEvents",
+            "compositedVideo",
+        ];
+        // Bit b of i says whether the b-th optional artifact is joined.
+        let mut artifacts: serde_json::Map<String, Value> = (OPTIONAL.iter().enumerate())
+            .map(|(b, a)| {
+                (
+                    a.to_string(),
+                    json!({"state": ["Disabled", "Enabled"][(i >> b) & 1]}),
+                )
+            })
+            .collect();
+        artifacts.insert("audio".into(), json!({"state": "Enabled"}));
+        Ok(json!({
+            "sources": [{"type": "MediaCapturePipeline", "mediaCapturePipelineSourceConfiguration": {
+                "mediaPipelineArn": capture,
+                "chimeSdkMeetingConfiguration": {"artifactsConfiguration": artifacts},
+            }}],
+            "sinks": [{"type": "S3Bucket", "s3BucketSinkConfiguration": {"destination": "arn:aws:s3:::meeting-recordings/joined"}}],
+        }))
+    }
+
+    fn remote(emulator: &Emulator) -> Vec<Remote> {
+        pipelines_of(emulator, "MediaConcatenationPipeline")
+    }
+
+    /// Recorded, and Ready or already Finished: a concatenation stops on
+    /// its own once its files are joined.
+    fn converged(o: &Self) -> bool {
+        let finished = condition(o, "Finished").is_some_and(|c| c.0 == "True");
+        let recorded = o
+            .status
+            .as_ref()
+            .is_some_and(|s| s.media_pipeline_id.is_some());
+        recorded && (is_ready(o) || finished)
+    }
+}
+
+/// A capture pipeline made in the emulator as someone else would (no
+/// token, no identity tags) recording `meeting`, which then ends; its ARN
+/// once it is Stopped.
+pub async fn finished_capture(emulator: &Emulator, meeting: &str) -> anyhow::Result<String> {
+    use aws_sdk_chimesdkmediapipelines::types as t;
+    let sdk = testworld::emulator::sdk_client(&emulator.endpoint_url(), REGION).await;
+    let made = sdk
+        .create_media_capture_pipeline()
+        .source_type(t::MediaPipelineSourceType::ChimeSdkMeeting)
+        .source_arn(meeting_arn(meeting))
+        .sink_type(t::MediaPipelineSinkType::S3Bucket)
+        .sink_arn("arn:aws:s3:::meeting-recordings")
+        .send()
+        .await?;
+    let arn = made
+        .media_capture_pipeline
+        .and_then(|p| p.media_pipeline_arn)
+        .unwrap_or_default();
+    emulator.end_meeting(&meeting_arn(meeting));
+    let stopped = || {
+        emulator
+            .pipelines()
+            .iter()
+            .any(|p| p.arn == arn && p.status == "Stopped")
+    };
+    anyhow::ensure!(
+        eventually(std::time::Duration::from_secs(30), stopped).await,
+        "the capture pipeline {arn} never stopped"
+    );
+    Ok(arn)
 }
 
 /// The promise of the operator, for kind K: at most one AWS object per
