@@ -245,14 +245,10 @@ impl TestKind for MediaConcatenationPipeline {
             "meetingEvents",
             "compositedVideo",
         ];
+        const STATES: [&str; 2] = ["Disabled", "Enabled"];
         // Bit b of i says whether the b-th optional artifact is joined.
         let mut artifacts: serde_json::Map<String, Value> = (OPTIONAL.iter().enumerate())
-            .map(|(b, a)| {
-                (
-                    a.to_string(),
-                    json!({"state": ["Disabled", "Enabled"][(i >> b) & 1]}),
-                )
-            })
+            .map(|(b, a)| (a.to_string(), json!({"state": STATES[(i >> b) & 1]})))
             .collect();
         artifacts.insert("audio".into(), json!({"state": "Enabled"}));
         Ok(json!({
