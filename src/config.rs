@@ -26,6 +26,32 @@ pub struct Config {
     /// None keeps it.
     pub ttl_after_finished: Option<Duration>,
     pub settings: Settings,
+    /// The optional event queue; None: polling alone.
+    pub events: Option<Events>,
+}
+
+/// The event queue (an SQS queue an EventBridge rule fills with Chime SDK's
+/// state changes) and how polling relaxes while events flow.
+#[derive(Debug, Clone)]
+pub struct Events {
+    pub queue_url: String,
+    /// How often an object at rest is re-read while events flow (instead
+    /// of `Settings::refresh_interval`): polling is the safety net.
+    pub refresh_interval: Duration,
+    /// Events count as flowing while one arrived within this long (and the
+    /// queue answers); past it polling tightens back, in case the rule or
+    /// the queue's policy broke.
+    pub silence: Duration,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            queue_url: String::new(),
+            refresh_interval: Duration::from_secs(30 * 60),
+            silence: Duration::from_secs(6 * 3600),
+        }
+    }
 }
 
 impl Default for Config {
@@ -39,6 +65,7 @@ impl Default for Config {
             sweep: Sweep::default(),
             ttl_after_finished: None,
             settings: Settings::default(),
+            events: None,
         }
     }
 }
@@ -186,7 +213,32 @@ impl Config {
             )?;
         }
         self.sweep.validate()?;
+        if let Some(events) = &self.events {
+            events.validate(self.settings.refresh_interval)?;
+        }
         self.settings.validate()
+    }
+}
+
+impl Events {
+    fn validate(&self, refresh: Duration) -> Checked {
+        let url = &self.queue_url;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(InvalidSetting {
+                setting: "--event-queue-url",
+                value: url.clone(),
+                allowed: "must be an SQS queue URL \
+                          (https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+                    .into(),
+            });
+        }
+        // Events only ever relax polling: never read more often with them.
+        within(
+            "--events-refresh-interval",
+            self.refresh_interval,
+            refresh..=LONGEST,
+        )?;
+        within("--event-silence", self.silence, SHORTEST_SWEEP..=LONGEST)
     }
 }
 

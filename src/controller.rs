@@ -9,6 +9,7 @@
 //! whole list, so no single object can stall the others or readiness.
 
 mod cache;
+mod events;
 mod invalid;
 
 use std::collections::HashSet;
@@ -82,6 +83,12 @@ pub async fn run(
         capture_store.clone(),
         concat_store.clone(),
     );
+    // What the event queue's reader wakes, kind by kind.
+    let (pipeline_events, pipelines_told) = waker(&pipeline_store);
+    let (pool_events, pools_told) = waker(&pool_store);
+    let (capture_events, captures_told) = waker(&capture_store);
+    let (concat_events, concats_told) = waker(&concat_store);
+    let told = vec![pipeline_events, pool_events, capture_events, concat_events];
     let (pipelines, pipelines_synced) = controller_for(
         &ctx,
         &scopes,
@@ -120,27 +127,41 @@ pub async fn run(
     };
     let controllers = futures::future::join4(
         start(
-            pipelines.reconcile_on(pools.users_woken),
+            pipelines
+                .reconcile_on(pools.users_woken)
+                .reconcile_on(pipelines_told),
             &ctx,
             shutdown.clone(),
         ),
         start(
-            pool_controller.reconcile_on(pools.used_woken),
+            pool_controller
+                .reconcile_on(pools.used_woken)
+                .reconcile_on(pools_told),
             &ctx,
             shutdown.clone(),
         ),
         start(
-            capture_controller.reconcile_on(captures.used_woken),
+            capture_controller
+                .reconcile_on(captures.used_woken)
+                .reconcile_on(captures_told),
             &ctx,
             shutdown.clone(),
         ),
-        start(concats.reconcile_on(captures.users_woken), &ctx, shutdown),
+        start(
+            concats
+                .reconcile_on(captures.users_woken)
+                .reconcile_on(concats_told),
+            &ctx,
+            shutdown,
+        ),
     );
+    let reading = read_events(ctx.clone(), told);
     // The upkeep never ends: it stops with the controllers, and is dropped
     // with them when the lease is lost (a task would outlive them).
     tokio::select! {
         _ = controllers => {}
         () = upkeep => {}
+        () = reading => {}
     }
     ctx.metrics.set_ready(false);
 }
@@ -173,6 +194,29 @@ async fn prune(ctx: &Context, (pipelines, pools, captures, concats): Caches) {
         live.extend(uids(&concats));
         ctx.retain(&live);
     }
+}
+
+/// One kind's part of what the event queue's reader wakes, and the stream
+/// of wake-ups its controller reconciles on.
+fn waker<K: Managed>(
+    store: &Store<Decoded<K>>,
+) -> (
+    Box<dyn events::Wake>,
+    mpsc::UnboundedReceiver<ObjectRef<Decoded<K>>>,
+) {
+    let (wake, woken) = mpsc::unbounded();
+    let store = store.clone();
+    (Box::new(events::Waker { store, wake }), woken)
+}
+
+/// Reads the event queue, when there is one; else never ends.
+async fn read_events(ctx: Arc<Context>, kinds: Vec<Box<dyn events::Wake>>) {
+    let Some(config) = ctx.config.events.clone() else {
+        return futures::future::pending().await;
+    };
+    let queue = ctx.aws.queue(&config.queue_url);
+    info!(queue = %config.queue_url, "reading events from the queue");
+    events::run(ctx, queue, kinds, config.silence).await;
 }
 
 /// What links a kind whose resources name others by reference (users) to

@@ -8,7 +8,7 @@ use futures::FutureExt;
 use kube_lease_manager::LeaseManagerBuilder;
 
 use chime_pipeline_operator::aws::{Aws, AwsOptions, RateLimit};
-use chime_pipeline_operator::config::{self, Backoff, Config, Settings, Sweep, SweepMode};
+use chime_pipeline_operator::config::{self, Backoff, Config, Events, Settings, Sweep, SweepMode};
 use chime_pipeline_operator::crd::{self, DeletionPolicy};
 use chime_pipeline_operator::error::InvalidSetting;
 use chime_pipeline_operator::metrics::Metrics;
@@ -84,6 +84,19 @@ struct RunArgs {
     /// Unset: finished resources are kept.
     #[arg(long, env = "CHIME_OPERATOR_TTL_SECONDS_AFTER_FINISHED")]
     ttl_seconds_after_finished: Option<u32>,
+    /// An SQS queue an EventBridge rule fills with Chime SDK's state changes
+    /// (docs/operations.md): the resources an event names read AWS at once.
+    /// Unset: polling alone.
+    #[arg(long, env = "CHIME_OPERATOR_EVENT_QUEUE_URL")]
+    event_queue_url: Option<String>,
+    /// With the event queue: how often objects at rest are re-read while
+    /// events flow (polling stays as the safety net).
+    #[arg(long, env = "CHIME_OPERATOR_EVENTS_REFRESH_INTERVAL", value_parser = duration, default_value = "30m")]
+    events_refresh_interval: Duration,
+    /// With the event queue: past this long without an event, polling
+    /// tightens back to --refresh-interval.
+    #[arg(long, env = "CHIME_OPERATOR_EVENT_SILENCE", value_parser = duration, default_value = "6h")]
+    event_silence: Duration,
     /// How often InProgress pipelines are re-read from AWS.
     #[arg(long, env = "CHIME_OPERATOR_REFRESH_INTERVAL", value_parser = duration, default_value = "5m")]
     refresh_interval: Duration,
@@ -302,6 +315,11 @@ fn config_of(args: &RunArgs) -> Config {
             },
             ..Settings::default()
         },
+        events: args.event_queue_url.clone().map(|queue_url| Events {
+            queue_url,
+            refresh_interval: args.events_refresh_interval,
+            silence: args.event_silence,
+        }),
     }
 }
 

@@ -70,6 +70,79 @@ pub struct Metrics {
     /// Set once every watch has listed its resources (or while standing by
     /// for leadership, which is ready too: it can take over at once).
     ready: AtomicBool,
+    pub events: EventMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventTypeLabel {
+    event_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+/// The event queue's metrics (src/controller/events.rs).
+pub struct EventMetrics {
+    received: Family<EventTypeLabel, Counter>,
+    outcomes: Family<OutcomeLabel, Counter>,
+    lag: Histogram,
+    queue_up: Gauge,
+}
+
+impl EventMetrics {
+    fn register(registry: &mut Registry) -> EventMetrics {
+        let m = EventMetrics {
+            received: Family::default(),
+            outcomes: Family::default(),
+            lag: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            queue_up: Gauge::default(),
+        };
+        registry.register(
+            "events_received",
+            "Events read from the event queue, by event type (\"other\" for types the operator does not know)",
+            m.received.clone(),
+        );
+        registry.register(
+            "events",
+            "Events by outcome: matched (woke resources), unmatched (named nothing this installation manages), foreign (not a change the operator follows), malformed",
+            m.outcomes.clone(),
+        );
+        registry.register(
+            "event_lag_seconds",
+            "From an event's time to the status write of a resource it woke",
+            m.lag.clone(),
+        );
+        registry.register(
+            "event_queue_up",
+            "1 while the event queue answers; 0 while it fails (polling alone then keeps status fresh)",
+            m.queue_up.clone(),
+        );
+        m
+    }
+
+    pub fn received(&self, event_type: &str) {
+        let label = EventTypeLabel {
+            event_type: event_type.into(),
+        };
+        self.received.get_or_create(&label).inc();
+    }
+
+    pub fn outcome(&self, outcome: &str) {
+        let label = OutcomeLabel {
+            outcome: outcome.into(),
+        };
+        self.outcomes.get_or_create(&label).inc();
+    }
+
+    pub fn lag(&self, took: Duration) {
+        self.lag.observe(took.as_secs_f64());
+    }
+
+    pub fn queue_up(&self, up: bool) {
+        self.queue_up.set(i64::from(up));
+    }
 }
 
 fn seconds_histogram() -> Histogram {
@@ -141,6 +214,7 @@ impl Default for Metrics {
             "Objects the operator cannot read (a field out of its type's range), by kind; each gets an InvalidField Event",
             invalid.clone(),
         );
+        let events = EventMetrics::register(&mut registry);
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -162,6 +236,7 @@ impl Default for Metrics {
             invalid,
             invalid_by_scope: Mutex::default(),
             statuses: Mutex::default(),
+            events,
             ready: AtomicBool::new(false),
         }
     }

@@ -139,6 +139,16 @@ impl Aws {
             .clone()
     }
 
+    /// The SDK settings every client starts from (region, endpoint,
+    /// credentials, timeouts).
+    pub(crate) fn sdk(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    pub(crate) fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
     fn regional(&self, region: &str) -> Regional {
         let name = aws_config::Region::new(region.to_string());
         let conf = chime::config::Builder::from(self.sdk.as_ref())
@@ -180,14 +190,7 @@ impl Regional {
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
-        let start = Instant::now();
-        let result = send.await.map_err(|e| classify(operation, e));
-        let outcome = match &result {
-            Ok(_) => "Success",
-            Err(e) => e.reason(),
-        };
-        self.metrics.aws_call(operation, outcome, start.elapsed());
-        result
+        timed(&self.metrics, operation, send).await
     }
 
     /// The tags of `arn`, from memory once read: the operator's identity
@@ -284,6 +287,26 @@ pub fn loader(opts: &AwsOptions) -> aws_config::ConfigLoader {
 /// Classifies an SDK failure of `operation` (a code can mean different
 /// things for different operations). Only the error code and message are kept: the
 /// request (with its signature) is never part of what we log or show.
+/// Sends a request of any AWS service, classifies its failure, and counts
+/// and times it by operation and outcome.
+pub(crate) async fn timed<T, E>(
+    metrics: &Metrics,
+    operation: &'static str,
+    send: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+) -> Result<T, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let start = Instant::now();
+    let result = send.await.map_err(|e| classify(operation, e));
+    let outcome = match &result {
+        Ok(_) => "Success",
+        Err(e) => e.reason(),
+    };
+    metrics.aws_call(operation, outcome, start.elapsed());
+    result
+}
+
 fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -11,6 +11,7 @@ mod concat;
 mod meeting;
 mod pipeline;
 mod pool;
+mod queue;
 
 pub use capture::{CaptureDetail, RemoteCapture, capture_pipeline};
 pub use client::{
@@ -20,3 +21,4 @@ pub use client::{
 pub use concat::{ConcatDetail, RemoteConcat, concat_pipeline};
 pub use pipeline::{Described, Header, RemotePipeline, StreamDetail, of_type, stream_pipeline};
 pub use pool::RemotePool;
+pub use queue::{Message, Queue};

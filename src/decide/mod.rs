@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod concat;
+pub mod event;
 pub mod flow;
 pub mod media;
 pub mod pipeline;

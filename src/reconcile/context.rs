@@ -11,7 +11,7 @@ use kube::{Client, Resource, ResourceExt};
 use tracing::warn;
 
 use crate::aws::{Aws, Listed};
-use crate::config::Config;
+use crate::config::{Config, Settings};
 use crate::crd::Tag;
 use crate::decide;
 use crate::error::{Error, Retry};
@@ -38,6 +38,62 @@ pub struct Context {
     /// The last listing of this installation's objects, per kind and
     /// region: see [`Context::owned_listing`].
     owned: Mutex<HashMap<(&'static str, String), OwnedSlot>>,
+    /// Whether events flow, and the resources they woke.
+    pub events: EventFlow,
+}
+
+/// What the event queue's reader tells the reconciles: whether events flow
+/// (then objects at rest are read less often), and when the event that
+/// woke a resource happened (for the lag, event to status).
+#[derive(Default)]
+pub struct EventFlow {
+    last_receive: Mutex<Option<Instant>>,
+    last_event: Mutex<Option<Instant>>,
+    /// Resources an event named, whose next reconcile reads AWS.
+    due: Mutex<HashSet<String>>,
+    woken: Mutex<HashMap<String, jiff::Timestamp>>,
+}
+
+/// How long after the queue last answered events still count as flowing:
+/// more than one long poll (20 s) and its retry.
+const QUEUE_ANSWERED_WITHIN: Duration = Duration::from_secs(60);
+
+impl EventFlow {
+    /// The queue answered a receive, with `events` messages.
+    pub fn answered(&self, events: usize) {
+        let now = Instant::now();
+        if let Ok(mut last) = self.last_receive.lock() {
+            *last = Some(now);
+        }
+        if events > 0
+            && let Ok(mut last) = self.last_event.lock()
+        {
+            *last = Some(now);
+        }
+    }
+
+    /// Whether events flow: the queue answers, and an event came within
+    /// `silence`.
+    pub fn flowing(&self, silence: Duration) -> bool {
+        let within = |m: &Mutex<Option<Instant>>, d: Duration| {
+            m.lock()
+                .ok()
+                .and_then(|t| *t)
+                .is_some_and(|t| t.elapsed() < d)
+        };
+        within(&self.last_receive, QUEUE_ANSWERED_WITHIN) && within(&self.last_event, silence)
+    }
+
+    /// Whether an event named `uid` since its last read (then it reads
+    /// now, whatever its interval); asking clears it.
+    pub fn due(&self, uid: &str) -> bool {
+        self.due.lock().is_ok_and(|mut due| due.remove(uid))
+    }
+
+    /// Takes when the event that woke `uid` happened, if one did.
+    pub fn take(&self, uid: &str) -> Option<jiff::Timestamp> {
+        self.woken.lock().ok()?.remove(uid)
+    }
 }
 
 /// This installation's objects of one kind in one region, by the UID they
@@ -62,7 +118,31 @@ impl Context {
             last_read: Mutex::default(),
             slots: tokio::sync::Semaphore::new(config.max_concurrent_reconciles.max(1) as usize),
             owned: Mutex::default(),
+            events: EventFlow::default(),
             config,
+        }
+    }
+
+    /// The timings of a reconcile now: while events flow, objects at rest
+    /// are read at the events' (longer) interval.
+    pub fn settings(&self) -> Settings {
+        let mut settings = self.config.settings;
+        if let Some(events) = &self.config.events
+            && self.events.flowing(events.silence)
+        {
+            settings.refresh_interval = events.refresh_interval.max(settings.refresh_interval);
+        }
+        settings
+    }
+
+    /// An event named this resource: its next reconcile reads AWS, whatever
+    /// its read interval; `at` is when the change happened.
+    pub fn woken(&self, uid: &str, at: Option<jiff::Timestamp>) {
+        if let Ok(mut due) = self.events.due.lock() {
+            due.insert(uid.to_string());
+        }
+        if let (Some(at), Ok(mut map)) = (at, self.events.woken.lock()) {
+            map.insert(uid.to_string(), at);
         }
     }
 
@@ -166,6 +246,10 @@ impl Context {
     pub fn retain(&self, live: &HashSet<String>) {
         retain_keys(&self.failures, live);
         retain_keys(&self.last_read, live);
+        retain_keys(&self.events.woken, live);
+        if let Ok(mut due) = self.events.due.lock() {
+            due.retain(|uid| live.contains(uid));
+        }
         self.metrics.retain_resources(live);
     }
 

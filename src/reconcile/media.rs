@@ -22,7 +22,8 @@ use super::{Context, Managed, Observed};
 use crate::aws::{Described, Listed, Regional};
 use crate::config::Settings;
 use crate::crd::{CommonSpec, Lifetime, PipelineStatus, Tag};
-use crate::decide::media::{meeting_of, request_digest, unless_ended};
+use crate::decide::event::Subject;
+use crate::decide::media::{meeting_of, request_digest, same_id, unless_ended};
 use crate::decide::{KindInfo, Plan, Read};
 use crate::error::Error;
 
@@ -162,6 +163,21 @@ impl<K: MediaKind> Managed for K {
 
     fn refused(&self) -> Option<Error> {
         MediaKind::refused(self)
+    }
+
+    /// Its pipeline by ID, or a meeting it serves that ended.
+    fn named_by(&self, subject: &Subject) -> bool {
+        match subject {
+            Subject::Pipeline(id) => {
+                let recorded = self.status().and_then(|s| s.media_pipeline_id.as_deref());
+                recorded.is_some_and(|r| same_id(r, id))
+            }
+            Subject::MeetingEnded(id) => self
+                .meetings()
+                .iter()
+                .any(|arn| meeting_of(arn, "").is_some_and(|(_, meeting)| same_id(meeting, id))),
+            Subject::Pool(_) => false,
+        }
     }
 
     /// From now on a replay must send this request: what it sends is fixed.

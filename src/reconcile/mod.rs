@@ -39,6 +39,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::aws::{Listed, Regional, unsupported_region};
 use crate::config::Settings;
 use crate::crd::{CommonSpec, DeletionPolicy, RECONCILE_REQUESTED_AT, Tag};
+use crate::decide::event::Subject;
 use crate::decide::{self, GONE, ManagedStatus, Plan, Read, RemoteObject};
 use crate::error::Error;
 
@@ -151,6 +152,11 @@ pub trait Managed:
     fn time_to_live(&self, _default: Option<Duration>) -> Option<Duration> {
         None
     }
+    /// Whether an event about `subject` concerns this resource (its object,
+    /// or what it serves).
+    fn named_by(&self, _subject: &Subject) -> bool {
+        false
+    }
     /// Why deletion must wait (resources still using this one), if it must.
     fn blocked(
         &self,
@@ -215,7 +221,7 @@ async fn apply<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Actio
     } else if let Some(left) = ctx.held_back(&uid, generation) {
         return Ok(Action::requeue(left));
     }
-    let settings = &ctx.config.settings;
+    let settings = &ctx.settings();
     let status = obj.status();
     let now = Timestamp::now();
     let aws = regional(obj, ctx);
@@ -319,7 +325,7 @@ async fn refuse<K: Managed>(
 /// no burst of reads, and later reads spread evenly. Returns the object's
 /// read interval.
 fn spread_first_read<K: Managed>(obj: &K, ctx: &Context, now: Timestamp) -> Option<Duration> {
-    let settings = &ctx.config.settings;
+    let settings = &ctx.settings();
     let uid = obj.uid().unwrap_or_default();
     let status = obj.status()?;
     let every = decide::next_read(status, settings, now);
@@ -346,11 +352,11 @@ async fn observe<K: Managed>(
     let generation = obj.meta().generation;
     let status = obj.status();
     let since = ctx.since_last_read(&uid);
-    let settings = &ctx.config.settings;
+    let settings = &ctx.settings();
     let id = match status.and_then(|s| s.remote_id()) {
-        Some(id) if requested || decide::refresh_due(generation, status, since, settings, now) => {
-            id
-        }
+        // An event named it: read now (the event is a hint; the read decides).
+        Some(id) if requested || ctx.events.due(&uid) => id,
+        Some(id) if decide::refresh_due(generation, status, since, settings, now) => id,
         Some(_) => return Read::Unread,
         None => match obj.adopt_id() {
             Some(id) => id,
@@ -500,7 +506,7 @@ async fn act<K: Managed>(
 ) -> Done<K::Status> {
     let generation = obj.meta().generation;
     let now = Timestamp::now();
-    let settings = &ctx.config.settings;
+    let settings = &ctx.settings();
     for step in actions {
         let id = done.status.remote_id().unwrap_or_default().to_string();
         let arn = done.status.remote_arn().unwrap_or_default().to_string();
@@ -637,6 +643,12 @@ async fn finish<K: Managed>(
             return Ok(Action::await_change());
         }
         other => other?,
+    }
+    if let Some(at) = ctx.events.take(&uid) {
+        let lag = Timestamp::now().duration_since(at);
+        ctx.metrics
+            .events
+            .lag(Duration::try_from(lag).unwrap_or_default());
     }
     let state = done.status.remote_state();
     ctx.metrics.remote_status(K::KIND.metrics, &uid, state);

@@ -9,6 +9,7 @@ use crate::aws::{Listed, Regional, RemotePool};
 use crate::config::Settings;
 use crate::crd::{Decoded, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline, Tag};
 use crate::decide::KindInfo;
+use crate::decide::event::Subject;
 use crate::decide::pool::{self, Observation, PoolPlan};
 use crate::error::Error;
 
@@ -73,6 +74,12 @@ impl Managed for MediaPipelineKinesisVideoStreamPool {
             None => false,
             Some(found) => pool::same_pool(recorded, &found),
         })
+    }
+
+    /// Its pool, by ARN.
+    fn named_by(&self, subject: &Subject) -> bool {
+        let recorded = self.status.as_ref().and_then(|s| s.pool_arn.as_deref());
+        matches!(subject, Subject::Pool(arn) if recorded == Some(arn.as_str()))
     }
 
     /// Pipelines that still name this pool keep it: deleting both at once
