@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use chime_pipeline_operator::config::{Config, Sweep, SweepMode};
 use chime_pipeline_operator::crd::{
-    DeletionPolicy, FINALIZER, MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
+    DeletionPolicy, FINALIZER, MediaCapturePipeline, MediaConcatenationPipeline,
+    MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
 };
+use common::kinds::{TestKind, kind_name, manifests};
 use common::*;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -33,11 +35,11 @@ fn sweeping(mode: SweepMode) -> impl FnOnce(&mut Config) {
     }
 }
 
-/// Waits until `n` more sweeps (List calls) have run after now.
-async fn sweeps(h: &Harness, n: usize) -> bool {
-    let start = h.emulator.call_count(LIST);
+/// Waits until `n` more sweeps (`list` calls) have run after now.
+async fn sweeps(h: &Harness, list: &str, n: usize) -> bool {
+    let start = h.emulator.call_count(list);
     eventually(Duration::from_secs(30), || {
-        h.emulator.call_count(LIST) >= start + n
+        h.emulator.call_count(list) >= start + n
     })
     .await
 }
@@ -280,44 +282,85 @@ async fn a_create_aws_refuses_for_its_input_lists_nothing() -> anyhow::Result<()
 }
 
 /// Switched to Retain and deleted while the operator was down, or deleted
-/// under `--default-deletion-policy retain`: the pipeline is tagged Retain
-/// before the finalizer goes, and the sweep in delete mode keeps it.
-#[tokio::test]
-async fn retained_pipelines_are_tagged_retain_in_aws_before_their_resource_goes()
--> anyhow::Result<()> {
-    let mut h = Harness::start_with("retain", EmulatorConfig::default(), |_| {}).await?;
+/// under `--default-deletion-policy retain`: the AWS object (of any kind) is
+/// tagged Retain before the finalizer goes, and the sweep in delete mode
+/// keeps it.
+async fn retained_objects_are_tagged_retain_in_aws_before_their_resource_goes<K: TestKind>(
+    prefix: &str,
+) -> anyhow::Result<()> {
+    let mut h = Harness::start_with(prefix, EmulatorConfig::default(), |_| {}).await?;
+    let api: Api<K> = h.env.api();
+    let names = ["switched".to_string(), "defaulted".to_string()];
     let mut uids = vec![];
-    for name in ["switched", "defaulted"] {
-        let o = h
-            .create(name, spec_json(&format!("m-{name}"), json!({})))
-            .await?;
-        uids.push(uid(&o)?);
-        h.wait_ready(name).await?;
+    for o in manifests::<K>(&h.emulator, &names, |_| json!({})).await? {
+        let o = api.create(&PostParams::default(), &o).await?;
+        uids.push(o.uid().unwrap_or_default());
+    }
+    for name in &names {
+        wait_for(&api, name, "Ready", Duration::from_secs(60), K::converged).await?;
     }
     h.stop_operator().await;
     let retain = json!({"spec": {"deletionPolicy": "Retain"}});
-    h.api()
-        .patch("switched", &PatchParams::default(), &Patch::Merge(retain))
+    api.patch("switched", &PatchParams::default(), &Patch::Merge(retain))
         .await?;
-    h.delete("switched").await?;
-    h.delete("defaulted").await?;
+    for name in &names {
+        api.delete(name, &Default::default()).await?;
+    }
     let mut config = test_config(&h.env.namespace);
     config.default_deletion_policy = DeletionPolicy::Retain;
     sweeping(SweepMode::Delete)(&mut config);
     h.run_operator(h.env.client.clone(), config).await;
-    h.wait_gone("switched").await?;
-    h.wait_gone("defaulted").await?;
-    assert!(sweeps(&h, 6).await, "the sweep did not run");
-    for uid in &uids {
-        let p = pipeline_of(&h, uid).expect("the pipeline");
-        assert!(!p.deleted, "a retained pipeline was deleted");
-        assert_eq!(
-            tag(&p.tags, "chimeoperator.dev/deletion-policy"),
-            Some("Retain")
-        );
+    for name in &names {
+        wait_gone(&api, name).await?;
     }
-    assert_eq!(h.emulator.call_count(DELETE), 0);
+    assert!(sweeps(&h, K::LIST, 6).await, "the sweep did not run");
+    let remote = K::remote(&h.emulator);
+    for uid in &uids {
+        let r = remote
+            .iter()
+            .find(|r| r.owner() == *uid)
+            .expect("the object");
+        assert!(!r.deleted, "a retained {} was deleted", kind_name::<K>());
+        assert_eq!(r.tag("chimeoperator.dev/deletion-policy"), Some("Retain"));
+    }
+    assert_eq!(h.emulator.call_count(K::DELETE), 0);
     Ok(())
+}
+
+#[tokio::test]
+async fn retained_pipelines_are_tagged_retain_in_aws_before_their_resource_goes()
+-> anyhow::Result<()> {
+    retained_objects_are_tagged_retain_in_aws_before_their_resource_goes::<MediaStreamPipeline>(
+        "retain",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn retained_pools_are_tagged_retain_in_aws_before_their_resource_goes() -> anyhow::Result<()>
+{
+    retained_objects_are_tagged_retain_in_aws_before_their_resource_goes::<
+        MediaPipelineKinesisVideoStreamPool,
+    >("poolretain")
+    .await
+}
+
+#[tokio::test]
+async fn retained_captures_are_tagged_retain_in_aws_before_their_resource_goes()
+-> anyhow::Result<()> {
+    retained_objects_are_tagged_retain_in_aws_before_their_resource_goes::<MediaCapturePipeline>(
+        "capretain",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn retained_concatenations_are_tagged_retain_in_aws_before_their_resource_goes()
+-> anyhow::Result<()> {
+    retained_objects_are_tagged_retain_in_aws_before_their_resource_goes::<
+        MediaConcatenationPipeline,
+    >("concatretain")
+    .await
 }
 
 /// An adopted pipeline carries the identity tags and Retain from its first
@@ -383,7 +426,7 @@ async fn two_installations_with_default_flags_never_delete_each_others_pipelines
         a.wait_ready(&format!("a{i}")).await?;
         b.wait_ready(&format!("b{i}")).await?;
     }
-    assert!(sweeps(&a, 10).await, "no sweeps ran");
+    assert!(sweeps(&a, LIST, 10).await, "no sweeps ran");
     let live = uids
         .iter()
         .filter(|u| pipeline_of(&a, u).is_some_and(|p| !p.deleted))

@@ -31,8 +31,8 @@ pub struct Remote {
     pub arn: String,
     /// The create's ClientRequestToken: the operator's is the resource's UID.
     pub token: Option<String>,
-    /// Its `chimeoperator.dev/uid` tag.
-    pub uid_tag: Option<String>,
+    /// Its tags, the operator's identity tags among them.
+    pub tags: Vec<(String, String)>,
     /// Gone from AWS (a pool once through DELETING).
     pub deleted: bool,
     /// On its way out: a delete was accepted (a pool DELETING).
@@ -46,8 +46,14 @@ impl Remote {
     pub fn owner(&self) -> String {
         self.token
             .clone()
-            .or_else(|| self.uid_tag.clone())
+            .or_else(|| self.tag(UID_TAG).map(str::to_string))
             .unwrap_or_default()
+    }
+
+    /// The value of its tag `key`.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        let mut tags = self.tags.iter();
+        tags.find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Whether a call record's subject names this object (or its create).
@@ -57,7 +63,7 @@ impl Remote {
 
     fn of_pipeline(p: PipelineRecord) -> Remote {
         Remote {
-            uid_tag: tag(&p.tags, UID_TAG),
+            tags: p.tags,
             id: p.id,
             arn: p.arn,
             token: p.client_request_token,
@@ -65,10 +71,6 @@ impl Remote {
             deleting: false,
         }
     }
-}
-
-fn tag(tags: &[(String, String)], key: &str) -> Option<String> {
-    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
 /// A kind of resource the operator manages, for tests.
@@ -83,8 +85,11 @@ pub trait TestKind:
     + Sync
     + 'static
 {
-    /// The emulator's operation that creates one (its call records' name).
+    /// The emulator's operations (its call records' names) that create
+    /// one, delete one, and list the kind (the sweep's).
     const CREATE: &'static str;
+    const DELETE: &'static str;
+    const LIST: &'static str;
 
     /// The spec of the i-th resource of a suite, named `name` (unique in
     /// the emulator for the test): its own meeting, its own pool name, the
@@ -152,6 +157,8 @@ fn pipelines_of(emulator: &Emulator, kind: &str) -> Vec<Remote> {
 
 impl TestKind for MediaStreamPipeline {
     const CREATE: &'static str = "CreateMediaStreamPipeline";
+    const DELETE: &'static str = "DeleteMediaPipeline";
+    const LIST: &'static str = "ListMediaPipelines";
 
     /// The meeting `m-{name}`'s audio into POOL_ARN, mixed or per attendee,
     /// with 1 to 3 streams reserved.
@@ -170,6 +177,8 @@ impl TestKind for MediaStreamPipeline {
 
 impl TestKind for MediaPipelineKinesisVideoStreamPool {
     const CREATE: &'static str = "CreateMediaPipelineKinesisVideoStreamPool";
+    const DELETE: &'static str = "DeleteMediaPipelineKinesisVideoStreamPool";
+    const LIST: &'static str = "ListMediaPipelineKinesisVideoStreamPools";
 
     /// A pool named `pool-{name}` in AWS (names are the account's, per
     /// Region: unique per resource), keeping data 24 to 71 hours.
@@ -185,7 +194,7 @@ impl TestKind for MediaPipelineKinesisVideoStreamPool {
             .pools()
             .into_iter()
             .map(|p| Remote {
-                uid_tag: tag(&p.tags, UID_TAG),
+                tags: p.tags,
                 id: p.id,
                 arn: p.arn,
                 token: p.client_request_token,
@@ -206,6 +215,8 @@ impl TestKind for MediaPipelineKinesisVideoStreamPool {
 
 impl TestKind for MediaCapturePipeline {
     const CREATE: &'static str = "CreateMediaCapturePipeline";
+    const DELETE: &'static str = "DeleteMediaPipeline";
+    const LIST: &'static str = "ListMediaPipelines";
 
     /// The meeting `m-{name}` recorded to one bucket, its audio alone or
     /// with the active speaker's video.
@@ -231,6 +242,8 @@ impl TestKind for MediaCapturePipeline {
 
 impl TestKind for MediaConcatenationPipeline {
     const CREATE: &'static str = "CreateMediaConcatenationPipeline";
+    const DELETE: &'static str = "DeleteMediaPipeline";
+    const LIST: &'static str = "ListMediaPipelines";
 
     /// The chunks of a capture pipeline of its own (made in AWS by someone
     /// else, its meeting `m-{name}` ended), named by ARN, joined into one

@@ -226,14 +226,7 @@ impl Harness {
     }
 
     pub async fn wait_gone(&self, name: &str) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while self.api().get_opt(name).await?.is_some() {
-            if tokio::time::Instant::now() > deadline {
-                bail!("{name} still exists after 60 s");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(())
+        wait_gone(&self.api(), name).await
     }
 
     /// The promise of the operator: at most one pipeline per resource UID,
@@ -285,6 +278,21 @@ where
             _ => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// Waits until the named resource of any kind is gone (its cleanup done).
+pub async fn wait_gone<K>(api: &Api<K>, name: &str) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while api.get_opt(name).await?.is_some() {
+        if tokio::time::Instant::now() > deadline {
+            bail!("{name} still exists after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 /// (status, reason, message) of a condition, for either kind.
