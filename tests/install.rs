@@ -37,6 +37,8 @@ const USER_IMAGE: &str =
     "123456789012.dkr.ecr.eu-west-2.amazonaws.com/chime-pipeline-operator:0.1.0";
 const USER_ROLE: &str = "arn:aws:iam::123456789012:role/chime-pipeline-operator";
 const USER_REGION: &str = "eu-west-2";
+const USER_QUEUE: &str =
+    "https://sqs.eu-west-2.amazonaws.com/210987654321/chime-pipeline-operator-events";
 /// The namespaces the namespaced overlay's test installs watch.
 const WATCHED: [&str; 2] = ["meetings", "webinars"];
 /// Left in a file for the user to fill in: none may reach the cluster.
@@ -76,6 +78,8 @@ struct InstallPath {
     image: Option<&'static str>,
     role_arn: Option<&'static str>,
     region: Option<&'static str>,
+    /// The event queue's URL (components/events, given with the region).
+    queue: Option<&'static str>,
     watched: Option<&'static [&'static str]>,
 }
 
@@ -93,6 +97,7 @@ fn install_paths(prefix: &str) -> anyhow::Result<Vec<InstallPath>> {
             image: None,
             role_arn: None,
             region: None,
+            queue: None,
             watched: None,
         });
     }
@@ -119,6 +124,8 @@ fn install_paths(prefix: &str) -> anyhow::Result<Vec<InstallPath>> {
                         if region {
                             components.push("{REPO}/deploy/components/region".into());
                             settings.push(format!("region={USER_REGION}"));
+                            components.push("{REPO}/deploy/components/events".into());
+                            settings.push(format!("eventQueueUrl={USER_QUEUE}"));
                         }
                         if monitoring {
                             components.push("{REPO}/deploy/components/monitoring".into());
@@ -142,7 +149,7 @@ fn install_paths(prefix: &str) -> anyhow::Result<Vec<InstallPath>> {
                         }
                         let name = format!(
                             "{base} + {identity}{}{}{}",
-                            if region { " + region" } else { "" },
+                            if region { " + region + events" } else { "" },
                             if monitoring { " + monitoring" } else { "" },
                             if own_image { " + own image" } else { "" },
                         );
@@ -156,6 +163,7 @@ fn install_paths(prefix: &str) -> anyhow::Result<Vec<InstallPath>> {
                             image: own_image.then_some(USER_IMAGE),
                             role_arn: (identity == "irsa-role-arn").then_some(USER_ROLE),
                             region: region.then_some(USER_REGION),
+                            queue: region.then_some(USER_QUEUE),
                             watched: namespaced.then_some(&WATCHED[..]),
                         });
                     }
@@ -297,6 +305,12 @@ fn check_rendered(path: &InstallPath, rendered: &str) -> anyhow::Result<()> {
         "{name}: region {:?}, not {:?}",
         env_of(deployment, "CHIME_OPERATOR_REGION"),
         path.region
+    );
+    let queue = env_of(deployment, "CHIME_OPERATOR_EVENT_QUEUE_URL");
+    ensure!(
+        queue.as_deref() == path.queue,
+        "{name}: event queue {queue:?}, not {:?}",
+        path.queue
     );
     let sa = named(&objects, "ServiceAccount", "chime-pipeline-operator");
     ensure!(sa.len() == 1, "{name}: {} ServiceAccounts", sa.len());
