@@ -37,15 +37,9 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StatusLabel {
+struct KindStatusLabels {
+    kind: String,
     status: String,
-}
-
-/// The kinds whose remote statuses are counted, each in a gauge of its own.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum Kind {
-    Pipeline,
-    Pool,
 }
 
 pub struct Metrics {
@@ -54,8 +48,7 @@ pub struct Metrics {
     reconcile_seconds: Histogram,
     aws_calls: Family<AwsLabels, Counter>,
     aws_seconds: Family<OperationLabel, Histogram>,
-    pipelines: Family<StatusLabel, Gauge>,
-    pools: Family<StatusLabel, Gauge>,
+    resources: Family<KindStatusLabels, Gauge>,
     leader: Gauge,
     orphans: Family<KindLabel, Gauge>,
     orphans_deleted: Family<KindLabel, Counter>,
@@ -64,9 +57,9 @@ pub struct Metrics {
     /// Objects that do not decode, by kind and watch scope (a namespace, or
     /// "" for all); the gauge is their sum by kind.
     invalid_by_scope: Mutex<HashMap<(String, String), i64>>,
-    /// Remote status of each managed resource, by kind and UID; the gauges
-    /// are recounted from it at every scrape.
-    statuses: Mutex<HashMap<(Kind, String), String>>,
+    /// Remote status of each managed resource, by kind name and UID; the
+    /// gauge is recounted from it at every scrape.
+    statuses: Mutex<HashMap<(String, String), String>>,
     /// Set once every watch has listed its resources (or while standing by
     /// for leadership, which is ready too: it can take over at once).
     ready: AtomicBool,
@@ -178,17 +171,11 @@ impl Default for Metrics {
             "AWS API call latency",
             aws_seconds.clone(),
         );
-        let pipelines = Family::<StatusLabel, Gauge>::default();
+        let resources = Family::<KindStatusLabels, Gauge>::default();
         registry.register(
-            "managed_pipelines",
-            "Managed media pipelines by remote status",
-            pipelines.clone(),
-        );
-        let pools = Family::<StatusLabel, Gauge>::default();
-        registry.register(
-            "managed_pools",
-            "Managed Kinesis Video Stream pools by remote status",
-            pools.clone(),
+            "managed_resources",
+            "Managed resources by kind and by the status AWS reports of their object",
+            resources.clone(),
         );
         let orphans = Family::<KindLabel, Gauge>::default();
         registry.register(
@@ -227,8 +214,7 @@ impl Default for Metrics {
             reconcile_seconds,
             aws_calls,
             aws_seconds,
-            pipelines,
-            pools,
+            resources,
             leader,
             orphans,
             orphans_deleted,
@@ -268,10 +254,11 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Records a resource's remote status; None forgets the resource.
-    pub fn remote_status(&self, kind: Kind, uid: &str, status: Option<&str>) {
+    /// Records the remote status of a resource of `kind` (its Kubernetes
+    /// kind, the label value); None forgets the resource.
+    pub fn remote_status(&self, kind: &str, uid: &str, status: Option<&str>) {
         if let Ok(mut map) = self.statuses.lock() {
-            let key = (kind, uid.to_string());
+            let key = (kind.to_string(), uid.to_string());
             match status {
                 Some(s) => map.insert(key, s.to_string()),
                 None => map.remove(&key),
@@ -356,19 +343,17 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         if let Ok(map) = self.statuses.lock() {
-            let mut counts: HashMap<(Kind, &str), i64> = HashMap::new();
+            let mut counts: HashMap<(&str, &str), i64> = HashMap::new();
             for ((kind, _), s) in map.iter() {
-                *counts.entry((*kind, s.as_str())).or_default() += 1;
+                *counts.entry((kind.as_str(), s.as_str())).or_default() += 1;
             }
-            self.pipelines.clear();
-            self.pools.clear();
+            // Cleared first: a status no resource has any more must vanish,
+            // not stay at its last count.
+            self.resources.clear();
             for ((kind, status), n) in counts {
-                let family = match kind {
-                    Kind::Pipeline => &self.pipelines,
-                    Kind::Pool => &self.pools,
-                };
-                family
-                    .get_or_create(&StatusLabel {
+                self.resources
+                    .get_or_create(&KindStatusLabels {
+                        kind: kind.into(),
                         status: status.into(),
                     })
                     .set(n);
@@ -385,6 +370,35 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    const STREAM: &str = "MediaStreamPipeline";
+    const POOL: &str = "MediaPipelineKinesisVideoStreamPool";
+
+    /// Each kind is counted under its own name, whatever its statuses have
+    /// in common with another kind's; a status no resource has any more
+    /// leaves the exposition.
+    #[test]
+    fn resources_are_counted_by_kind_and_status() {
+        let m = Metrics::default();
+        m.remote_status(STREAM, "u1", Some("InProgress"));
+        m.remote_status("MediaCapturePipeline", "u2", Some("InProgress"));
+        m.remote_status("MediaCapturePipeline", "u3", Some("InProgress"));
+        m.remote_status("MediaCapturePipeline", "u4", Some("Stopped"));
+        let text = m.encode();
+        for needle in [
+            r#"chime_operator_managed_resources{kind="MediaStreamPipeline",status="InProgress"} 1"#,
+            r#"chime_operator_managed_resources{kind="MediaCapturePipeline",status="InProgress"} 2"#,
+            r#"chime_operator_managed_resources{kind="MediaCapturePipeline",status="Stopped"} 1"#,
+        ] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+        m.remote_status("MediaCapturePipeline", "u4", Some("InProgress"));
+        let text = m.encode();
+        assert!(!text.contains(r#"status="Stopped""#), "{text}");
+        assert!(text.contains(
+            r#"chime_operator_managed_resources{kind="MediaCapturePipeline",status="InProgress"} 3"#
+        ));
+    }
+
     #[test]
     fn exposition_carries_every_family() {
         let m = Metrics::default();
@@ -399,11 +413,11 @@ mod tests {
             "success",
             Duration::from_millis(20),
         );
-        m.remote_status(Kind::Pipeline, "u1", Some("InProgress"));
-        m.remote_status(Kind::Pipeline, "u2", Some("InProgress"));
-        m.remote_status(Kind::Pipeline, "u3", Some("Stopped"));
-        m.remote_status(Kind::Pipeline, "u3", None);
-        m.remote_status(Kind::Pool, "u1", Some("ACTIVE"));
+        m.remote_status(STREAM, "u1", Some("InProgress"));
+        m.remote_status(STREAM, "u2", Some("InProgress"));
+        m.remote_status(STREAM, "u3", Some("Stopped"));
+        m.remote_status(STREAM, "u3", None);
+        m.remote_status(POOL, "u1", Some("ACTIVE"));
         m.set_leader(true);
         m.set_invalid("MediaPipelineKinesisVideoStreamPool", "a", 2);
         m.set_invalid("MediaPipelineKinesisVideoStreamPool", "b", 1);
@@ -411,8 +425,8 @@ mod tests {
         for needle in [
             r#"chime_operator_reconciles_total{kind="MediaStreamPipeline",outcome="success",reason="Synced"} 1"#,
             r#"chime_operator_aws_calls_total{operation="CreateMediaStreamPipeline",outcome="success"} 1"#,
-            r#"chime_operator_managed_pipelines{status="InProgress"} 2"#,
-            r#"chime_operator_managed_pools{status="ACTIVE"} 1"#,
+            r#"chime_operator_managed_resources{kind="MediaStreamPipeline",status="InProgress"} 2"#,
+            r#"chime_operator_managed_resources{kind="MediaPipelineKinesisVideoStreamPool",status="ACTIVE"} 1"#,
             "chime_operator_leader 1",
             r#"chime_operator_invalid_objects{kind="MediaPipelineKinesisVideoStreamPool"} 3"#,
             "chime_operator_reconcile_duration_seconds_bucket",
@@ -427,32 +441,35 @@ mod tests {
     fn resources_not_live_are_forgotten() {
         let m = Metrics::default();
         for uid in ["u1", "u2", "u3"] {
-            m.remote_status(Kind::Pipeline, uid, Some("InProgress"));
+            m.remote_status(STREAM, uid, Some("InProgress"));
         }
-        m.remote_status(Kind::Pool, "u4", Some("ACTIVE"));
+        m.remote_status(POOL, "u4", Some("ACTIVE"));
         let live: HashSet<String> = ["u1", "u4"].map(String::from).into();
         m.retain_resources(&live);
         let text = m.encode();
-        assert!(text.contains(r#"chime_operator_managed_pipelines{status="InProgress"} 1"#));
-        assert!(text.contains(r#"chime_operator_managed_pools{status="ACTIVE"} 1"#));
+        assert!(text.contains(
+            r#"chime_operator_managed_resources{kind="MediaStreamPipeline",status="InProgress"} 1"#
+        ));
+        assert!(text.contains(
+            r#"chime_operator_managed_resources{kind="MediaPipelineKinesisVideoStreamPool",status="ACTIVE"} 1"#
+        ));
         m.retain_resources(&HashSet::new());
-        assert!(!m.encode().contains("chime_operator_managed_pipelines{"));
+        assert!(!m.encode().contains("chime_operator_managed_resources{"));
     }
 
     #[test]
     fn a_replica_that_lost_the_lead_reports_none_of_the_cluster() {
         let m = Metrics::default();
         m.set_leader(true);
-        m.remote_status(Kind::Pipeline, "u1", Some("InProgress"));
-        m.remote_status(Kind::Pool, "u2", Some("ACTIVE"));
+        m.remote_status(STREAM, "u1", Some("InProgress"));
+        m.remote_status(POOL, "u2", Some("ACTIVE"));
         m.set_invalid("MediaStreamPipeline", "a", 2);
         m.orphans("MediaStreamPipeline", 3, 1);
         m.reconciled("MediaStreamPipeline", "success", "Synced", Duration::ZERO);
         m.lost_lead();
         let text = m.encode();
         for gone in [
-            "chime_operator_managed_pipelines{",
-            "chime_operator_managed_pools{",
+            "chime_operator_managed_resources{",
             "chime_operator_invalid_objects{",
             "chime_operator_orphans{",
         ] {

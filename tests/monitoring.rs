@@ -3,7 +3,8 @@
 //! situations the alerts are about (the region's limit, an AWS
 //! authorization failure), exports every metric and label value the rules
 //! name; and `promtool test rules`, fed with that very scrape, fires the
-//! alerts those situations call for and no other.
+//! alerts those situations call for and no other (and, with a Failed
+//! pipeline of one kind added to it, the Failed alert for that kind).
 
 mod common;
 mod shipped;
@@ -100,11 +101,20 @@ async fn the_alerts_check_and_fire_on_the_operators_real_metrics() -> anyhow::Re
 
     // Every metric and label value the rules name is in the scrape, but
     // status="Failed": the emulator cannot fail a pipeline; the value is
-    // AWS's own status name, which the operator exports as it reads it.
+    // AWS's own status name, which the operator exports as it reads it (a
+    // series of it is added for promtool below).
     let samples: Vec<&str> = scrape
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .collect();
+    // Resources are counted under their own kind: the pipeline that
+    // streams, in the one family of every kind.
+    let streaming =
+        r#"chime_operator_managed_resources{kind="MediaStreamPipeline",status="InProgress"} 1"#;
+    ensure!(
+        samples.contains(&streaming),
+        "no `{streaming}` in the scrape:\n{scrape}"
+    );
     let mut checked = 0;
     for rule in rules["groups"][0]["rules"].as_array().context("no rules")? {
         let expr = rule["expr"].as_str().context("rule without expr")?;
@@ -185,6 +195,16 @@ async fn the_alerts_check_and_fire_on_the_operators_real_metrics() -> anyhow::Re
         "ChimePipelineOperatorDown",
         json!({"severity": "critical"}),
     ));
+    // A Failed pipeline of one kind fires the alert for that kind.
+    let mut failed = series.clone();
+    failed.push(json!({
+        "series": r#"chime_operator_managed_resources{kind="MediaCapturePipeline",status="Failed"}"#,
+        "values": "2x30",
+    }));
+    let failed_alert = vec![fired(
+        "ChimeMediaPipelinesFailed",
+        json!({"severity": "warning", "kind": "MediaCapturePipeline"}),
+    )];
     // The unit test compares annotations too; they are prose (checked
     // above), so the alerts are tested without them.
     let mut bare = rules.clone();
@@ -206,6 +226,7 @@ async fn the_alerts_check_and_fire_on_the_operators_real_metrics() -> anyhow::Re
         "tests": [
             {"interval": "1m", "input_series": series, "alert_rule_test": running},
             {"interval": "1m", "input_series": without_leader, "alert_rule_test": down},
+            {"interval": "1m", "input_series": failed, "alert_rule_test": failed_alert},
         ]
     });
     std::fs::write(dir.join("tests.yaml"), serde_yaml_ng::to_string(&tests)?)?;

@@ -76,8 +76,11 @@ async fn metrics_move_and_readyz_turns_ready() -> anyhow::Result<()> {
             >= 1.0
     );
     assert_eq!(
-        op.metric("chime_operator_managed_pipelines", "InProgress")
-            .await,
+        op.metric(
+            "chime_operator_managed_resources",
+            r#"kind="MediaStreamPipeline",status="InProgress""#
+        )
+        .await,
         1.0
     );
     assert!(
@@ -348,7 +351,7 @@ async fn a_namespace_named_twice_is_watched_once() -> anyhow::Result<()> {
 /// replicas counts each resource once; the new leader exports them.
 #[tokio::test]
 async fn a_replica_that_loses_the_lease_exports_no_resource_gauges() -> anyhow::Result<()> {
-    const GAUGE: &str = "chime_operator_managed_pipelines";
+    const GAUGE: &str = "chime_operator_managed_resources";
     let h = Harness::without_operator("lost").await?;
     let ns = &h.env.namespace;
     let lease = [
@@ -437,7 +440,7 @@ async fn wait_metric(op: &Operator, name: &str, value: f64) -> anyhow::Result<()
 /// per-resource series.
 #[tokio::test]
 async fn a_resource_gone_without_cleanup_leaves_no_series() -> anyhow::Result<()> {
-    const GAUGE: &str = "chime_operator_managed_pipelines";
+    const GAUGE: &str = "chime_operator_managed_resources";
     let h = Harness::start("unfinalized").await?;
     h.create("p", spec_json("m-unfinalized", json!({}))).await?;
     h.wait_ready("p").await?;

@@ -13,10 +13,8 @@ use crate::aws::RemoteCapture;
 use crate::config::Settings;
 use crate::crd::{MediaCapturePipelineSpec, PipelineStatus};
 use crate::error::Error;
-use crate::metrics;
 
 pub const KIND: KindInfo = KindInfo {
-    metrics: metrics::Kind::Pipeline,
     noun: "media capture pipeline",
     gone_reason: "PipelineGone",
     gone_message: "AWS no longer knows this media capture pipeline, and its meeting goes on \

@@ -17,7 +17,6 @@ use crate::crd::{MediaConcatenationPipelineSpec, PipelineStatus};
 use crate::error::Error;
 
 pub const KIND: KindInfo = KindInfo {
-    metrics: crate::metrics::Kind::Pipeline,
     noun: "media concatenation pipeline",
     gone_reason: "PipelineGone",
     gone_message: "AWS no longer knows this media concatenation pipeline, and no read saw it \

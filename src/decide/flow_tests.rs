@@ -16,7 +16,6 @@ use crate::decide::{
     RemoteObject, STALLED, SYNCED, Seen, State, identity_tags, policy_tag,
 };
 use crate::error::Error;
-use crate::metrics;
 
 const REGION: &str = "us-east-1";
 const ID: &str = "w-1";
@@ -90,7 +89,6 @@ impl Verdicts for WidgetSpec {
     type Remote = Widget;
     type Update = i32;
     const KIND: KindInfo = KindInfo {
-        metrics: metrics::Kind::Pool,
         noun: "widget",
         gone_reason: "WidgetGone",
         arn_type: ":widget/",

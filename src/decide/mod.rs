@@ -24,7 +24,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::config::Settings;
 use crate::crd::{CommonStatus, Tag};
 use crate::error::{Error, PERMANENT_REASONS};
-use crate::metrics;
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
@@ -272,10 +271,10 @@ pub fn finished<S: ManagedStatus>(
     status
 }
 
-/// What names a kind in logs, Events and metrics.
+/// What names a kind in logs and Events (metrics name it by its Kubernetes
+/// kind).
 #[derive(Debug, Clone, Copy)]
 pub struct KindInfo {
-    pub metrics: metrics::Kind,
     /// How logs and Events name its remote object.
     pub noun: &'static str,
     /// The Ready reason and Event once AWS no longer knows the object.

@@ -20,10 +20,8 @@ use crate::crd::{
     PipelineStatus,
 };
 use crate::error::Error;
-use crate::metrics;
 
 pub const KIND: KindInfo = KindInfo {
-    metrics: metrics::Kind::Pipeline,
     noun: "media pipeline",
     gone_reason: "PipelineGone",
     gone_message: "AWS no longer knows this media pipeline, and its meeting goes on (or \

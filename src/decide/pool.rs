@@ -13,12 +13,10 @@ use crate::crd::{
     Decoded, KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus,
     MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline,
 };
-use crate::metrics;
 
 pub const ACTIVE: &str = "ACTIVE";
 
 pub const KIND: KindInfo = KindInfo {
-    metrics: metrics::Kind::Pool,
     noun: "Kinesis Video Stream pool",
     gone_reason: "PoolGone",
     gone_message: "AWS no longer knows this pool; it is not recreated. Delete this resource, \

@@ -15,7 +15,7 @@ use crate::config::{Config, Settings};
 use crate::crd::Tag;
 use crate::decide;
 use crate::error::{Error, Retry};
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 
 /// A failure streak of one resource, kept in memory: it only spaces retries.
 struct Failures {
@@ -231,8 +231,9 @@ impl Context {
         Ok(owned)
     }
 
-    /// Drops everything kept about a resource that is gone.
-    pub fn forget(&self, kind: metrics::Kind, uid: &str) {
+    /// Drops everything kept about a resource of `kind` (its Kubernetes
+    /// kind) that is gone.
+    pub fn forget(&self, kind: &str, uid: &str) {
         self.succeeded(uid);
         if let Ok(mut map) = self.last_read.lock() {
             map.remove(uid);
@@ -333,7 +334,7 @@ mod tests {
             ctx.failed(uid, Some(1), Retry::Permanent);
             ctx.mark_read(uid);
             ctx.metrics
-                .remote_status(metrics::Kind::Pipeline, uid, Some("InProgress"));
+                .remote_status("MediaStreamPipeline", uid, Some("InProgress"));
         }
         ctx.retain(&HashSet::from(["a".to_string()]));
         assert!(ctx.held_back("a", Some(1)).is_some());
@@ -341,7 +342,9 @@ mod tests {
         assert_eq!(ctx.held_back("b", Some(1)), None);
         assert_eq!(ctx.since_last_read("b"), None);
         let text = ctx.metrics.encode();
-        assert!(text.contains(r#"chime_operator_managed_pipelines{status="InProgress"} 1"#));
+        assert!(text.contains(
+            r#"chime_operator_managed_resources{kind="MediaStreamPipeline",status="InProgress"} 1"#
+        ));
     }
 
     /// `poll_interval` with settings no validation let through (poll_min

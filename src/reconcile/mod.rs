@@ -182,7 +182,7 @@ pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             finalizer::remove(&api, obj.as_ref()).await?;
             Ok(action)
         } else {
-            ctx.forget(K::KIND.metrics, &obj.uid().unwrap_or_default());
+            ctx.forget(&K::kind(&()), &obj.uid().unwrap_or_default());
             Ok(Action::await_change())
         }
     }
@@ -651,7 +651,7 @@ async fn finish<K: Managed>(
             .lag(Duration::try_from(lag).unwrap_or_default());
     }
     let state = done.status.remote_state();
-    ctx.metrics.remote_status(K::KIND.metrics, &uid, state);
+    ctx.metrics.remote_status(&K::kind(&()), &uid, state);
     if let Some(e) = done.failure {
         return Err(e);
     }
@@ -713,7 +713,7 @@ async fn undo_orphan<K: Managed>(
         warn!(id = %id, "the resource is gone: deleting the {} just created for it", K::KIND.noun);
         K::delete(aws, id).await?;
     }
-    ctx.forget(K::KIND.metrics, &obj.uid().unwrap_or_default());
+    ctx.forget(&K::kind(&()), &obj.uid().unwrap_or_default());
     Ok(())
 }
 
@@ -751,7 +751,7 @@ async fn cleanup<K: Managed>(obj: &K, api: &Api<K>, ctx: &Context) -> Result<Act
             return Err(cleanup_failed(obj, api, e).await);
         }
     }
-    ctx.forget(K::KIND.metrics, &obj.uid().unwrap_or_default());
+    ctx.forget(&K::kind(&()), &obj.uid().unwrap_or_default());
     Ok(Action::await_change())
 }
 
