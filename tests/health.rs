@@ -8,32 +8,37 @@
 //! - Flux: Flux's `healthChecks` use kstatus; `common::gitops::kstatus` is kstatus's
 //!   rule for custom resources, checked against the same samples.
 //!
-//! Samples of both kinds are built by the operator's own status code
-//! (`decide::pipeline` and `decide::pool`: each kind's `decide` and
-//! `with_remote`, and the shared `with_error`), so these tests break when the
-//! statuses it writes drift from what the health checks expect.
+//! Every kind of `crds/crds.yaml` must have a health check here, with
+//! samples. They are built by the operator's own status code (each kind's
+//! `decide`, `decide::fold` of what AWS describes, and the shared
+//! `with_error`), so these tests break when the statuses it writes drift from
+//! what the health checks expect.
 //!
 //! Needs `lua5.1` on PATH (`apt-get install -y lua5.1`); no control plane.
 
 mod common;
 
-use chime_pipeline_operator::aws::{RemotePipeline, RemotePool, StreamDetail};
+use std::collections::BTreeSet;
+
+use chime_pipeline_operator::aws::{
+    CaptureDetail, ConcatDetail, Described, RemoteCapture, RemoteConcat, RemotePipeline,
+    RemotePool, StreamDetail,
+};
 use chime_pipeline_operator::config::Settings;
 use chime_pipeline_operator::crd::{
-    KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus, StreamConfiguration,
+    KinesisVideoStreamPoolSpec, KinesisVideoStreamPoolStatus, MediaCapturePipelineSpec,
+    MediaConcatenationPipelineSpec, MediaStreamPipelineSpec, MediaStreamSink, MediaStreamSource,
+    MediaStreamType, PipelineStatus, SinkType, SourceType, StreamConfiguration,
 };
-use chime_pipeline_operator::crd::{
-    MediaStreamPipelineSpec, MediaStreamSink, MediaStreamSource, MediaStreamType, PipelineStatus,
-    SinkType, SourceType,
-};
-use chime_pipeline_operator::decide::pipeline::{Observation, decide, with_remote};
 use chime_pipeline_operator::decide::pool::{
     Observation as PoolObservation, decide as decide_pool, with_remote as pool_with_remote,
 };
-use chime_pipeline_operator::decide::{Read, Seen, with_error};
+use chime_pipeline_operator::decide::{self, ManagedStatus, Read, Seen, fold, with_error};
 use chime_pipeline_operator::error::Error;
 use common::gitops::*;
 use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const TEMPLATE: &str = "health.lua.template";
@@ -56,8 +61,8 @@ fn write_script(file: &str, text: &str) {
     std::fs::rename(&tmp, &path).unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
-/// What the placeholders of `health.lua.template` stand for in one kind's
-/// health check.
+/// One kind's health check: what the placeholders of `health.lua.template`
+/// stand for in it, and the samples it must read right.
 struct HealthCheck {
     /// `{{KIND}}`: the kind, as in the header and argocd-cm's key.
     kind: &'static str,
@@ -67,20 +72,41 @@ struct HealthCheck {
     remote_field: &'static str,
     /// `{{KIND_NAME}}`: the kind in the words of hs.message.
     kind_name: &'static str,
+    /// The kind in its states, and how each must read; the first is a
+    /// healthy one.
+    cases: fn() -> Vec<Case>,
 }
 
-const HEALTH_CHECKS: [HealthCheck; 2] = [
+/// Every kind's health check: one per kind of crds/crds.yaml (checked by
+/// `every_kind_of_the_crds_has_a_health_check`).
+const HEALTH_CHECKS: [HealthCheck; 4] = [
     HealthCheck {
         kind: "MediaStreamPipeline",
         file: PIPELINE_LUA,
         remote_field: "pipelineStatus",
         kind_name: "media pipeline",
+        cases: media_cases::<StreamKind>,
     },
     HealthCheck {
         kind: "MediaPipelineKinesisVideoStreamPool",
         file: POOL_LUA,
         remote_field: "poolStatus",
         kind_name: "Kinesis Video Stream pool",
+        cases: pool_cases,
+    },
+    HealthCheck {
+        kind: "MediaCapturePipeline",
+        file: CAPTURE_LUA,
+        remote_field: "pipelineStatus",
+        kind_name: "media capture pipeline",
+        cases: media_cases::<CaptureKind>,
+    },
+    HealthCheck {
+        kind: "MediaConcatenationPipeline",
+        file: CONCAT_LUA,
+        remote_field: "pipelineStatus",
+        kind_name: "media concatenation pipeline",
+        cases: concat_cases,
     },
 ];
 
@@ -102,13 +128,25 @@ fn cm_key(kind: &str) -> String {
 }
 
 /// `yaml` with the literal block of `data.<key>` (its lines indented by 4
-/// spaces) replaced by `text`.
+/// spaces) replaced by `text`; a key it lacks (a new kind's) is added at the
+/// end, where `data` is.
 fn splice_block(yaml: &str, key: &str, text: &str) -> String {
     let head = format!("\n  {key}: |\n");
-    let start = yaml
-        .find(&head)
-        .unwrap_or_else(|| panic!("{CM_PATCH}: no `{}`: add it by hand", head.trim()))
-        + head.len();
+    let block: String = text
+        .split_inclusive('\n')
+        .map(|l| {
+            if l == "\n" {
+                l.to_string()
+            } else {
+                format!("    {l}")
+            }
+        })
+        .collect();
+    let Some(at) = yaml.find(&head) else {
+        let yaml = yaml.trim_end_matches('\n');
+        return format!("{yaml}{head}{block}");
+    };
+    let start = at + head.len();
     // The block ends at its last indented line: blank lines after it belong
     // to what follows.
     let (mut end, mut at) = (start, start);
@@ -120,21 +158,8 @@ fn splice_block(yaml: &str, key: &str, text: &str) -> String {
             break;
         }
     }
-    let block: String = text
-        .split_inclusive('\n')
-        .map(|l| {
-            if l == "\n" {
-                l.to_string()
-            } else {
-                format!("    {l}")
-            }
-        })
-        .collect();
     format!("{}{block}{}", &yaml[..start], &yaml[end..])
 }
-
-// ---------------------------------------------------------------------------
-// kstatus: what Flux (and `kubectl`-less tools built on cli-utils) read.
 
 // ---------------------------------------------------------------------------
 // Samples.
@@ -143,95 +168,243 @@ fn now() -> Timestamp {
     "2026-11-25T12:00:00Z".parse().unwrap()
 }
 
-fn spec() -> MediaStreamPipelineSpec {
-    MediaStreamPipelineSpec {
-        sources: vec![MediaStreamSource {
-            source_type: SourceType::ChimeSdkMeeting,
-            source_arn: "arn:aws:chime:us-east-1:111122223333:meeting/m".into(),
-        }],
-        sinks: vec![MediaStreamSink {
-            sink_arn: Some(
-                "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/p"
-                    .into(),
-            ),
-            pool_ref: None,
-            sink_type: SinkType::KinesisVideoStreamPool,
-            reserved_stream_capacity: 1,
-            media_stream_type: MediaStreamType::MixedAudio,
-        }],
-        common: Default::default(),
-        lifetime: Default::default(),
-        adopt_media_pipeline_id: None,
+/// A kind whose status is [`PipelineStatus`] and whose object AWS describes
+/// as a [`Described`] (stream, capture and concatenation pipelines): the
+/// same states, read by the same health check, so one list of samples
+/// serves them all.
+trait MediaKind {
+    const KIND: &'static str;
+    const NAME: &'static str;
+    type Spec: Serialize;
+    type Detail;
+    fn spec() -> Self::Spec;
+    /// `spec` with a field changed that AWS cannot update.
+    fn edit(spec: &mut Self::Spec);
+    /// What AWS describes of the pipeline `spec` made.
+    fn detail(spec: &Self::Spec) -> Self::Detail;
+    /// The status after one reconcile (the kind's own `decide`) of a
+    /// resource at `generation` whose pipeline had `before`, with this read
+    /// of AWS.
+    fn reconciled(
+        spec: &Self::Spec,
+        before: &PipelineStatus,
+        remote: Read<Described<Self::Detail>>,
+        generation: i64,
+    ) -> PipelineStatus;
+}
+
+/// What the reconciles of every kind see besides their spec.
+fn seen_at<'a, S, R>(generation: i64, before: &'a S, remote: &'a Read<R>) -> Seen<'a, S, R> {
+    Seen {
+        generation: Some(generation),
+        status: Some(before),
+        create_tags: &[],
+        own_tags: &[],
+        region: "us-east-1",
+        remote,
+        now: now(),
     }
 }
 
-fn remote(spec: &MediaStreamPipelineSpec, status: &str) -> RemotePipeline {
-    RemotePipeline {
+fn described<M: MediaKind>(spec: &M::Spec, status: &str) -> Described<M::Detail> {
+    Described {
         id: "6d5caf81-8c83-487c-bf9a-a2fb52822d93".into(),
         arn: "arn:aws:chime:us-east-1:111122223333:media-pipeline/6d5caf81".into(),
         status: status.into(),
         created: Some(now()),
         updated: Some(now()),
-        detail: StreamDetail {
-            sources: spec.sources.clone(),
-            sinks: spec.sinks.clone(),
-        },
+        detail: M::detail(spec),
     }
 }
 
 /// The status the operator writes once AWS described the pipeline.
-fn seen(status: &str, generation: i64) -> PipelineStatus {
-    with_remote(
+fn seen<M: MediaKind>(status: &str, generation: i64) -> PipelineStatus {
+    fold(
+        &described::<M>(&M::spec(), status),
         Default::default(),
-        &remote(&spec(), status),
         Some(generation),
         now(),
     )
 }
 
-/// The status the operator writes when the create failed.
-fn create_failed(err: Error, generation: i64) -> PipelineStatus {
+/// The status the operator writes when the create failed, for any kind.
+fn create_failed<S: ManagedStatus>(err: Error, generation: i64) -> S {
     with_error(Default::default(), &err, Some(generation), now())
 }
 
-/// The status after one reconcile of a resource at `generation` whose
-/// pipeline had `before`, with this read of AWS.
-fn reconciled(
-    spec: &MediaStreamPipelineSpec,
-    before: &PipelineStatus,
-    remote: Read<RemotePipeline>,
-    generation: i64,
-) -> PipelineStatus {
-    decide(
-        Observation {
-            seen: Seen {
-                generation: Some(generation),
-                status: Some(before),
-                create_tags: &[],
-                own_tags: &[],
-                region: "us-east-1",
-                remote: &remote,
-                now: now(),
-            },
-            spec,
-            sinks: &Ok(spec.sinks.clone()),
-        },
-        &Settings::default(),
-    )
-    .status
-}
-
-fn pipeline(generation: i64, status: Option<PipelineStatus>) -> Value {
+fn object<M: MediaKind>(generation: i64, status: Option<PipelineStatus>) -> Value {
     let mut obj = json!({
         "apiVersion": format!("{GROUP}/v1alpha1"),
-        "kind": "MediaStreamPipeline",
-        "metadata": {"name": "mixed-audio", "namespace": "meetings", "generation": generation},
-        "spec": spec(),
+        "kind": M::KIND,
+        "metadata": {"name": M::NAME, "namespace": "meetings", "generation": generation},
+        "spec": M::spec(),
     });
     if let Some(status) = status {
         obj["status"] = serde_json::to_value(status).unwrap();
     }
     obj
+}
+
+struct StreamKind;
+
+impl MediaKind for StreamKind {
+    const KIND: &'static str = "MediaStreamPipeline";
+    const NAME: &'static str = "mixed-audio";
+    type Spec = MediaStreamPipelineSpec;
+    type Detail = StreamDetail;
+
+    fn spec() -> MediaStreamPipelineSpec {
+        MediaStreamPipelineSpec {
+            sources: vec![MediaStreamSource {
+                source_type: SourceType::ChimeSdkMeeting,
+                source_arn: "arn:aws:chime:us-east-1:111122223333:meeting/m".into(),
+            }],
+            sinks: vec![MediaStreamSink {
+                sink_arn: Some(
+                    "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/p"
+                        .into(),
+                ),
+                pool_ref: None,
+                sink_type: SinkType::KinesisVideoStreamPool,
+                reserved_stream_capacity: 1,
+                media_stream_type: MediaStreamType::MixedAudio,
+            }],
+            common: Default::default(),
+            lifetime: Default::default(),
+            adopt_media_pipeline_id: None,
+        }
+    }
+    fn edit(spec: &mut MediaStreamPipelineSpec) {
+        spec.sinks[0].reserved_stream_capacity = 5;
+    }
+    fn detail(spec: &MediaStreamPipelineSpec) -> StreamDetail {
+        StreamDetail {
+            sources: spec.sources.clone(),
+            sinks: spec.sinks.clone(),
+        }
+    }
+    fn reconciled(
+        spec: &MediaStreamPipelineSpec,
+        before: &PipelineStatus,
+        remote: Read<RemotePipeline>,
+        generation: i64,
+    ) -> PipelineStatus {
+        let observation = decide::pipeline::Observation {
+            seen: seen_at(generation, before, &remote),
+            spec,
+            sinks: &Ok(spec.sinks.clone()),
+        };
+        decide::pipeline::decide(observation, &Settings::default()).status
+    }
+}
+
+/// The spec of a shipped sample manifest.
+fn sample_spec<S: DeserializeOwned>(file: &str) -> S {
+    let path = format!("{}/deploy/samples/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let obj: Value = serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_value(obj["spec"].clone()).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+struct CaptureKind;
+
+impl MediaKind for CaptureKind {
+    const KIND: &'static str = "MediaCapturePipeline";
+    const NAME: &'static str = "meeting-recording";
+    type Spec = MediaCapturePipelineSpec;
+    type Detail = CaptureDetail;
+
+    fn spec() -> MediaCapturePipelineSpec {
+        sample_spec("06-capture.yaml")
+    }
+    fn edit(spec: &mut MediaCapturePipelineSpec) {
+        spec.sink_arn = "arn:aws:s3:::other-recordings".into();
+    }
+    fn detail(spec: &MediaCapturePipelineSpec) -> CaptureDetail {
+        CaptureDetail {
+            source_arn: spec.source_arn.clone(),
+            sink_arn: spec.sink_arn.clone(),
+        }
+    }
+    fn reconciled(
+        spec: &MediaCapturePipelineSpec,
+        before: &PipelineStatus,
+        remote: Read<RemoteCapture>,
+        generation: i64,
+    ) -> PipelineStatus {
+        let observation = decide::capture::Observation {
+            seen: seen_at(generation, before, &remote),
+            spec,
+        };
+        decide::capture::decide(observation, &Settings::default()).status
+    }
+}
+
+/// The ARN of the capture pipeline the concatenation samples join.
+const CAPTURE_ARN: &str = "arn:aws:chime:us-east-1:111122223333:media-pipeline/0b1c2d3e";
+
+struct ConcatKind;
+
+impl ConcatKind {
+    /// One reconcile, with the capture pipeline resolved as `capture` says.
+    fn reconciled_with(
+        capture: &decide::concat::Capture,
+        spec: &MediaConcatenationPipelineSpec,
+        before: &PipelineStatus,
+        remote: Read<RemoteConcat>,
+        generation: i64,
+    ) -> PipelineStatus {
+        let observation = decide::concat::Observation {
+            seen: seen_at(generation, before, &remote),
+            spec,
+            capture,
+        };
+        decide::concat::decide(observation, &Settings::default()).status
+    }
+
+    /// A resource not created yet, whose captureRef names a capture
+    /// resource with `capture` (the status the operator wrote for it).
+    fn waiting_on(capture: &PipelineStatus) -> Value {
+        let resolved =
+            decide::concat::resolve_capture_ref("meetings", CaptureKind::NAME, Some(Ok(capture)));
+        let status = Self::reconciled_with(
+            &resolved,
+            &Self::spec(),
+            &PipelineStatus::default(),
+            Read::Unread,
+            1,
+        );
+        object::<Self>(1, Some(status))
+    }
+}
+
+impl MediaKind for ConcatKind {
+    const KIND: &'static str = "MediaConcatenationPipeline";
+    const NAME: &'static str = "meeting-recording-joined";
+    type Spec = MediaConcatenationPipelineSpec;
+    type Detail = ConcatDetail;
+
+    fn spec() -> MediaConcatenationPipelineSpec {
+        sample_spec("07-recording.yaml")
+    }
+    fn edit(spec: &mut MediaConcatenationPipelineSpec) {
+        spec.sinks[0].s3_bucket_sink_configuration.destination =
+            "arn:aws:s3:::other-recordings/joined".into();
+    }
+    fn detail(spec: &MediaConcatenationPipelineSpec) -> ConcatDetail {
+        ConcatDetail {
+            source_arn: CAPTURE_ARN.into(),
+            destination: spec.destination().unwrap_or_default().into(),
+        }
+    }
+    fn reconciled(
+        spec: &MediaConcatenationPipelineSpec,
+        before: &PipelineStatus,
+        remote: Read<RemoteConcat>,
+        generation: i64,
+    ) -> PipelineStatus {
+        Self::reconciled_with(&Ok(CAPTURE_ARN.into()), spec, before, remote, generation)
+    }
 }
 
 fn deleting(mut obj: Value) -> Value {
@@ -276,11 +449,6 @@ fn pool_seen(status: &str, generation: i64) -> KinesisVideoStreamPoolStatus {
     )
 }
 
-/// The status the operator writes when the pool's create failed.
-fn pool_create_failed(err: Error, generation: i64) -> KinesisVideoStreamPoolStatus {
-    with_error(Default::default(), &err, Some(generation), now())
-}
-
 /// The status after one reconcile of a pool at `generation` that had
 /// `before`, with this read of AWS.
 fn pool_reconciled(
@@ -291,15 +459,7 @@ fn pool_reconciled(
 ) -> KinesisVideoStreamPoolStatus {
     decide_pool(
         PoolObservation {
-            seen: Seen {
-                generation: Some(generation),
-                status: Some(before),
-                create_tags: &[],
-                own_tags: &[],
-                remote: &remote,
-                now: now(),
-                region: "us-east-1",
-            },
+            seen: seen_at(generation, before, &remote),
             spec,
             name: POOL_NAME,
         },
@@ -347,17 +507,25 @@ fn case(
     }
 }
 
-fn pipeline_cases() -> Vec<Case> {
+/// The states every media pipeline kind goes through, each built by the
+/// kind's own status code.
+fn media_cases<M: MediaKind>() -> Vec<Case> {
     use KStatus::*;
-    let spec = spec();
-    let mut changed = spec.clone();
-    changed.sinks[0].reserved_stream_capacity = 5;
-    let streaming = seen("InProgress", 1);
-    let starting = seen("Initializing", 1);
+    let spec = M::spec();
+    let mut edited = M::spec();
+    M::edit(&mut edited);
+    let running = seen::<M>("InProgress", 1);
+    let starting = seen::<M>("Initializing", 1);
+    let found = || Read::Found {
+        remote: described::<M>(&spec, "InProgress"),
+        tags: Some(vec![]),
+    };
+    let throttled = || Read::Failed(Error::Throttled("rate exceeded".into()));
+    let refused = |err| object::<M>(1, Some(create_failed(err, 1)));
     vec![
         case(
-            "streaming",
-            pipeline(1, Some(streaming.clone())),
+            "running",
+            object::<M>(1, Some(running.clone())),
             "Healthy",
             "InProgress",
             Current,
@@ -366,35 +534,35 @@ fn pipeline_cases() -> Vec<Case> {
         // the operator can change; Flux normally polls after it wrote status.
         case(
             "no status yet",
-            pipeline(1, None),
+            object::<M>(1, None),
             "Progressing",
             "operator",
             Current,
         ),
         case(
             "spec change not yet observed",
-            pipeline(2, Some(streaming.clone())),
+            object::<M>(2, Some(running.clone())),
             "Progressing",
             "generation 2",
             InProgress,
         ),
         case(
             "initializing",
-            pipeline(1, Some(starting.clone())),
+            object::<M>(1, Some(starting.clone())),
             "Progressing",
             "Initializing",
             InProgress,
         ),
         case(
             "stopping",
-            pipeline(1, Some(seen("Stopping", 1))),
+            object::<M>(1, Some(seen::<M>("Stopping", 1))),
             "Progressing",
             "Stopping",
             InProgress,
         ),
         case(
             "create throttled",
-            pipeline(
+            object::<M>(
                 1,
                 Some(create_failed(Error::Throttled("rate exceeded".into()), 1)),
             ),
@@ -404,7 +572,7 @@ fn pipeline_cases() -> Vec<Case> {
         ),
         case(
             "create: AWS unreachable",
-            pipeline(
+            object::<M>(
                 1,
                 Some(create_failed(Error::Network("connection reset".into()), 1)),
             ),
@@ -414,7 +582,7 @@ fn pipeline_cases() -> Vec<Case> {
         ),
         case(
             "waiting for capacity",
-            pipeline(
+            object::<M>(
                 1,
                 Some(create_failed(
                     Error::ResourceLimitExceeded("too many pipelines".into()),
@@ -427,99 +595,29 @@ fn pipeline_cases() -> Vec<Case> {
         ),
         case(
             "initializing, read throttled",
-            pipeline(
-                1,
-                Some(reconciled(
-                    &spec,
-                    &starting,
-                    Read::Failed(Error::Throttled("rate exceeded".into())),
-                    1,
-                )),
-            ),
+            object::<M>(1, Some(M::reconciled(&spec, &starting, throttled(), 1))),
             "Progressing",
             "Throttled",
             InProgress,
         ),
-        // A failed refresh says nothing new about a streaming pipeline.
+        // A failed refresh says nothing new about a running pipeline.
         case(
-            "streaming, read throttled",
-            pipeline(
-                1,
-                Some(reconciled(
-                    &spec,
-                    &streaming,
-                    Read::Failed(Error::Throttled("rate exceeded".into())),
-                    1,
-                )),
-            ),
+            "running, read throttled",
+            object::<M>(1, Some(M::reconciled(&spec, &running, throttled(), 1))),
             "Healthy",
             "InProgress",
             Current,
         ),
         case(
-            "create refused: bad request",
-            pipeline(
-                1,
-                Some(create_failed(
-                    Error::BadRequest("meeting not accepted".into()),
-                    1,
-                )),
-            ),
-            "Degraded",
-            "BadRequest",
-            Failed,
-        ),
-        case(
-            "create refused: forbidden",
-            pipeline(
-                1,
-                Some(create_failed(Error::Forbidden("no chime:Create".into()), 1)),
-            ),
-            "Degraded",
-            "Forbidden",
-            Failed,
-        ),
-        case(
-            "create refused: unauthorized",
-            pipeline(
-                1,
-                Some(create_failed(Error::Unauthorized("bad key".into()), 1)),
-            ),
-            "Degraded",
-            "Unauthorized",
-            Failed,
-        ),
-        case(
-            "create refused: meeting not found",
-            pipeline(
-                1,
-                Some(create_failed(Error::NotFound("no such meeting".into()), 1)),
-            ),
-            "Degraded",
-            "NotFound",
-            Failed,
-        ),
-        case(
-            "sinks edited",
-            pipeline(
-                2,
-                Some(reconciled(
-                    &changed,
-                    &streaming,
-                    Read::Found {
-                        remote: remote(&spec, "InProgress"),
-                        tags: Some(vec![]),
-                    },
-                    2,
-                )),
-            ),
+            "immutable field edited",
+            object::<M>(2, Some(M::reconciled(&edited, &running, found(), 2))),
             "Degraded",
             "ImmutableFieldChanged",
             Failed,
         ),
         case(
             "failed in AWS",
-            pipeline(1, Some(seen("Failed", 1))),
+            object::<M>(1, Some(seen::<M>("Failed", 1))),
             "Degraded",
             "Failed",
             Failed,
@@ -527,16 +625,21 @@ fn pipeline_cases() -> Vec<Case> {
         // A meeting that ended is the normal end, not a failure.
         case(
             "finished: stopped with its meeting",
-            pipeline(1, Some(seen("Stopped", 1))),
+            object::<M>(1, Some(seen::<M>("Stopped", 1))),
             "Healthy",
             "Finished. Stopped: The media pipeline stopped: its meeting ended, or its work is done.",
             Current,
         ),
         case(
             "finished, then removed by AWS",
-            pipeline(
+            object::<M>(
                 2,
-                Some(reconciled(&spec, &seen("Stopped", 1), Read::Gone, 2)),
+                Some(M::reconciled(
+                    &spec,
+                    &seen::<M>("Stopped", 1),
+                    Read::Gone,
+                    2,
+                )),
             ),
             "Healthy",
             "Finished. Removed",
@@ -544,7 +647,7 @@ fn pipeline_cases() -> Vec<Case> {
         ),
         case(
             "gone from AWS without stopping",
-            pipeline(1, Some(reconciled(&spec, &streaming, Read::Gone, 1))),
+            object::<M>(1, Some(M::reconciled(&spec, &running, Read::Gone, 1))),
             "Degraded",
             "PipelineGone",
             Failed,
@@ -553,18 +656,10 @@ fn pipeline_cases() -> Vec<Case> {
         // must see the failure, not wait for the generation.
         case(
             "tag update refused",
-            pipeline(
+            object::<M>(
                 2,
                 Some(with_error(
-                    reconciled(
-                        &spec,
-                        &streaming,
-                        Read::Found {
-                            remote: remote(&spec, "InProgress"),
-                            tags: Some(vec![]),
-                        },
-                        2,
-                    ),
+                    M::reconciled(&spec, &running, found(), 2),
                     &Error::Forbidden("no chime:TagResource".into()),
                     Some(2),
                     now(),
@@ -574,7 +669,60 @@ fn pipeline_cases() -> Vec<Case> {
             "Forbidden",
             Failed,
         ),
+        // Refusals that only a person can lift.
+        case(
+            "create refused: bad request",
+            refused(Error::BadRequest("meeting not accepted".into())),
+            "Degraded",
+            "BadRequest",
+            Failed,
+        ),
+        case(
+            "create refused: forbidden",
+            refused(Error::Forbidden("no chime:Create".into())),
+            "Degraded",
+            "Forbidden",
+            Failed,
+        ),
+        case(
+            "create refused: unauthorized",
+            refused(Error::Unauthorized("bad key".into())),
+            "Degraded",
+            "Unauthorized",
+            Failed,
+        ),
+        case(
+            "create refused: not found",
+            refused(Error::NotFound("no such meeting".into())),
+            "Degraded",
+            "NotFound",
+            Failed,
+        ),
     ]
+}
+
+fn concat_cases() -> Vec<Case> {
+    use KStatus::*;
+    let mut cases = media_cases::<ConcatKind>();
+    cases.extend([
+        // The capture pipeline still records: the create waits, as a
+        // rollout does.
+        case(
+            "waiting for its capture pipeline",
+            ConcatKind::waiting_on(&seen::<CaptureKind>("InProgress", 1)),
+            "Progressing",
+            "WaitingForCapture",
+            InProgress,
+        ),
+        case(
+            "its capture pipeline failed",
+            ConcatKind::waiting_on(&seen::<CaptureKind>("Failed", 1)),
+            "Degraded",
+            "InvalidReference",
+            Failed,
+        ),
+    ]);
+    cases
 }
 
 fn pool_cases() -> Vec<Case> {
@@ -623,10 +771,7 @@ fn pool_cases() -> Vec<Case> {
             "create throttled",
             pool(
                 1,
-                Some(pool_create_failed(
-                    Error::Throttled("rate exceeded".into()),
-                    1,
-                )),
+                Some(create_failed(Error::Throttled("rate exceeded".into()), 1)),
             ),
             "Progressing",
             "Throttled",
@@ -636,7 +781,7 @@ fn pool_cases() -> Vec<Case> {
             "create refused: forbidden",
             pool(
                 1,
-                Some(pool_create_failed(
+                Some(create_failed(
                     Error::Forbidden("no chime:CreateMediaPipelineKinesisVideoStreamPool".into()),
                     1,
                 )),
@@ -680,36 +825,105 @@ fn pool_cases() -> Vec<Case> {
     ]
 }
 
-/// Checks every case, and reports every mismatch at once.
-fn check(file: &str, cases: &[Case]) {
-    let mut wrong = vec![];
-    for c in cases {
-        let hs = argocd_health(file, &c.obj);
-        if hs.status != c.argocd || !hs.message.contains(c.message_has) {
-            wrong.push(format!(
-                "{}: Argo CD health {} {:?}, want {} with a message containing {:?}",
-                c.name, hs.status, hs.message, c.argocd, c.message_has
-            ));
-        }
-        let ks = kstatus(&c.obj);
-        if ks != c.kstatus {
-            wrong.push(format!("{}: kstatus {ks:?}, want {:?}", c.name, c.kstatus));
-        }
-    }
-    assert!(wrong.is_empty(), "{file}:\n  {}", wrong.join("\n  "));
+/// Every case of every kind, with its health check's file.
+fn all_cases() -> Vec<(&'static str, Case)> {
+    HEALTH_CHECKS
+        .iter()
+        .flat_map(|check| (check.cases)().into_iter().map(|c| (check.file, c)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
 // Tests.
 
+/// Each kind's samples, read by its health check and by kstatus; every
+/// mismatch of every kind is reported at once.
 #[test]
-fn pipeline_health_in_every_state() {
-    check(PIPELINE_LUA, &pipeline_cases());
+fn every_kind_reads_right_in_every_state() {
+    let mut wrong = vec![];
+    for (file, c) in all_cases() {
+        let hs = argocd_health(file, &c.obj);
+        if hs.status != c.argocd || !hs.message.contains(c.message_has) {
+            wrong.push(format!(
+                "{file}: {}: Argo CD health {} {:?}, want {} with a message containing {:?}",
+                c.name, hs.status, hs.message, c.argocd, c.message_has
+            ));
+        }
+        let ks = kstatus(&c.obj);
+        if ks != c.kstatus {
+            wrong.push(format!(
+                "{file}: {}: kstatus {ks:?}, want {:?}",
+                c.name, c.kstatus
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n  {}", wrong.join("\n  "));
 }
 
+/// The CRDs users install (crds/crds.yaml, generated from the types): each
+/// kind with the properties of its status.
+fn crd_kinds() -> Vec<(String, BTreeSet<String>)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/crds.yaml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut kinds = vec![];
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let crd = Value::deserialize(doc).unwrap_or_else(|e| panic!("{path}: {e}"));
+        if crd.is_null() {
+            continue;
+        }
+        assert_eq!(
+            crd["spec"]["group"], GROUP,
+            "{path}: a CRD of another group"
+        );
+        let kind = crd["spec"]["names"]["kind"].as_str();
+        let kind = kind.unwrap_or_else(|| panic!("{path}: a CRD without spec.names.kind"));
+        let versions = crd["spec"]["versions"].as_array().cloned();
+        let fields = versions
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| {
+                v["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+                    .as_object()
+                    .cloned()
+            })
+            .flat_map(|p| p.into_iter().map(|(name, _)| name))
+            .collect();
+        kinds.push((kind.to_string(), fields));
+    }
+    kinds
+}
+
+/// A kind the operator serves must show its health in Argo CD: a kind added
+/// to the CRDs fails here until it has a health check, with samples, in
+/// HEALTH_CHECKS; and a health check must read a field the kind's status
+/// has.
 #[test]
-fn pool_health_in_every_state() {
-    check(POOL_LUA, &pool_cases());
+fn every_kind_of_the_crds_has_a_health_check() {
+    let crds = crd_kinds();
+    assert!(crds.len() >= 2, "crds/crds.yaml lists {crds:?}");
+    let mut wrong = vec![];
+    for (kind, fields) in &crds {
+        match HEALTH_CHECKS.iter().find(|c| c.kind == kind) {
+            None => wrong.push(format!(
+                "{kind} has no health check: add it to HEALTH_CHECKS in tests/health.rs (the \
+                 rendered file, its status field, its samples), then run\n    {BLESS_COMMAND}"
+            )),
+            Some(check) if !fields.contains(check.remote_field) => wrong.push(format!(
+                "{kind}: its status has no {}, which its health check names (it has {fields:?})",
+                check.remote_field
+            )),
+            Some(_) => {}
+        }
+    }
+    for check in &HEALTH_CHECKS {
+        if !crds.iter().any(|(kind, _)| kind == check.kind) {
+            wrong.push(format!(
+                "{}: a health check for a kind crds/crds.yaml does not have",
+                check.kind
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "\n  {}", wrong.join("\n  "));
 }
 
 /// The operator itself says, with Reconciling and Stalled, which states it
@@ -718,7 +932,7 @@ fn pool_health_in_every_state() {
 #[test]
 fn statuses_carry_reconciling_and_stalled() {
     let mut wrong = vec![];
-    for c in pipeline_cases().into_iter().chain(pool_cases()) {
+    for (file, c) in all_cases() {
         let Some(conditions) = c.obj["status"]["conditions"].as_array() else {
             continue;
         };
@@ -741,13 +955,14 @@ fn statuses_carry_reconciling_and_stalled() {
             && (reconciling, stalled) != want
         {
             wrong.push(format!(
-                "{}: Reconciling={reconciling} Stalled={stalled}, want Reconciling={} Stalled={}",
+                "{file}: {}: Reconciling={reconciling} Stalled={stalled}, want Reconciling={} \
+                 Stalled={}",
                 c.name, want.0, want.1
             ));
         }
         if c.argocd == "Healthy" && (reconciling || stalled) {
             wrong.push(format!(
-                "{}: healthy, yet Reconciling or Stalled is True",
+                "{file}: {}: healthy, yet Reconciling or Stalled is True",
                 c.name
             ));
         }
@@ -757,15 +972,15 @@ fn statuses_carry_reconciling_and_stalled() {
 
 #[test]
 fn deleting_objects_read_terminating() {
-    let pipeline = deleting(pipeline(1, Some(seen("InProgress", 1))));
-    assert_eq!(kstatus(&pipeline), KStatus::Terminating);
-    let pool = deleting(pool(1, Some(pool_seen("DELETING", 1))));
-    assert_eq!(kstatus(&pool), KStatus::Terminating);
-    // Argo CD reports any object with a deletionTimestamp as Progressing
-    // ("Pending deletion") before it runs a custom check; the scripts need
-    // only not fail on one.
-    argocd_health(PIPELINE_LUA, &pipeline);
-    argocd_health(POOL_LUA, &pool);
+    for check in &HEALTH_CHECKS {
+        let healthy = (check.cases)().remove(0);
+        let obj = deleting(healthy.obj);
+        assert_eq!(kstatus(&obj), KStatus::Terminating, "{}", check.kind);
+        // Argo CD reports any object with a deletionTimestamp as Progressing
+        // ("Pending deletion") before it runs a custom check; the scripts
+        // need only not fail on one.
+        argocd_health(check.file, &obj);
+    }
 }
 
 /// The .lua files and the Lua inline in argocd-cm-patch.yaml are the
@@ -776,7 +991,9 @@ fn argocd_health_checks_are_rendered_from_the_template() {
     let bless = std::env::var(BLESS_ENV).is_ok_and(|v| v == "1");
     let mut stale = vec![];
     let mut rewrite = |file: &str, want: &str| {
-        if read_script(file) == want {
+        // A new kind's file does not exist yet: stale too.
+        let path = format!("{ARGOCD_DIR}/{file}");
+        if std::fs::read_to_string(path).is_ok_and(|have| have == want) {
             return;
         }
         if bless {
@@ -810,6 +1027,17 @@ fn argocd_health_checks_are_rendered_from_the_template() {
             "{CM_PATCH}: data.{key} does not read back as the rendered template"
         );
     }
+    // And no check of a kind that is gone stays behind.
+    let keys: BTreeSet<&str> = cm["data"]
+        .as_object()
+        .map(|data| data.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let want: BTreeSet<String> = HEALTH_CHECKS.iter().map(|c| cm_key(c.kind)).collect();
+    let want: BTreeSet<&str> = want.iter().map(String::as_str).collect();
+    assert_eq!(
+        keys, want,
+        "{CM_PATCH}: data holds other keys than the checks'"
+    );
 }
 
 #[test]

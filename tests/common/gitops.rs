@@ -11,6 +11,8 @@ use serde_json::Value;
 pub const ARGOCD_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/argocd");
 pub const PIPELINE_LUA: &str = "health-mediastreampipeline.lua";
 pub const POOL_LUA: &str = "health-kinesisvideostreampool.lua";
+pub const CAPTURE_LUA: &str = "health-mediacapturepipeline.lua";
+pub const CONCAT_LUA: &str = "health-mediaconcatenationpipeline.lua";
 
 /// A Lua 5.1 string literal holding `s`.
 pub fn lua_string(s: &str) -> String {
