@@ -107,7 +107,7 @@ pub struct SelectedVideoStreams {
     /// Attendee IDs (GUIDs), at least one when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
-        length(min = 1),
+        length(min = 1, max = 250),
         inner(
             length(min = 36, max = 36),
             regex(pattern = r"^[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$")
@@ -116,7 +116,7 @@ pub struct SelectedVideoStreams {
     pub attendee_ids: Option<Vec<String>>,
     /// External user IDs (2 to 64 characters), at least one when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1), inner(length(min = 2, max = 64)))]
+    #[schemars(length(min = 1, max = 250), inner(length(min = 2, max = 64)))]
     pub external_user_ids: Option<Vec<String>>,
 }
 
@@ -192,11 +192,11 @@ pub struct GridView {
 #[serde(rename_all = "camelCase")]
 pub struct SseKms {
     /// The KMS key: its ID, ARN or alias.
-    #[schemars(length(max = 4096))]
+    #[schemars(length(max = 4096), regex(pattern = ".*"))]
     pub aws_kms_key_id: String,
     /// The encryption context (base64 JSON), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 4096))]
+    #[schemars(length(max = 4096), regex(pattern = ".*"))]
     pub aws_kms_encryption_context: Option<String>,
 }
 
