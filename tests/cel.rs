@@ -22,15 +22,26 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cel_interpreter::{Context, Program, Value as Cel, to_value};
 use cel_parser::ast::{EntryExpr, Expr, IdedExpr};
-use chime_pipeline_operator::crd::{MediaPipelineKinesisVideoStreamPool, MediaStreamPipeline};
+use chime_pipeline_operator::crd::{
+    MediaCapturePipeline, MediaConcatenationPipeline, MediaPipelineKinesisVideoStreamPool,
+    MediaStreamPipeline,
+};
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
 const PIPELINE: &str = "MediaStreamPipeline";
 const POOL: &str = "MediaPipelineKinesisVideoStreamPool";
+const CAPTURE: &str = "MediaCapturePipeline";
+const CONCAT: &str = "MediaConcatenationPipeline";
 const API_VERSION: &str = "media.chimeoperator.dev/v1alpha1";
 /// The location of a rule on the schema's root.
 const ROOT: &str = "openAPIV3Schema";
+
+/// Every kind's tags: the operator's own keys are refused.
+const TAG_RULE: &str = "self.all(t, !t.key.startsWith('chimeoperator.dev/'))";
+/// A capture pipeline's sink and a concatenation pipeline's destination:
+/// an S3 bucket's ARN, in any partition, optionally with a key prefix.
+const S3_RULE: &str = "self.matches('^arn:[a-z-]+:s3:::.+$')";
 
 /// Every rule the CRDs should carry: kind, location, rule text.
 const RULES: &[(&str, &str, &str)] = &[
@@ -45,18 +56,28 @@ const RULES: &[(&str, &str, &str)] = &[
         ROOT,
         "has(self.spec.adoptMediaPipelineId) == has(oldSelf.spec.adoptMediaPipelineId)",
     ),
-    (
-        PIPELINE,
-        "spec.tags",
-        "self.all(t, !t.key.startsWith('chimeoperator.dev/'))",
-    ),
+    (PIPELINE, "spec.tags", TAG_RULE),
     (POOL, "spec.poolName", "self == oldSelf"),
-    (
-        POOL,
-        "spec.tags",
-        "self.all(t, !t.key.startsWith('chimeoperator.dev/'))",
-    ),
+    (POOL, "spec.tags", TAG_RULE),
     (POOL, "spec.streamConfiguration.region", "self == oldSelf"),
+    (
+        CAPTURE,
+        ROOT,
+        "!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sourceArn == oldSelf.spec.sourceArn && self.spec.sinkArn == oldSelf.spec.sinkArn)",
+    ),
+    (CAPTURE, "spec.sinkArn", S3_RULE),
+    (CAPTURE, "spec.tags", TAG_RULE),
+    (
+        CONCAT,
+        ROOT,
+        "!has(oldSelf.status) || (!has(oldSelf.status.mediaPipelineId) && !has(oldSelf.status.requestDigest)) || (self.spec.sources == oldSelf.spec.sources && self.spec.sinks == oldSelf.spec.sinks)",
+    ),
+    (
+        CONCAT,
+        "spec.sinks[*].s3BucketSinkConfiguration.destination",
+        S3_RULE,
+    ),
+    (CONCAT, "spec.tags", TAG_RULE),
 ];
 
 // ----- the harness -----------------------------------------------------------
@@ -146,6 +167,11 @@ fn schemas() -> BTreeMap<&'static str, Value> {
             POOL,
             serde_json::to_value(MediaPipelineKinesisVideoStreamPool::crd()),
         ),
+        (CAPTURE, serde_json::to_value(MediaCapturePipeline::crd())),
+        (
+            CONCAT,
+            serde_json::to_value(MediaConcatenationPipeline::crd()),
+        ),
     ];
     crds.into_iter()
         .map(|(kind, crd)| {
@@ -229,7 +255,7 @@ fn count_rule_lists(value: &Value) -> usize {
     }
 }
 
-/// Every rule of both CRDs, with its location.
+/// Every rule of every CRD, with its location.
 fn crd_rules(schemas: &BTreeMap<&'static str, Value>) -> Vec<Rule> {
     let mut rules = vec![];
     for (kind, schema) in schemas {
@@ -370,7 +396,7 @@ fn verdict(
 
 struct Case {
     kind: &'static str,
-    what: &'static str,
+    what: String,
     /// `None` for a create.
     old: Option<Value>,
     new: Value,
@@ -396,9 +422,12 @@ fn with_spec(mut object: Value, field: &str, value: Value) -> Value {
     object
 }
 
+fn meeting_arn(meeting: &str) -> String {
+    format!("arn:aws:chime:us-east-1:111122223333:meeting/{meeting}")
+}
+
 fn source(meeting: &str) -> Value {
-    json!([{"sourceType": "ChimeSdkMeeting",
-            "sourceArn": format!("arn:aws:chime:us-east-1:111122223333:meeting/{meeting}")}])
+    json!([{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(meeting)}])
 }
 
 fn sink(pool: &str) -> Value {
@@ -414,31 +443,257 @@ fn tags() -> Value {
 const ADOPTED: &str = "0b7c8a4e-1d2f-4c3b-9a8e-7f6d5c4b3a21";
 const OTHER_ID: &str = "1c8d9b5f-2e3a-4d4c-8b9f-8a7e6d5c4b32";
 
+/// Every create refused outright: conditions, and nothing that says a
+/// create may have reached AWS.
+fn refused_status() -> Value {
+    json!({"observedGeneration": 1, "conditions": [{
+        "type": "Ready", "status": "False", "reason": "BadRequest",
+        "message": "Sources[0].SourceArn is not valid", "lastTransitionTime": "2026-01-01T00:00:00Z",
+        "observedGeneration": 1}]})
+}
+
+/// A create that may have reached AWS (its outcome unknown).
+fn digest_status() -> Value {
+    json!({"requestDigest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"})
+}
+
+/// A pipeline AWS created.
+fn created_status() -> Value {
+    json!({"mediaPipelineId": OTHER_ID, "pipelineStatus": "InProgress", "region": "us-east-1"})
+}
+
+/// Updates of spec `field` to `changed` from each status a media pipeline
+/// passes through: while no create may have reached AWS (no status, or only
+/// refused creates) and once one may have (requestDigest) or did
+/// (mediaPipelineId). A field `fixed` once a create may have reached AWS is
+/// refused from then on; any other is allowed throughout.
+fn across_statuses(
+    kind: &'static str,
+    base: &Value,
+    field: &str,
+    changed: &Value,
+    fixed: bool,
+) -> Vec<Case> {
+    let statuses = [
+        ("no status", None, false),
+        (
+            "status with conditions only (a refused create)",
+            Some(refused_status()),
+            false,
+        ),
+        ("status.requestDigest set", Some(digest_status()), true),
+        ("status.mediaPipelineId set", Some(created_status()), true),
+    ];
+    statuses
+        .into_iter()
+        .map(|(what, status, sent)| {
+            let old = match status {
+                Some(status) => with(base.clone(), "status", status),
+                None => base.clone(),
+            };
+            Case {
+                kind,
+                what: format!("{what}: {field} changes to {changed}"),
+                new: with_spec(old.clone(), field, changed.clone()),
+                old: Some(old),
+                allowed: !(fixed && sent),
+            }
+        })
+        .collect()
+}
+
+/// Creates with user tags (allowed) and with a key of the operator's own
+/// (refused).
+fn tag_cases(kind: &'static str, base: &Value) -> Vec<Case> {
+    let reserved = json!([{"key": "chimeoperator.dev/uid", "value": "x"}]);
+    [
+        ("a create with user tags", tags(), true),
+        ("a create with an operator tag key", reserved, false),
+    ]
+    .into_iter()
+    .map(|(what, tags, allowed)| Case {
+        kind,
+        what: what.to_owned(),
+        old: None,
+        new: with_spec(base.clone(), "tags", tags),
+        allowed,
+    })
+    .collect()
+}
+
+/// S3 ARNs as a capture pipeline's sinkArn or a concatenation pipeline's
+/// destination, each with whether it is one of a bucket.
+const S3_ARNS: &[(&str, bool)] = &[
+    ("arn:aws:s3:::recordings", true),
+    ("arn:aws:s3:::recordings/meetings/2026", true),
+    ("arn:aws-cn:s3:::recordings", true),
+    ("arn:aws-us-gov:s3:::recordings/joined", true),
+    // A bucket's ARN names no region or account.
+    (
+        "arn:aws:s3:us-east-1:111122223333:accesspoint/recordings",
+        false,
+    ),
+    ("arn:aws:s3:::", false),
+    (
+        "arn:aws:kinesisvideo:us-east-1:111122223333:stream/recordings/1700000000000",
+        false,
+    ),
+    (
+        "arn:aws:chime:us-east-1:111122223333:meeting/6f1c2d3e-0000-4000-8000-000000000002",
+        false,
+    ),
+];
+
+/// Creates with each of [`S3_ARNS`], put in place by `set`.
+fn s3_cases(kind: &'static str, field: &str, set: impl Fn(&str) -> Value) -> Vec<Case> {
+    let cases = S3_ARNS.iter().map(|(arn, bucket)| Case {
+        kind,
+        what: format!("a create with {field} {arn}"),
+        old: None,
+        new: set(arn),
+        allowed: *bucket,
+    });
+    cases.collect()
+}
+
+/// A capture pipeline of meeting `meeting` recorded to `sink_arn`.
+fn capture(meeting: &str, sink_arn: &str) -> Value {
+    resource(
+        CAPTURE,
+        json!({"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(meeting),
+               "sinkType": "S3Bucket", "sinkArn": sink_arn}),
+    )
+}
+
+/// A concatenation pipeline's sources: the capture pipeline named by `by`
+/// (mediaPipelineArn or captureRef) `named`, audio and video joined.
+fn concat_sources(by: &str, named: Value) -> Value {
+    let state = |on: bool| json!({"state": if on { "Enabled" } else { "Disabled" }});
+    let mut config = json!({"chimeSdkMeetingConfiguration": {"artifactsConfiguration": {
+        "audio": state(true), "video": state(true), "content": state(false),
+        "dataChannel": state(false), "transcriptionMessages": state(false),
+        "meetingEvents": state(false), "compositedVideo": state(false)}}});
+    config[by] = named;
+    json!([{"type": "MediaCapturePipeline", "mediaCapturePipelineSourceConfiguration": config}])
+}
+
+fn concat_sinks(destination: &str) -> Value {
+    json!([{"type": "S3Bucket", "s3BucketSinkConfiguration": {"destination": destination}}])
+}
+
+fn concatenation(sources: Value, destination: &str) -> Value {
+    resource(
+        CONCAT,
+        json!({"sources": sources, "sinks": concat_sinks(destination)}),
+    )
+}
+
+/// MediaCapturePipeline: sourceArn and sinkArn fixed once a create may have
+/// reached AWS, the sink an S3 bucket, tags.
+fn capture_cases() -> Vec<Case> {
+    let base = capture("m1", "arn:aws:s3:::recordings");
+    let mut cases = vec![Case {
+        kind: CAPTURE,
+        what: "a create".to_owned(),
+        old: None,
+        new: base.clone(),
+        allowed: true,
+    }];
+    cases.extend(tag_cases(CAPTURE, &base));
+    cases.extend(s3_cases(CAPTURE, "sinkArn", |arn| capture("m1", arn)));
+    let fixed = [
+        ("sourceArn", json!(meeting_arn("m2"))),
+        ("sinkArn", json!("arn:aws:s3:::recordings/other")),
+    ];
+    // The rules fix only the ARNs; the operator refuses any other change
+    // of what the create sent (status.requestDigest: ImmutableFieldChanged).
+    let free = [
+        ("tags", tags()),
+        (
+            "sinkIamRoleArn",
+            json!("arn:aws:iam::111122223333:role/recorder"),
+        ),
+        (
+            "chimeSdkMeetingConfiguration",
+            json!({"artifactsConfiguration": {"audio": {"muxType": "AudioOnly"},
+                "video": {"state": "Disabled"}, "content": {"state": "Disabled"}}}),
+        ),
+    ];
+    for (fields, is_fixed) in [(&fixed[..], true), (&free[..], false)] {
+        for (field, changed) in fields {
+            cases.extend(across_statuses(CAPTURE, &base, field, changed, is_fixed));
+        }
+    }
+    // The rule on sinkArn holds on updates too.
+    cases.push(Case {
+        kind: CAPTURE,
+        what: "no status: sinkArn changes to a Kinesis video stream".to_owned(),
+        old: Some(base.clone()),
+        new: capture(
+            "m1",
+            "arn:aws:kinesisvideo:us-east-1:111122223333:stream/recordings/1700000000000",
+        ),
+        allowed: false,
+    });
+    cases
+}
+
+/// MediaConcatenationPipeline: sources and sinks fixed once a create may
+/// have reached AWS, the destination an S3 bucket, tags.
+fn concatenation_cases() -> Vec<Case> {
+    let capture_arn = format!("arn:aws:chime:us-east-1:111122223333:media-pipeline/{OTHER_ID}");
+    let by_ref = concat_sources("captureRef", json!({"name": "c1"}));
+    let base = concatenation(by_ref.clone(), "arn:aws:s3:::recordings/joined");
+    let by_arn = concatenation(
+        concat_sources("mediaPipelineArn", json!(capture_arn)),
+        "arn:aws:s3:::recordings/joined",
+    );
+    let creates = [
+        ("a create naming a MediaCapturePipeline", base.clone()),
+        ("a create naming a capture pipeline by ARN", by_arn),
+    ];
+    let mut cases: Vec<Case> = creates
+        .into_iter()
+        .map(|(what, new)| Case {
+            kind: CONCAT,
+            what: what.to_owned(),
+            old: None,
+            new,
+            allowed: true,
+        })
+        .collect();
+    cases.extend(tag_cases(CONCAT, &base));
+    cases.extend(s3_cases(CONCAT, "destination", |arn| {
+        concatenation(by_ref.clone(), arn)
+    }));
+    let changes = [
+        (
+            "sources",
+            concat_sources("captureRef", json!({"name": "c2"})),
+            true,
+        ),
+        (
+            "sources",
+            concat_sources("mediaPipelineArn", json!(capture_arn)),
+            true,
+        ),
+        ("sinks", concat_sinks("arn:aws:s3:::recordings/other"), true),
+        ("tags", tags(), false),
+    ];
+    for (field, changed, fixed) in &changes {
+        cases.extend(across_statuses(CONCAT, &base, field, changed, *fixed));
+    }
+    cases
+}
+
 fn cases() -> Vec<Case> {
     let pipeline = resource(
         PIPELINE,
         json!({"sources": source("m1"), "sinks": sink("p")}),
     );
-    // Every create refused outright: conditions, and nothing that says a
-    // create may have reached AWS.
-    let refused = with(
-        pipeline.clone(),
-        "status",
-        json!({"observedGeneration": 1, "conditions": [{
-            "type": "Ready", "status": "False", "reason": "BadRequest",
-            "message": "Sources[0].SourceArn is not valid", "lastTransitionTime": "2026-01-01T00:00:00Z",
-            "observedGeneration": 1}]}),
-    );
-    let digest = with(
-        pipeline.clone(),
-        "status",
-        json!({"requestDigest": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}),
-    );
-    let created = with(
-        pipeline.clone(),
-        "status",
-        json!({"mediaPipelineId": OTHER_ID, "pipelineStatus": "InProgress", "region": "us-east-1"}),
-    );
+    let refused = with(pipeline.clone(), "status", refused_status());
+    let digest = with(pipeline.clone(), "status", digest_status());
+    let created = with(pipeline.clone(), "status", created_status());
     let adopted = with_spec(pipeline.clone(), "adoptMediaPipelineId", json!(ADOPTED));
     // A pipeline that differs from its spec (found by its tags after the
     // spec was edited in a crash window): the spec may be restored.
@@ -460,44 +715,15 @@ fn cases() -> Vec<Case> {
         json!({"streamConfiguration": {"region": "us-east-1", "dataRetentionInHours": 24}}),
     );
 
-    let case = |kind, what, old: Option<&Value>, new: Value, allowed| Case {
+    let case = |kind, what: &str, old: Option<&Value>, new: Value, allowed| Case {
         kind,
-        what,
+        what: what.to_owned(),
         old: old.cloned(),
         new,
         allowed,
     };
-    let reserved = json!([{"key": "chimeoperator.dev/uid", "value": "x"}]);
-    vec![
+    let mut cases = vec![
         case(PIPELINE, "a create", None, pipeline.clone(), true),
-        case(
-            PIPELINE,
-            "a create with user tags",
-            None,
-            with_spec(pipeline.clone(), "tags", tags()),
-            true,
-        ),
-        case(
-            PIPELINE,
-            "a create with an operator tag key",
-            None,
-            with_spec(pipeline.clone(), "tags", reserved.clone()),
-            false,
-        ),
-        case(
-            POOL,
-            "a pool with user tags",
-            None,
-            with_spec(pool.clone(), "tags", tags()),
-            true,
-        ),
-        case(
-            POOL,
-            "a pool with an operator tag key",
-            None,
-            with_spec(pool.clone(), "tags", reserved.clone()),
-            false,
-        ),
         case(
             PIPELINE,
             "a create adopting a pipeline",
@@ -663,17 +889,27 @@ fn cases() -> Vec<Case> {
             with_spec(pool.clone(), "tags", tags()),
             true,
         ),
-    ]
+    ];
+    cases.extend(tag_cases(PIPELINE, &pipeline));
+    cases.extend(tag_cases(POOL, &pool));
+    cases.extend(capture_cases());
+    cases.extend(concatenation_cases());
+    cases
 }
 
 /// The objects must be resources the operator's types accept, or the cases
 /// would test objects the API server never holds.
 fn check_well_formed(case: &Case) {
     for object in case.old.iter().chain([&case.new]) {
+        fn parse<K: serde::de::DeserializeOwned>(object: &Value) -> Result<(), serde_json::Error> {
+            serde_json::from_value::<K>(object.clone()).map(drop)
+        }
         let parsed = match case.kind {
-            PIPELINE => serde_json::from_value::<MediaStreamPipeline>(object.clone()).map(drop),
-            _ => serde_json::from_value::<MediaPipelineKinesisVideoStreamPool>(object.clone())
-                .map(drop),
+            PIPELINE => parse::<MediaStreamPipeline>(object),
+            POOL => parse::<MediaPipelineKinesisVideoStreamPool>(object),
+            CAPTURE => parse::<MediaCapturePipeline>(object),
+            CONCAT => parse::<MediaConcatenationPipeline>(object),
+            other => panic!("case '{}': tests/cel.rs knows no kind {other}", case.what),
         };
         if let Err(e) = parsed {
             panic!(
