@@ -28,6 +28,10 @@ struct Args {
     /// Refuse pipelines whose sink ARN is not an existing pool.
     #[arg(long)]
     require_existing_pools: bool,
+    /// Publish Chime SDK's EventBridge events into the SQS queue
+    /// `chime-events` (URL `<endpoint>/<account>/chime-events`).
+    #[arg(long)]
+    events: bool,
 }
 
 fn parse_limit(raw: &str) -> Result<(String, usize), String> {
@@ -54,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         region_limits: args.limits.into_iter().collect::<HashMap<_, _>>(),
         account_id: args.account_id,
         require_existing_pools: args.require_existing_pools,
+        events: args.events,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on(args.listen, config)

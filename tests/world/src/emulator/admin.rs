@@ -10,7 +10,17 @@
 //!   ID or ARN, any kind)
 //! - `POST /_emulator/buckets/inaccessible` with `{"bucket": "..",
 //!   "inaccessible": true}` (a bucket name or S3 ARN; `false` lifts it)
-//! - `PUT /_emulator/config` with [`ConfigPatch`]
+//! - `POST /_emulator/pipelines/temporary-failure` with `{"identifier": ".."}`
+//!   (announces `chime:MediaPipelineTemporaryFailure`; answers `{"failed": n}`)
+//! - `PUT /_emulator/config` with [`ConfigPatch`] (`{"events": true}` turns
+//!   the events on)
+//! - `PUT /_emulator/events/chaos` with [`ChaosSpec`]
+//! - `GET /_emulator/events`: `{"published": {"<eventType>": n}, "events": [..]}`
+//! - `GET /_emulator/queue`: its URL, ARN, availability and message counts
+//! - `POST /_emulator/queue/available` with `{"available": false}` (deletes
+//!   the queue) or `true` (creates it again, empty)
+//! - `POST /_emulator/queue/messages` with `{"body": ".."}`: a raw message,
+//!   past the chaos; `{"messageId": ".."}`, or 409 when the queue is unavailable
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -23,7 +33,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::server::{Shared, plain};
-use super::{Fault, FaultKind, Trigger};
+use super::sqs::base_url;
+use super::{EventChaos, Fault, FaultKind, Trigger};
 
 pub(crate) const PREFIX: &str = "/_emulator/";
 
@@ -107,6 +118,37 @@ pub struct ConfigPatch {
     pub concatenation_delay_ms: Option<u64>,
     pub pool_updating_delay_ms: Option<u64>,
     pub pool_deleting_delay_ms: Option<u64>,
+    pub events: Option<bool>,
+}
+
+/// Body of `PUT /_emulator/events/chaos`, e.g. `{"drop": 0.1, "duplicate":
+/// 0.2, "delayMs": 500, "reorder": true, "seed": 7}`; absent members are 0
+/// (or false): `{}` turns the chaos off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ChaosSpec {
+    pub drop: f64,
+    pub duplicate: f64,
+    pub delay_ms: u64,
+    pub reorder: bool,
+    pub seed: u64,
+}
+
+impl ChaosSpec {
+    fn into_chaos(self) -> Result<EventChaos, String> {
+        for (name, p) in [("drop", self.drop), ("duplicate", self.duplicate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} must be between 0 and 1"));
+            }
+        }
+        Ok(EventChaos {
+            drop: self.drop,
+            duplicate: self.duplicate,
+            delay: Duration::from_millis(self.delay_ms),
+            reorder: self.reorder,
+            seed: self.seed,
+        })
+    }
 }
 
 /// Called by serde only for a member that is there, `null` included.
@@ -129,6 +171,18 @@ struct Meeting {
 #[serde(rename_all = "camelCase")]
 struct Identifier {
     identifier: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Available {
+    available: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMessage {
+    body: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +229,7 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
         .trim_end_matches('/')
         .to_owned();
     let method = req.method().clone();
+    let base = base_url(req.headers());
     let result = match (&method, path.as_str()) {
         (&Method::GET, "pipelines") => Ok(listing(&shared.lock().pipeline_records())),
         (&Method::GET, "pools") => Ok(listing(&shared.lock().pool_records())),
@@ -209,6 +264,57 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             let failed = shared.lock().fail_pipeline(&p.identifier);
             plain(StatusCode::OK, Some(&json!({ "failed": failed })))
         }),
+        (&Method::POST, "pipelines/temporary-failure") => read::<Identifier>(req).await.map(|p| {
+            let failed = shared.lock().fail_pipeline_temporarily(&p.identifier);
+            plain(StatusCode::OK, Some(&json!({ "failed": failed })))
+        }),
+        (&Method::PUT, "events/chaos") => {
+            match read::<ChaosSpec>(req).await.map(ChaosSpec::into_chaos) {
+                Ok(Ok(chaos)) => {
+                    shared.lock().set_event_chaos(chaos);
+                    Ok(plain(StatusCode::NO_CONTENT, None))
+                }
+                Ok(Err(message)) => Err(bad_request(&message)),
+                Err(response) => Err(response),
+            }
+        }
+        (&Method::GET, "events") => {
+            let mut state = shared.lock();
+            let queue = state.queue();
+            Ok(plain(
+                StatusCode::OK,
+                Some(&json!({ "published": queue.published(), "events": queue.events() })),
+            ))
+        }
+        (&Method::GET, "queue") => {
+            let mut state = shared.lock();
+            let queue = state.queue();
+            let counts = queue.counts();
+            Ok(plain(
+                StatusCode::OK,
+                Some(&json!({
+                    "queueUrl": queue.url(&base),
+                    "queueArn": queue.arn(),
+                    "available": queue.available(),
+                    "approximateNumberOfMessages": counts.visible,
+                    "approximateNumberOfMessagesNotVisible": counts.in_flight,
+                    "approximateNumberOfMessagesDelayed": counts.delayed,
+                })),
+            ))
+        }
+        (&Method::POST, "queue/available") => read::<Available>(req).await.map(|a| {
+            shared.lock().set_queue_available(a.available);
+            plain(StatusCode::NO_CONTENT, None)
+        }),
+        (&Method::POST, "queue/messages") => read::<RawMessage>(req).await.map(|m| {
+            match shared.lock().queue().send(m.body, Duration::ZERO) {
+                Some((id, _)) => plain(StatusCode::OK, Some(&json!({ "messageId": id }))),
+                None => plain(
+                    StatusCode::CONFLICT,
+                    Some(&json!({ "message": "the queue is unavailable" })),
+                ),
+            }
+        }),
         (&Method::POST, "buckets/inaccessible") => read::<Bucket>(req).await.map(|b| {
             shared
                 .lock()
@@ -240,6 +346,9 @@ pub(crate) async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<
             }
             if let Some(ms) = patch.pool_deleting_delay_ms {
                 state.set_pool_deleting_delay(Duration::from_millis(ms));
+            }
+            if let Some(on) = patch.events {
+                state.set_events(on);
             }
             plain(StatusCode::NO_CONTENT, None)
         }),

@@ -4,7 +4,9 @@
 //! tags, with the service's
 //! validation, idempotency, limits and errors; and, on the same listener,
 //! Chime SDK Meetings' GetMeeting (a meeting ended or marked missing is
-//! NotFound, any other is in progress). Plus knobs for tests
+//! NotFound, any other is in progress); and SQS, for the queue `chime-events`
+//! into which it publishes Chime SDK's EventBridge events when asked to
+//! ([`EmulatorConfig::events`], [`Emulator::set_events`]). Plus knobs for tests
 //! (lifecycle delays, ended or missing meetings, pipelines AWS removes,
 //! failed pipelines and pools, inaccessible S3 buckets, injected faults)
 //! and records
@@ -13,12 +15,15 @@
 //! It runs in-process ([`Emulator::start`]) or as the `chime-emulator`
 //! program, whose administration API lives under `/_emulator/` (see
 //! [`admin`]). The real SDKs talk to it through an endpoint override
-//! ([`sdk_client`], [`meetings_client`]).
+//! ([`sdk_client`], [`meetings_client`], [`sqs_client`]).
 
 pub mod admin;
 mod error;
+mod events;
 mod model;
+mod queue;
 mod server;
+mod sqs;
 mod state;
 
 use std::collections::HashMap;
@@ -63,6 +68,9 @@ pub struct EmulatorConfig {
     pub pool_updating_delay: Duration,
     /// How long a deleted pool stays `DELETING` before it is gone.
     pub pool_deleting_delay: Duration,
+    /// Publish Chime SDK's EventBridge events into the SQS queue
+    /// `chime-events` (off by default).
+    pub events: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -77,8 +85,27 @@ impl Default for EmulatorConfig {
             concatenation_delay: Duration::from_millis(300),
             pool_updating_delay: Duration::from_millis(300),
             pool_deleting_delay: Duration::from_millis(300),
+            events: false,
         }
     }
+}
+
+/// What happens to events between Chime and the queue, as EventBridge and
+/// SQS may do it: loss, duplicates, delay, reordering. Draws come from a
+/// random sequence seeded with `seed`, so a test sees the same outcome on
+/// every run (for the same sequence of events). The default is no chaos.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventChaos {
+    /// The probability (0..=1) that an event never reaches the queue.
+    pub drop: f64,
+    /// The probability (0..=1) that an event reaches the queue twice (two
+    /// messages, one event `id`).
+    pub duplicate: f64,
+    /// How long after the change its message becomes visible in the queue.
+    pub delay: Duration,
+    /// Each message joins the queue at a random place instead of its end.
+    pub reorder: bool,
+    pub seed: u64,
 }
 
 /// A media pipeline as created, including deleted ones.
@@ -329,6 +356,70 @@ impl Emulator {
         self.shared.lock().clear_faults();
     }
 
+    /// Announces a temporary failure (`chime:MediaPipelineTemporaryFailure`)
+    /// of the running pipeline with this ID or ARN, whose status stays;
+    /// returns how many.
+    pub fn fail_pipeline_temporarily(&self, identifier: &str) -> usize {
+        self.shared.lock().fail_pipeline_temporarily(identifier)
+    }
+
+    /// Turns the publication of Chime's events on or off; changes that
+    /// happened before are published (or not) under the old setting.
+    pub fn set_events(&self, on: bool) {
+        self.shared.lock().set_events(on);
+    }
+
+    /// From now on, events go through this chaos to the queue.
+    pub fn set_event_chaos(&self, chaos: EventChaos) {
+        self.shared.lock().set_event_chaos(chaos);
+    }
+
+    /// `false` deletes the queue: every SQS call answers
+    /// `QueueDoesNotExist`, and its messages and the events published
+    /// meanwhile are lost. `true` creates it again, empty.
+    pub fn set_queue_available(&self, available: bool) {
+        self.shared.lock().set_queue_available(available);
+    }
+
+    /// `{endpoint_url}/111122223333/chime-events` (with the configured account).
+    pub fn queue_url(&self) -> String {
+        self.shared.lock().queue().url(&self.endpoint_url())
+    }
+
+    /// `arn:aws:sqs:us-east-1:111122223333:chime-events`.
+    pub fn queue_arn(&self) -> String {
+        self.shared.lock().queue().arn()
+    }
+
+    /// How many events Chime emitted, by `eventType`
+    /// (`chime:MediaPipelineInProgress`, ...): every event emitted while
+    /// events were on, before any chaos or a missing queue lost it.
+    pub fn events_published(&self) -> HashMap<String, usize> {
+        self.shared.lock().queue().published()
+    }
+
+    /// The events counted by [`Emulator::events_published`], oldest first.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().queue().events()
+    }
+
+    /// How many calls of an SQS operation (`ReceiveMessage`, ...) arrived:
+    /// SQS calls are recorded as the others are.
+    pub fn sqs_call_count(&self, operation: &str) -> usize {
+        self.call_count(operation)
+    }
+
+    /// Puts a message with this body into the queue, past the chaos (a
+    /// foreign or malformed message); its MessageId, or `None` when the
+    /// queue is unavailable.
+    pub fn send_raw(&self, body: &str) -> Option<String> {
+        self.shared
+            .lock()
+            .queue()
+            .send(body.to_owned(), Duration::ZERO)
+            .map(|(id, _)| id)
+    }
+
     /// Milliseconds since start, on the clock of [`CallRecord::at_ms`].
     pub fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.shared.started.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -354,6 +445,11 @@ pub async fn sdk_client(
 /// A real Chime SDK Meetings client for the emulator.
 pub async fn meetings_client(endpoint_url: &str, region: &str) -> aws_sdk_chimesdkmeetings::Client {
     aws_sdk_chimesdkmeetings::Client::new(&sdk_config(endpoint_url, region))
+}
+
+/// A real SQS client for the emulator's event queue.
+pub async fn sqs_client(endpoint_url: &str, region: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config(endpoint_url, region))
 }
 
 /// Static test credentials, the given region, endpoint override, SDK

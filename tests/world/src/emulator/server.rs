@@ -1,6 +1,7 @@
 //! The HTTP side: connection handling, routing, authentication, fault
 //! injection and call recording for the AWS routes (Media Pipelines, and
-//! Chime SDK Meetings' GetMeeting on the same listener).
+//! Chime SDK Meetings' GetMeeting on the same listener; SQS requests, told
+//! apart by their `X-Amz-Target` header, go to `sqs`).
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,7 +20,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult, ErrorKind, Service};
 use super::state::State;
-use super::{CallRecord, FaultKind, admin, model};
+use super::{CallRecord, FaultKind, admin, model, sqs};
 
 /// Request bodies of this API are small; anything bigger is a client bug.
 const BODY_LIMIT: usize = 1 << 20;
@@ -45,7 +46,7 @@ impl Shared {
 
 /// Returned by the service to make hyper close the connection unanswered.
 #[derive(Debug)]
-struct DroppedConnection;
+pub(crate) struct DroppedConnection;
 
 impl fmt::Display for DroppedConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -92,6 +93,9 @@ async fn handle(
     if req.uri().path().starts_with(admin::PREFIX) {
         return Ok(admin::handle(&shared, req).await);
     }
+    if let Some(operation) = sqs::operation(req.headers()) {
+        return sqs::handle(&shared, req, operation).await;
+    }
     let arrived = Instant::now();
     let request_id = Uuid::new_v4().to_string();
     let route = Route::of(req.method(), req.uri().path(), req.uri().query());
@@ -104,28 +108,38 @@ async fn handle(
         Outcome::Done(Ok((status, _))) => Some(*status),
         Outcome::Done(Err(error)) => Some(error.kind.status()),
     };
+    record(&shared, arrived, operation, region, status, subject);
+    match outcome {
+        Outcome::Dropped => Err(DroppedConnection),
+        Outcome::Done(Ok((status, body))) => Ok(success(status, body, &request_id)),
+        Outcome::Done(Err(error)) => Ok(failure(&error, &request_id, route.service())),
+    }
+}
+
+/// Logs a call to an AWS route (any service), and records it.
+pub(crate) fn record(
+    shared: &Shared,
+    arrived: Instant,
+    operation: &str,
+    region: Option<String>,
+    status: Option<u16>,
+    subject: Option<String>,
+) {
     info!(
         operation,
         region = region.as_deref().unwrap_or("-"),
         status = status.map_or_else(|| "dropped".to_owned(), |s| s.to_string()),
         "request"
     );
-    {
-        let mut state = shared.lock();
-        let at_ms = state.elapsed_ms(arrived);
-        state.record_call(CallRecord {
-            operation: operation.to_owned(),
-            region,
-            status,
-            at_ms,
-            subject,
-        });
-    }
-    match outcome {
-        Outcome::Dropped => Err(DroppedConnection),
-        Outcome::Done(Ok((status, body))) => Ok(success(status, body, &request_id)),
-        Outcome::Done(Err(error)) => Ok(failure(&error, &request_id, route.service())),
-    }
+    let mut state = shared.lock();
+    let at_ms = state.elapsed_ms(arrived);
+    state.record_call(CallRecord {
+        operation: operation.to_owned(),
+        region,
+        status,
+        at_ms,
+        subject,
+    });
 }
 
 enum Outcome {
@@ -319,7 +333,7 @@ fn execute(
 /// The region of the SigV4 credential scope
 /// (`Credential=AKID/20261125/us-east-1/chime/aws4_request`).
 /// Signatures are not verified: any credentials are accepted.
-fn signing_region(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn signing_region(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
     let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
     let scope = rest.split("Credential=").nth(1)?;
@@ -470,7 +484,11 @@ pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn with_headers(mut response: Response<Body>, status: u16, request_id: &str) -> Response<Body> {
+pub(crate) fn with_headers(
+    mut response: Response<Body>,
+    status: u16,
+    request_id: &str,
+) -> Response<Body> {
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(id) = HeaderValue::from_str(request_id) {

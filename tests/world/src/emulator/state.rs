@@ -11,8 +11,12 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult, ErrorKind};
+use super::events::{self, Change, Subject};
 use super::model::{CreatePipelineInput, CreatePoolInput, Spec, Tags, bucket_name};
-use super::{CallRecord, EmulatorConfig, Fault, FaultKind, PipelineRecord, PoolRecord, Trigger};
+use super::queue::Queue;
+use super::{
+    CallRecord, EmulatorConfig, EventChaos, Fault, FaultKind, PipelineRecord, PoolRecord, Trigger,
+};
 
 /// Page size when the caller gives no `MaxResults`.
 const DEFAULT_PAGE: usize = 100;
@@ -92,6 +96,37 @@ struct Pipeline {
     updated: Timestamp,
     deleted: bool,
     removed_by_aws: bool,
+    /// Its `MediaPipelineDeleted` moment has come (it stopped, or was
+    /// deleted or removed): there is one such event per pipeline.
+    gone: bool,
+}
+
+impl Pipeline {
+    /// A change of this pipeline, for its event.
+    fn change(&self, event_type: &'static str, at: Timestamp) -> Change {
+        Change {
+            at,
+            region: self.region.clone(),
+            event_type,
+            subject: Subject::Pipeline {
+                id: self.id.clone(),
+                meeting_id: self
+                    .spec
+                    .meetings()
+                    .first()
+                    .map(|m| events::meeting_id(m).to_owned()),
+            },
+        }
+    }
+
+    /// The `MediaPipelineDeleted` change, the first time it is due.
+    fn gone_now(&mut self, at: Timestamp) -> Option<Change> {
+        if self.gone {
+            return None;
+        }
+        self.gone = true;
+        Some(self.change(events::PIPELINE_DELETED, at))
+    }
 }
 
 impl Spec {
@@ -214,6 +249,19 @@ struct Pool {
     deleted: bool,
 }
 
+impl Pool {
+    fn change(&self, event_type: &'static str, at: Timestamp) -> Change {
+        Change {
+            at,
+            region: self.region.clone(),
+            event_type,
+            subject: Subject::Pool {
+                arn: self.arn.clone(),
+            },
+        }
+    }
+}
+
 /// An idempotency token's first request, and what it created.
 #[derive(Debug)]
 struct TokenUse {
@@ -247,6 +295,9 @@ pub(crate) struct State {
     ended_meetings: HashSet<String>,
     faults: Vec<Fault>,
     calls: Vec<CallRecord>,
+    /// Whether Chime's events are published into `queue`.
+    events: bool,
+    queue: Queue,
 }
 
 /// ISO-8601 with milliseconds, as the service sends it.
@@ -304,6 +355,8 @@ impl State {
             pool_updating_delay: config.pool_updating_delay,
             pool_deleting_delay: config.pool_deleting_delay,
             region_limits: config.region_limits,
+            queue: Queue::new(config.account_id.clone()),
+            events: config.events,
             account_id: config.account_id,
             require_existing_pools: config.require_existing_pools,
             pipelines: Vec::new(),
@@ -365,22 +418,48 @@ impl State {
 
     /// Moves every live, running pipeline that `pick` selects to `status`;
     /// returns how many.
+    /// A failed one is announced (`MediaPipelinePermanentFailure`).
     fn move_running(&mut self, status: PipelineStatus, pick: impl Fn(&Pipeline) -> bool) -> usize {
         self.refresh();
         let mut moved = 0;
+        let mut changes = Vec::new();
         for p in &mut self.pipelines {
             if !p.deleted && p.status.is_active() && pick(p) {
                 p.status = status;
                 p.since = Since::now();
                 p.updated = p.since.ts;
                 moved += 1;
+                if status == PipelineStatus::Failed {
+                    changes.push(p.change(events::PIPELINE_PERMANENT_FAILURE, p.updated));
+                }
             }
         }
+        self.emit(changes);
         moved
     }
 
     pub(crate) fn end_meeting(&mut self, meeting_arn: &str) -> usize {
-        self.ended_meetings.insert(meeting_arn.to_owned());
+        if self.ended_meetings.insert(meeting_arn.to_owned()) {
+            // The region of the meeting's ARN; a bare ID gets the region
+            // of the pipelines it feeds, else us-east-1.
+            let region = events::arn_region(meeting_arn)
+                .map(str::to_owned)
+                .or_else(|| {
+                    self.pipelines
+                        .iter()
+                        .find(|p| p.spec.meetings().contains(&meeting_arn))
+                        .map(|p| p.region.clone())
+                })
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            self.emit(vec![Change {
+                at: Timestamp::now(),
+                region,
+                event_type: events::MEETING_ENDED,
+                subject: Subject::Meeting {
+                    id: events::meeting_id(meeting_arn).to_owned(),
+                },
+            }]);
+        }
         let stopping = self.move_running(PipelineStatus::Stopping, |p| {
             p.spec.meetings().contains(&meeting_arn)
         });
@@ -392,6 +471,7 @@ impl State {
     pub(crate) fn fail_pool(&mut self, identifier: &str) -> usize {
         self.refresh();
         let mut failed = 0;
+        let mut changes = Vec::new();
         for p in &mut self.pools {
             let named = p.name == identifier || p.id == identifier || p.arn == identifier;
             // A delete already under way wins: the pool goes anyway.
@@ -400,8 +480,10 @@ impl State {
                 p.since = Since::now();
                 p.updated = p.since.ts;
                 failed += 1;
+                changes.push(p.change(events::POOL_PERMANENT_FAILURE, p.updated));
             }
         }
+        self.emit(changes);
         failed
     }
 
@@ -419,6 +501,62 @@ impl State {
         self.move_running(PipelineStatus::Failed, |p| {
             p.id.eq_ignore_ascii_case(identifier) || p.arn == identifier
         })
+    }
+
+    /// Announces a temporary failure (`MediaPipelineTemporaryFailure`) of
+    /// the live, running pipeline with this ID or ARN; its status stays:
+    /// AWS recovers from such failures on its own. Returns how many.
+    pub(crate) fn fail_pipeline_temporarily(&mut self, identifier: &str) -> usize {
+        self.refresh();
+        let now = Timestamp::now();
+        let changes: Vec<Change> = self
+            .pipelines
+            .iter()
+            .filter(|p| {
+                !p.deleted
+                    && p.status.is_active()
+                    && (p.id.eq_ignore_ascii_case(identifier) || p.arn == identifier)
+            })
+            .map(|p| p.change(events::PIPELINE_TEMPORARY_FAILURE, now))
+            .collect();
+        let count = changes.len();
+        self.emit(changes);
+        count
+    }
+
+    // ----- events and their queue -------------------------------------------
+
+    /// Publishes the changes' events, oldest first, if events are on.
+    fn emit(&mut self, mut changes: Vec<Change>) {
+        if !self.events {
+            return;
+        }
+        changes.sort_by_key(|c| c.at);
+        for change in changes {
+            let event = change.event(&self.account_id);
+            self.queue.publish(change.event_type, event);
+        }
+    }
+
+    /// The event queue, with every change up to now published into it.
+    pub(crate) fn queue(&mut self) -> &mut Queue {
+        self.refresh();
+        &mut self.queue
+    }
+
+    /// Switches below first publish what happened so far under the old
+    /// setting: a switch acts from the moment it is thrown.
+    pub(crate) fn set_events(&mut self, on: bool) {
+        self.refresh();
+        self.events = on;
+    }
+
+    pub(crate) fn set_event_chaos(&mut self, chaos: EventChaos) {
+        self.queue().set_chaos(chaos);
+    }
+
+    pub(crate) fn set_queue_available(&mut self, available: bool) {
+        self.queue().set_available(available);
     }
 
     pub(crate) fn mark_meeting_missing(&mut self, meeting_arn: &str) {
@@ -537,14 +675,22 @@ impl State {
     /// are checked in lifecycle order, so one read can pass several (a
     /// pipeline can have stopped and been removed since the last look).
     /// Each phase lasts the delay configured when it is checked.
+    ///
+    /// Each change is announced with the time it happened; a pipeline
+    /// deleted meanwhile goes on changing in its record, silently.
     fn refresh(&mut self) {
         let now = Instant::now();
+        let mut changes = Vec::new();
         for p in &mut self.pipelines {
+            let live = !p.deleted;
             if p.status == PipelineStatus::Initializing
                 && let Some(at) = p.since.end_if_over(self.initializing_delay, now)
             {
                 p.status = PipelineStatus::InProgress;
                 p.updated = at;
+                if live {
+                    changes.push(p.change(events::PIPELINE_IN_PROGRESS, at));
+                }
             }
             // A concatenation stops on its own once its work is done.
             if p.status == PipelineStatus::InProgress
@@ -553,12 +699,14 @@ impl State {
             {
                 p.status = PipelineStatus::Stopped;
                 p.updated = at;
+                changes.extend(p.gone_now(at));
             }
             if p.status == PipelineStatus::Stopping
                 && let Some(at) = p.since.end_if_over(self.stopping_delay, now)
             {
                 p.status = PipelineStatus::Stopped;
                 p.updated = at;
+                changes.extend(p.gone_now(at));
             }
             if p.status == PipelineStatus::Stopped
                 && !p.deleted
@@ -568,6 +716,7 @@ impl State {
                 p.deleted = true;
                 p.removed_by_aws = true;
                 p.updated = at;
+                changes.extend(p.gone_now(at));
             }
         }
         for p in &mut self.pools {
@@ -579,13 +728,20 @@ impl State {
                 _ => continue,
             };
             if let Some(at) = p.since.end_if_over(delay, now) {
+                let event_type = match p.status {
+                    PoolStatus::Creating => events::POOL_ACTIVE,
+                    PoolStatus::Updating => events::POOL_UPDATED,
+                    _ => events::POOL_DELETED,
+                };
                 if p.status == PoolStatus::Deleting {
                     p.deleted = true;
                 }
                 p.status = next;
                 p.updated = at;
+                changes.push(p.change(event_type, at));
             }
         }
+        self.emit(changes);
     }
 
     fn limit(&self, region: &str) -> usize {
@@ -782,6 +938,7 @@ impl State {
             updated: now,
             deleted: false,
             removed_by_aws: false,
+            gone: false,
         };
         let body = Self::pipeline_json(&pipeline);
         if let Some(token) = input.token {
@@ -807,6 +964,8 @@ impl State {
         let p = self.live_pipeline(region, id)?;
         p.deleted = true;
         p.updated = Timestamp::now();
+        let change = p.gone_now(p.updated);
+        self.emit(change.into_iter().collect());
         Ok(())
     }
 
