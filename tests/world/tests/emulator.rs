@@ -2813,3 +2813,761 @@ async fn capture_and_concatenation_limits_faults_and_calls() {
     assert_eq!(emulator.call_count("CreateMediaCapturePipeline"), 3);
     assert_eq!(emulator.call_count("CreateMediaConcatenationPipeline"), 3);
 }
+
+// ----- the event queue (SQS) and Chime's EventBridge events ---------------
+
+mod events {
+    use std::collections::HashSet;
+
+    use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+    use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
+    use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
+    use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
+    use aws_sdk_sqs::operation::receive_message::builders::ReceiveMessageFluentBuilder as ReceiveBuilder;
+    use aws_sdk_sqs::operation::send_message::SendMessageError;
+    use aws_sdk_sqs::types::{
+        DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+    };
+    use testworld::emulator::{EventChaos, sqs_client};
+
+    use super::*;
+
+    type Sqs = aws_sdk_sqs::Client;
+
+    /// An emulator publishing events, its Chime and SQS clients, the queue URL.
+    async fn start_events(config: EmulatorConfig) -> (Emulator, Client, Sqs, String) {
+        let (emulator, client) = start_with(EmulatorConfig {
+            events: true,
+            ..config
+        })
+        .await;
+        let sqs = sqs_client(&emulator.endpoint_url(), "us-east-1").await;
+        let url = emulator.queue_url();
+        (emulator, client, sqs, url)
+    }
+
+    /// The SQS error a ReceiveMessage is refused with.
+    async fn receive_refused(builder: ReceiveBuilder) -> ReceiveMessageError {
+        builder.send().await.unwrap_err().into_service_error()
+    }
+
+    async fn delete(sqs: &Sqs, url: &str, handle: &str) {
+        sqs.delete_message()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn receive(sqs: &Sqs, url: &str, wait: i32) -> Vec<Message> {
+        sqs.receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+    }
+
+    /// Receives and deletes until `n` messages came, or 5 s passed.
+    async fn drain(sqs: &Sqs, url: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut bodies = Vec::new();
+        while bodies.len() < n && Instant::now() < deadline {
+            for m in receive(sqs, url, 1).await {
+                delete(sqs, url, m.receipt_handle().unwrap()).await;
+                bodies.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            }
+        }
+        bodies
+    }
+
+    async fn attribute(sqs: &Sqs, url: &str, name: QueueAttributeName) -> String {
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .unwrap();
+        out.attributes().unwrap()[&name].clone()
+    }
+
+    fn meeting_id(arn: &str) -> &str {
+        arn.rsplit_once('/').unwrap().1
+    }
+
+    /// The envelope EventBridge gives every event; returns its `detail`.
+    fn check_envelope<'a>(event: &'a Value, detail_type: &str, event_type: &str) -> &'a Value {
+        assert_eq!(event["version"], "0");
+        assert!(uuid_like(event["id"].as_str().unwrap()), "{event}");
+        assert_eq!(event["detail-type"], detail_type);
+        assert_eq!(event["source"], "aws.chime");
+        assert_eq!(event["account"], ACCOUNT);
+        assert_eq!(event["region"], "us-east-1");
+        assert_eq!(event["resources"], json!([]));
+        let time = event["time"].as_str().unwrap();
+        assert!(
+            regex_like_rfc3339_seconds(time),
+            "time {time} is not RFC 3339 to the second"
+        );
+        let detail = &event["detail"];
+        assert_eq!(detail["version"], "0");
+        assert_eq!(detail["eventType"], event_type);
+        assert_eq!(detail["mediaRegion"], "us-east-1");
+        let ms = detail["timestamp"].as_i64().unwrap();
+        // `time` is `timestamp` cut to the second.
+        let secs = time.parse::<jiff::Timestamp>().unwrap().as_second();
+        assert_eq!(secs, ms.div_euclid(1000), "{event}");
+        detail
+    }
+
+    fn uuid_like(s: &str) -> bool {
+        s.len() == 36 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    }
+
+    /// `2026-05-01T12:00:00Z`
+    fn regex_like_rfc3339_seconds(s: &str) -> bool {
+        let b = s.as_bytes();
+        b.len() == 20
+            && b[4] == b'-'
+            && b[10] == b'T'
+            && b[19] == b'Z'
+            && s.chars()
+                .enumerate()
+                .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || c.is_ascii_digit())
+    }
+
+    fn of_type<'a>(events: &'a [Value], event_type: &str) -> Vec<&'a Value> {
+        events
+            .iter()
+            .filter(|e| e["detail"]["eventType"] == event_type)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn long_poll_answers_when_an_event_arrives() {
+        let (emulator, client, sqs, url) = start_events(EmulatorConfig {
+            initializing_delay: Duration::from_millis(600),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        assert_eq!(
+            url,
+            format!("{}/{ACCOUNT}/chime-events", emulator.endpoint_url())
+        );
+        let id = create_id(&client, &meeting(1)).await;
+
+        let asked = Instant::now();
+        let messages = receive(&sqs, &url, 10).await;
+        let waited = asked.elapsed();
+        assert_eq!(messages.len(), 1);
+        // Answered when the pipeline became InProgress, not at the end of the wait.
+        assert!(waited >= Duration::from_millis(400), "{waited:?}");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+
+        let m = &messages[0];
+        assert!(uuid_like(m.message_id().unwrap()));
+        assert_eq!(m.md5_of_body().unwrap().len(), 32);
+        let attributes = m.attributes().unwrap();
+        assert_eq!(
+            attributes[&MessageSystemAttributeName::ApproximateReceiveCount],
+            "1"
+        );
+        let sent: i64 = attributes[&MessageSystemAttributeName::SentTimestamp]
+            .parse()
+            .unwrap();
+        assert!((sent - jiff::Timestamp::now().as_millisecond()).abs() < 10_000);
+
+        let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+        let detail = check_envelope(
+            &event,
+            "Chime Media Pipeline State Change",
+            "chime:MediaPipelineInProgress",
+        );
+        assert_eq!(detail["mediaPipelineId"], id.as_str());
+        assert_eq!(detail["meetingId"], meeting_id(&meeting(1)));
+        assert_eq!(
+            emulator.events_published()["chime:MediaPipelineInProgress"],
+            1
+        );
+        assert_eq!(emulator.events().len(), 1);
+        assert_eq!(emulator.sqs_call_count("ReceiveMessage"), 1);
+
+        // Without messages, a short poll answers at once and empty.
+        let asked = Instant::now();
+        delete(&sqs, &url, m.receipt_handle().unwrap()).await;
+        assert!(receive(&sqs, &url, 0).await.is_empty());
+        assert!(asked.elapsed() < Duration::from_secs(1));
+        // A long poll without events waits out its time.
+        let asked = Instant::now();
+        assert!(receive(&sqs, &url, 1).await.is_empty());
+        assert!(asked.elapsed() >= Duration::from_millis(950));
+    }
+
+    #[tokio::test]
+    async fn visibility_timeout_and_delete() {
+        let (emulator, _client, sqs, url) = start_events(EmulatorConfig::default()).await;
+        emulator.send_raw("not an event").unwrap();
+
+        let first = sqs
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].body(), Some("not an event"));
+        // In flight: not handed out again for now.
+        assert!(receive(&sqs, &url, 0).await.is_empty());
+        assert_eq!(
+            attribute(
+                &sqs,
+                &url,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible
+            )
+            .await,
+            "1"
+        );
+        assert_eq!(
+            attribute(&sqs, &url, QueueAttributeName::ApproximateNumberOfMessages).await,
+            "0"
+        );
+
+        // Not deleted: back after its visibility timeout, with a new handle.
+        let again = receive(&sqs, &url, 5).await;
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].message_id(), first[0].message_id());
+        assert_ne!(again[0].receipt_handle(), first[0].receipt_handle());
+        assert_eq!(
+            again[0].attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount],
+            "2"
+        );
+
+        delete(&sqs, &url, again[0].receipt_handle().unwrap()).await;
+        // Deleted: gone for good, and counted nowhere.
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(0)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.messages.is_none());
+        for name in [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ] {
+            assert_eq!(attribute(&sqs, &url, name).await, "0");
+        }
+
+        let err = sqs
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle("forged")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(
+            matches!(err, DeleteMessageError::ReceiptHandleIsInvalid(_)),
+            "{err:?}"
+        );
+
+        // A batch deletes what it can and names what it could not.
+        emulator.send_raw("a").unwrap();
+        emulator.send_raw("b").unwrap();
+        let got = receive(&sqs, &url, 0).await;
+        assert_eq!(got.len(), 2);
+        let entry = |id: &str, handle: &str| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(handle)
+                .build()
+                .unwrap()
+        };
+        let out = sqs
+            .delete_message_batch()
+            .queue_url(&url)
+            .entries(entry("0", got[0].receipt_handle().unwrap()))
+            .entries(entry("1", got[1].receipt_handle().unwrap()))
+            .entries(entry("2", "forged"))
+            .send()
+            .await
+            .unwrap();
+        let ok: HashSet<&str> = out.successful().iter().map(|e| e.id()).collect();
+        assert_eq!(ok, HashSet::from(["0", "1"]));
+        assert_eq!(out.failed().len(), 1);
+        assert_eq!(out.failed()[0].id(), "2");
+        assert_eq!(out.failed()[0].code(), "ReceiptHandleIsInvalid");
+        assert!(out.failed()[0].sender_fault());
+        assert_eq!(emulator.sqs_call_count("DeleteMessageBatch"), 1);
+    }
+
+    #[tokio::test]
+    async fn send_get_url_attributes_and_validation() {
+        let (emulator, _client, sqs, url) = start_events(EmulatorConfig::default()).await;
+        let out = sqs
+            .get_queue_url()
+            .queue_name("chime-events")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.queue_url(), Some(url.as_str()));
+        let err = sqs
+            .get_queue_url()
+            .queue_name("other")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(
+            matches!(err, GetQueueUrlError::QueueDoesNotExist(_)),
+            "{err:?}"
+        );
+
+        let sent = sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body("abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            sent.md5_of_message_body(),
+            Some("900150983cd24fb0d6963f7d28e17f72")
+        );
+        let got = receive(&sqs, &url, 0).await;
+        assert_eq!(got[0].message_id(), sent.message_id());
+        assert_eq!(
+            got[0].md5_of_body(),
+            Some("900150983cd24fb0d6963f7d28e17f72")
+        );
+
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let attributes = out.attributes().unwrap();
+        assert_eq!(
+            attributes[&QueueAttributeName::QueueArn],
+            format!("arn:aws:sqs:us-east-1:{ACCOUNT}:chime-events")
+        );
+        assert_eq!(
+            emulator.queue_arn(),
+            attributes[&QueueAttributeName::QueueArn]
+        );
+        assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "30");
+        assert_eq!(
+            attributes[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
+            "1"
+        );
+
+        let err = receive_refused(
+            sqs.receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(11),
+        )
+        .await;
+        assert_eq!(err.code(), Some("InvalidParameterValue"));
+        assert!(
+            err.message().unwrap().contains("MaxNumberOfMessages"),
+            "{err:?}"
+        );
+        let err =
+            receive_refused(sqs.receive_message().queue_url(&url).wait_time_seconds(21)).await;
+        assert_eq!(err.code(), Some("InvalidParameterValue"));
+
+        // Injected faults reach SQS operations too, by name.
+        emulator.inject(Fault::new(FaultKind::Throttle, Trigger::Next(1)).on("ReceiveMessage"));
+        let err = receive_refused(sqs.receive_message().queue_url(&url)).await;
+        assert!(
+            matches!(err, ReceiveMessageError::RequestThrottled(_)),
+            "{err:?}"
+        );
+        assert_eq!(emulator.sqs_call_count("ReceiveMessage"), 4);
+        assert_eq!(emulator.sqs_call_count("SendMessage"), 1);
+        assert_eq!(emulator.sqs_call_count("GetQueueUrl"), 2);
+        let calls = emulator.calls();
+        let last = calls.last().unwrap();
+        assert_eq!(last.operation, "ReceiveMessage");
+        assert_eq!(last.status, Some(400));
+        assert_eq!(last.region.as_deref(), Some("us-east-1"));
+    }
+
+    #[tokio::test]
+    async fn unavailable_queue_does_not_exist() {
+        let (emulator, _client, sqs, url) = start_events(EmulatorConfig::default()).await;
+        let wrong = url.replace("chime-events", "other-queue");
+        let err = receive_refused(sqs.receive_message().queue_url(&wrong)).await;
+        assert!(err.is_queue_does_not_exist(), "{err:?}");
+        assert_eq!(err.code(), Some("AWS.SimpleQueueService.NonExistentQueue"));
+
+        emulator.send_raw("before").unwrap();
+        emulator.set_queue_available(false);
+        let err = receive_refused(sqs.receive_message().queue_url(&url)).await;
+        assert!(err.is_queue_does_not_exist(), "{err:?}");
+        let err = sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body("x")
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(
+            matches!(err, SendMessageError::QueueDoesNotExist(_)),
+            "{err:?}"
+        );
+        assert!(emulator.send_raw("lost").is_none());
+        // An event published meanwhile is lost with the queue.
+        emulator.end_meeting(&meeting(1));
+        assert_eq!(emulator.events_published()["chime:MeetingEnded"], 1);
+
+        emulator.set_queue_available(true);
+        assert!(receive(&sqs, &url, 0).await.is_empty());
+        emulator.end_meeting(&meeting(2));
+        let bodies = drain(&sqs, &url, 1).await;
+        assert_eq!(bodies.len(), 1);
+        assert_eq!(bodies[0]["detail"]["meetingId"], meeting_id(&meeting(2)));
+    }
+
+    #[tokio::test]
+    async fn chaos_drops_duplicates_delays_and_reorders() {
+        let (emulator, client, sqs, url) = start_events(EmulatorConfig::default()).await;
+
+        emulator.set_event_chaos(EventChaos {
+            drop: 1.0,
+            ..EventChaos::default()
+        });
+        let id = create_id(&client, &meeting(1)).await;
+        assert!(receive(&sqs, &url, 1).await.is_empty());
+        assert_eq!(
+            emulator.events_published()["chime:MediaPipelineInProgress"],
+            1
+        );
+
+        emulator.set_event_chaos(EventChaos {
+            duplicate: 1.0,
+            ..EventChaos::default()
+        });
+        assert_eq!(emulator.fail_pipeline(&id), 1);
+        let bodies = drain(&sqs, &url, 2).await;
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(bodies[0], bodies[1], "one event, twice");
+        assert_eq!(
+            bodies[0]["detail"]["eventType"],
+            "chime:MediaPipelinePermanentFailure"
+        );
+
+        emulator.set_event_chaos(EventChaos {
+            delay: Duration::from_millis(700),
+            ..EventChaos::default()
+        });
+        let ended = Instant::now();
+        emulator.end_meeting(&meeting(2));
+        assert!(receive(&sqs, &url, 0).await.is_empty());
+        assert_eq!(
+            attribute(
+                &sqs,
+                &url,
+                QueueAttributeName::ApproximateNumberOfMessagesDelayed
+            )
+            .await,
+            "1"
+        );
+        assert_eq!(drain(&sqs, &url, 1).await.len(), 1);
+        assert!(ended.elapsed() >= Duration::from_millis(650));
+
+        // The same seed gives the same order on every run; ten events in
+        // publication order would be a 1 in 10! chance.
+        emulator.set_event_chaos(EventChaos {
+            reorder: true,
+            seed: 7,
+            ..EventChaos::default()
+        });
+        let meetings: Vec<String> = (10..20).map(meeting).collect();
+        for m in &meetings {
+            emulator.end_meeting(m);
+        }
+        let received: Vec<String> = receive(&sqs, &url, 0)
+            .await
+            .iter()
+            .map(|m| {
+                let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                event["detail"]["meetingId"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let published: Vec<String> = meetings.iter().map(|m| meeting_id(m).to_owned()).collect();
+        assert_ne!(received, published);
+        let mut sorted = received.clone();
+        sorted.sort();
+        assert_eq!(sorted, published, "the same events, in another order");
+    }
+
+    #[tokio::test]
+    async fn pipeline_events() {
+        let (emulator, client, sqs, url) = start_events(EmulatorConfig {
+            stopping_delay: Duration::ZERO,
+            concatenation_delay: Duration::from_millis(100),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        // A stream pipeline deleted by DeleteMediaPipeline.
+        let deleted = create_id(&client, &meeting(1)).await;
+        client
+            .delete_media_pipeline()
+            .media_pipeline_id(&deleted)
+            .send()
+            .await
+            .unwrap();
+        // A capture pipeline stopped with its meeting (Deleted once, even
+        // when deleted after it stopped).
+        let (capture, capture_arn) = capture_id(&client, &meeting(2)).await;
+        // A concatenation, done on its own.
+        let concatenation = concatenation_id(&client, &capture_arn).await;
+        // Each InProgress, and the first one's Deleted.
+        let events = drain(&sqs, &url, 4).await;
+        assert_eq!(events.len(), 4, "{events:?}");
+        emulator.end_meeting(&meeting(2));
+        client
+            .delete_media_pipeline()
+            .media_pipeline_id(&capture)
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // MeetingEnded, the capture's and the concatenation's Deleted.
+        let mut events = [events, drain(&sqs, &url, 3).await].concat();
+        assert_eq!(events.len(), 7, "{events:?}");
+        // Nothing more comes.
+        assert!(receive(&sqs, &url, 1).await.is_empty());
+        events.sort_by_key(|e| e["detail"]["timestamp"].as_i64());
+
+        let pipeline = |event: &Value| {
+            event["detail"]["mediaPipelineId"]
+                .as_str()
+                .map(str::to_owned)
+        };
+        let in_progress = of_type(&events, "chime:MediaPipelineInProgress");
+        let started: HashSet<_> = in_progress.iter().filter_map(|e| pipeline(e)).collect();
+        assert_eq!(
+            started,
+            HashSet::from([deleted.clone(), capture.clone(), concatenation.clone()])
+        );
+        let gone = of_type(&events, "chime:MediaPipelineDeleted");
+        let gone_ids: Vec<_> = gone.iter().filter_map(|e| pipeline(e)).collect();
+        assert_eq!(gone_ids.len(), 3, "{gone_ids:?}");
+        assert_eq!(
+            gone_ids.iter().collect::<HashSet<_>>(),
+            HashSet::from([&deleted, &capture, &concatenation])
+        );
+        for event in in_progress.iter().chain(&gone) {
+            let detail = check_envelope(
+                event,
+                "Chime Media Pipeline State Change",
+                event["detail"]["eventType"].as_str().unwrap(),
+            );
+            let id = detail["mediaPipelineId"].as_str().unwrap();
+            let expected = if id == deleted {
+                Some(meeting(1))
+            } else if id == capture {
+                Some(meeting(2))
+            } else {
+                None
+            };
+            // A concatenation has no meeting, and its events no meetingId.
+            assert_eq!(
+                detail["meetingId"].as_str(),
+                expected.as_deref().map(meeting_id),
+                "{event}"
+            );
+        }
+        let ended = of_type(&events, "chime:MeetingEnded");
+        assert_eq!(ended.len(), 1);
+        let detail = check_envelope(ended[0], "Chime Meeting State Change", "chime:MeetingEnded");
+        assert_eq!(detail["meetingId"], meeting_id(&meeting(2)));
+        let published = emulator.events_published();
+        assert_eq!(published["chime:MediaPipelineInProgress"], 3);
+        assert_eq!(published["chime:MediaPipelineDeleted"], 3);
+        assert_eq!(published["chime:MeetingEnded"], 1);
+
+        // Failures: permanent (the pipeline is Failed), temporary (it stays).
+        let failing = create_id(&client, &meeting(3)).await;
+        assert_eq!(emulator.fail_pipeline_temporarily(&failing), 1);
+        assert_eq!(emulator.fail_pipeline(&failing), 1);
+        let events = drain(&sqs, &url, 3).await;
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e["detail"]["eventType"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "chime:MediaPipelineInProgress",
+                "chime:MediaPipelineTemporaryFailure",
+                "chime:MediaPipelinePermanentFailure"
+            ]
+        );
+        for event in &events {
+            let event_type = event["detail"]["eventType"].as_str().unwrap();
+            let detail = check_envelope(event, "Chime Media Pipeline State Change", event_type);
+            assert_eq!(detail["mediaPipelineId"], failing.as_str());
+        }
+    }
+
+    #[tokio::test]
+    async fn pool_events() {
+        let (emulator, client, sqs, url) = start_events(EmulatorConfig {
+            initializing_delay: Duration::from_millis(50),
+            pool_updating_delay: Duration::from_millis(50),
+            pool_deleting_delay: Duration::from_millis(50),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        create_pool(&client, "events-pool").await;
+        let arn = pool_arn("us-east-1", "events-pool");
+        let mut events = drain(&sqs, &url, 1).await;
+        update_pool(&client, "events-pool", 24)
+            .send()
+            .await
+            .unwrap();
+        events.extend(drain(&sqs, &url, 1).await);
+        client
+            .delete_media_pipeline_kinesis_video_stream_pool()
+            .identifier("events-pool")
+            .send()
+            .await
+            .unwrap();
+        events.extend(drain(&sqs, &url, 1).await);
+        create_pool(&client, "failing-pool").await;
+        events.extend(drain(&sqs, &url, 1).await);
+        assert_eq!(emulator.fail_pool("failing-pool"), 1);
+        events.extend(drain(&sqs, &url, 1).await);
+
+        let expected = [
+            (
+                "chime:MediaPipelineKinesisVideoStreamPoolActive",
+                arn.clone(),
+            ),
+            (
+                "chime:MediaPipelineKinesisVideoStreamPoolUpdated",
+                arn.clone(),
+            ),
+            ("chime:MediaPipelineKinesisVideoStreamPoolDeleted", arn),
+            (
+                "chime:MediaPipelineKinesisVideoStreamPoolActive",
+                pool_arn("us-east-1", "failing-pool"),
+            ),
+            (
+                "chime:MediaPipelineKinesisVideoStreamPoolPermanentFailure",
+                pool_arn("us-east-1", "failing-pool"),
+            ),
+        ];
+        assert_eq!(events.len(), expected.len(), "{events:?}");
+        for (event, (event_type, arn)) in events.iter().zip(expected) {
+            let detail = check_envelope(
+                event,
+                "Chime Media Pipeline Kinesis Video Pool State Change",
+                event_type,
+            );
+            assert_eq!(detail["poolArn"], arn.as_str());
+        }
+    }
+
+    #[tokio::test]
+    async fn events_are_off_unless_asked_for() {
+        let (emulator, client) = start().await;
+        let sqs = sqs_client(&emulator.endpoint_url(), "us-east-1").await;
+        let url = emulator.queue_url();
+        create_id(&client, &meeting(1)).await;
+        emulator.end_meeting(&meeting(1));
+        assert!(receive(&sqs, &url, 0).await.is_empty());
+        assert!(emulator.events_published().is_empty());
+        // Turned on, they start with the changes from then on.
+        emulator.set_events(true);
+        emulator.end_meeting(&meeting(2));
+        let events = drain(&sqs, &url, 1).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["detail"]["eventType"], "chime:MeetingEnded");
+    }
+
+    #[tokio::test]
+    async fn admin_http_api_for_events() {
+        let (emulator, client) = start().await;
+        let sqs = sqs_client(&emulator.endpoint_url(), "us-east-1").await;
+        let admin = |method: &'static str, path: &'static str, body: Value| {
+            let emulator = &emulator;
+            async move { raw(emulator, method, path, None, &body.to_string()).await }
+        };
+        let response = admin("PUT", "/_emulator/config", json!({"events": true})).await;
+        assert_eq!(response.status, 204);
+        let response = admin("PUT", "/_emulator/events/chaos", json!({"drop": 2})).await;
+        assert_eq!(response.status, 400);
+        let response = admin(
+            "PUT",
+            "/_emulator/events/chaos",
+            json!({"duplicate": 1, "seed": 3}),
+        )
+        .await;
+        assert_eq!(response.status, 204);
+
+        let response = admin("GET", "/_emulator/queue", json!({})).await;
+        assert_eq!(response.status, 200);
+        let queue = response.json();
+        let url = queue["queueUrl"].as_str().unwrap().to_owned();
+        assert_eq!(url, emulator.queue_url());
+        assert_eq!(queue["available"], true);
+
+        let id = create_id(&client, &meeting(1)).await;
+        let response = admin(
+            "POST",
+            "/_emulator/queue/messages",
+            json!({"body": "{oops"}),
+        )
+        .await;
+        assert_eq!(response.status, 200);
+        assert!(response.json()["messageId"].is_string());
+        let response = admin(
+            "POST",
+            "/_emulator/pipelines/temporary-failure",
+            json!({"identifier": id}),
+        )
+        .await;
+        assert_eq!(response.json()["failed"], 1);
+        let response = admin("GET", "/_emulator/events", json!({})).await;
+        let events = response.json();
+        assert_eq!(events["published"]["chime:MediaPipelineInProgress"], 1);
+        assert_eq!(
+            events["published"]["chime:MediaPipelineTemporaryFailure"],
+            1
+        );
+        assert_eq!(events["events"].as_array().unwrap().len(), 2);
+        let queue = admin("GET", "/_emulator/queue", json!({})).await.json();
+        // Two events, each twice, and the raw message.
+        assert_eq!(queue["approximateNumberOfMessages"], 5);
+
+        let response = admin(
+            "POST",
+            "/_emulator/queue/available",
+            json!({"available": false}),
+        )
+        .await;
+        assert_eq!(response.status, 204);
+        let err = receive_refused(sqs.receive_message().queue_url(&url)).await;
+        assert!(err.is_queue_does_not_exist(), "{err:?}");
+        let response = admin("POST", "/_emulator/queue/messages", json!({"body": "x"})).await;
+        assert_eq!(response.status, 409);
+    }
+}
