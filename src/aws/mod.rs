@@ -21,4 +21,4 @@ pub use client::{
 pub use concat::{ConcatDetail, RemoteConcat, concat_pipeline};
 pub use pipeline::{Described, Header, RemotePipeline, StreamDetail, of_type, stream_pipeline};
 pub use pool::RemotePool;
-pub use queue::{Message, Queue};
+pub use queue::{LONGEST_WAIT, Message, Queue};

@@ -33,7 +33,18 @@ impl Aws {
     /// The queue at `url`, in the Region its URL names
     /// (`https://sqs.<region>.amazonaws.com/...`), else the operator's.
     pub fn queue(&self, url: &str) -> Queue {
-        let mut conf = sqs::config::Builder::from(self.sdk());
+        // A long poll holds its request up to LONGEST_WAIT: the timeouts of
+        // every other call (10 s an attempt) would cut each empty one short
+        // and count it as a failure of the queue.
+        let timeouts = match self.sdk().timeout_config() {
+            Some(t) => t.to_builder(),
+            None => aws_config::timeout::TimeoutConfig::builder(),
+        };
+        let timeouts = timeouts
+            .operation_attempt_timeout(LONGEST_WAIT + Duration::from_secs(10))
+            .operation_timeout(LONGEST_WAIT + Duration::from_secs(20))
+            .build();
+        let mut conf = sqs::config::Builder::from(self.sdk()).timeout_config(timeouts);
         if let Some(region) = url_region(url) {
             conf = conf.region(aws_config::Region::new(region.to_string()));
         }
@@ -45,11 +56,14 @@ impl Aws {
     }
 }
 
+/// The longest a ReceiveMessage may wait for a first message (SQS's most).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(20);
+
 impl Queue {
-    /// ReceiveMessage: up to 10 messages, waiting up to `wait` (at most 20
-    /// s) for the first.
+    /// ReceiveMessage: up to 10 messages, waiting up to `wait` (at most
+    /// [`LONGEST_WAIT`]) for the first.
     pub async fn receive(&self, wait: Duration) -> Result<Vec<Message>, Error> {
-        let secs = i32::try_from(wait.as_secs().min(20)).unwrap_or(20);
+        let secs = i32::try_from(wait.min(LONGEST_WAIT).as_secs()).unwrap_or(20);
         let send = self
             .client
             .receive_message()

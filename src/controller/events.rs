@@ -18,13 +18,11 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tracing::{debug, info, warn};
 
 use super::object_ref;
-use crate::aws::{Message, Queue};
+use crate::aws::{LONGEST_WAIT, Message, Queue};
 use crate::crd::Decoded;
 use crate::decide::event::{self, Hint, Parsed};
 use crate::reconcile::{Context, Managed};
 
-/// How long one ReceiveMessage waits for a first message (SQS's most).
-const WAIT: Duration = Duration::from_secs(20);
 /// The longest pause between receives while the queue fails.
 const LONGEST_RETRY: Duration = Duration::from_secs(60);
 
@@ -72,7 +70,7 @@ pub async fn run(ctx: Arc<Context>, queue: Queue, kinds: Vec<Box<dyn Wake>>, sil
     let mut failures = 0u32;
     let mut was_flowing = false;
     loop {
-        match queue.receive(WAIT).await {
+        match queue.receive(LONGEST_WAIT).await {
             Ok(messages) => {
                 if failures > 0 {
                     info!("the event queue answers again: events resume");
