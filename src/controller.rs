@@ -12,6 +12,8 @@ mod cache;
 mod events;
 mod invalid;
 
+use events::object_ref;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -397,13 +399,6 @@ fn error_policy_any<K: Managed>(
     match obj.as_ref() {
         Decoded::Valid(k) => reconcile::error_policy(k.clone(), err, ctx),
         Decoded::Invalid(_) => controller::Action::await_change(),
-    }
-}
-
-fn object_ref<K: Resource<DynamicType = ()>>(ns: Option<String>, name: &str) -> ObjectRef<K> {
-    match ns {
-        Some(ns) => ObjectRef::new(name).within(&ns),
-        None => ObjectRef::new(name),
     }
 }
 

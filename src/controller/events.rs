@@ -13,11 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
 use tracing::{debug, info, warn};
 
-use super::object_ref;
 use crate::aws::{LONGEST_WAIT, Message, Queue};
 use crate::crd::Decoded;
 use crate::decide::event::{self, Hint, Parsed};
@@ -62,6 +61,14 @@ impl<K: Managed> Wake for Waker<K> {
                 .wake
                 .unbounded_send(object_ref(obj.namespace(), &obj.name_any()));
         }
+    }
+}
+
+/// The reference a controller is woken with.
+pub fn object_ref<K: Resource<DynamicType = ()>>(ns: Option<String>, name: &str) -> ObjectRef<K> {
+    match ns {
+        Some(ns) => ObjectRef::new(name).within(&ns),
+        None => ObjectRef::new(name),
     }
 }
 
