@@ -9,6 +9,7 @@
 //! `bench-scaling.svg` to `--out`. Run it with `bash tests/bench/run`.
 
 mod floor;
+mod mix;
 mod observer;
 mod process;
 mod report;
@@ -126,35 +127,15 @@ impl Plan {
     }
 }
 
-const POOL_ARN: &str =
+pub(crate) const POOL_ARN: &str =
     "arn:aws:chime:us-east-1:111122223333:media-pipeline-kinesis-video-stream-pool/bench";
 
 /// One meeting per namespace, so that ending it stops that namespace's pipelines.
-fn meeting_arn(ns: &str) -> String {
+pub(crate) fn meeting_arn(ns: &str) -> String {
     format!("arn:aws:chime:us-east-1:111122223333:meeting/bench-{ns}")
 }
 
-fn resource(ns: &str, name: String) -> MediaStreamPipeline {
-    // From JSON rather than the Rust types, so that the benchmark follows
-    // the resource's wire form, which changes less often than the types.
-    serde_json::from_value(json!({
-        "apiVersion": "media.chimeoperator.dev/v1alpha1",
-        "kind": "MediaStreamPipeline",
-        "metadata": { "name": name, "namespace": ns },
-        "spec": {
-            "sources": [{"sourceType": "ChimeSdkMeeting", "sourceArn": meeting_arn(ns)}],
-            "sinks": [{
-                "sinkType": "KinesisVideoStreamPool",
-                "sinkArn": POOL_ARN,
-                "reservedStreamCapacity": 1,
-                "mediaStreamType": "MixedAudio",
-            }],
-        },
-    }))
-    .expect("a valid MediaStreamPipeline")
-}
-
-/// Creates `n` resources named `{prefix}-{i}` with `concurrency` in flight.
+/// Creates `n` stream pipelines named `{prefix}-{i}` with `concurrency` in flight.
 async fn create_many(
     client: &Client,
     ns: &str,
@@ -166,14 +147,8 @@ async fn create_many(
     futures::stream::iter(0..n)
         .map(|i| {
             let api = api.clone();
-            async move {
-                api.create(
-                    &PostParams::default(),
-                    &resource(ns, format!("{prefix}-{i}")),
-                )
-                .await
-                .map(|_| ())
-            }
+            let obj = mix::stream(ns, format!("{prefix}-{i}"));
+            async move { api.create(&PostParams::default(), &obj).await.map(|_| ()) }
         })
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()
@@ -388,9 +363,9 @@ impl World<'_> {
         let mut samples = vec![];
         for i in 0..self.plan.latency_samples {
             let name = format!("l-{i}");
-            let key = format!("{ns}/{name}");
+            let key = observer::key::<MediaStreamPipeline>(ns, &name);
             let t0 = Instant::now();
-            api.create(&PostParams::default(), &resource(ns, name))
+            api.create(&PostParams::default(), &mix::stream(ns, name))
                 .await?;
             let at = self
                 .obs
@@ -427,6 +402,7 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     let version = client.apiserver_version().await?.git_version;
     let emulator = Emulator::start(EmulatorConfig {
         initializing_delay: Duration::ZERO,
+        concatenation_delay: mix::CONCATENATION_RUNS,
         region_limits: [("us-east-1".to_string(), 1_000_000)].into(),
         ..Default::default()
     })
@@ -451,7 +427,10 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
         "mode": if cli.quick { "quick" } else { "full" },
         "apply_concurrency": cli.apply_concurrency,
         "reconcile_concurrency": cli.concurrency,
-        "emulator": { "initializing_delay_seconds": 0 },
+        "emulator": {
+            "initializing_delay_seconds": 0,
+            "concatenation_delay_seconds": mix::CONCATENATION_RUNS.as_secs(),
+        },
     });
 
     // The floors, before any operator runs.
@@ -513,33 +492,58 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     // at rest above all: an ACTIVE pool is re-read every refresh) has them.
     scale::create_pools(&w.client, POOLS_NS, plan.pools, cli.apply_concurrency).await?;
 
-    // Fill up to `big` resources, with the operator working on them.
+    // Fill up to `big` resources, the kinds mixed (crate::mix: a third each
+    // of stream, capture and concatenation pipelines; the stream pipelines
+    // of the bursts and latency runs count towards their third), with the
+    // operator working on them.
     let existing = w.obs.read(|s| s.live());
-    let fill = plan.big.saturating_sub(existing);
+    let had = mix::Mix {
+        streams: existing,
+        ..Default::default()
+    };
+    let fill = mix::Mix::thirds(plan.big).beyond(&had);
     let ns = "fill";
     ensure_namespace(&w.client, ns).await?;
     let before = snapshot(&op, &w).await?;
     let t0 = Instant::now();
-    create_many(&w.client, ns, "f", fill, cli.apply_concurrency).await?;
+    mix::create(&w.client, &w.obs, ns, "f", fill, cli.apply_concurrency).await?;
     let created = t0.elapsed();
-    let ready = w.obs.all_ready(ns, fill, Duration::from_secs(1800)).await? - t0;
+    let ready = w
+        .obs
+        .all_ready(ns, fill.total(), Duration::from_secs(1800))
+        .await?
+        - t0;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = snapshot(&op, &w).await?;
     let live = w.obs.read(|s| s.live());
     eprintln!(
-        "bench: filled to {live} resources: {fill} created in {:.1} s, all Ready in {:.1} s",
+        "bench: filled to {live} resources: {} created ({} stream, {} capture, {} concatenation) in {:.1} s, all Ready in {:.1} s",
+        fill.total(),
+        fill.streams,
+        fill.captures,
+        fill.concats,
         created.as_secs_f64(),
         ready.as_secs_f64()
     );
-    let mut f = cost(&before, &after, fill.max(1));
-    f["created"] = json!(fill);
+    let mut f = cost(&before, &after, fill.total().max(1));
+    f["created"] = json!(fill.total());
+    f["kinds"] = fill.to_json();
     f["create_seconds"] = json!(created.as_secs_f64());
     f["ready_seconds"] = json!(ready.as_secs_f64());
     report["fill"] = f;
     report["memory_big"] = memory(&op.usage()?, live);
     report["memory_big"]["pools"] = json!(plan.pools);
+    report["memory_big"]["kinds"] = json!(w.obs.read(|s| s.live_by_kind()));
     report["memory_big"]["when"] =
         json!("operator 1, after the fill (its peak covers every burst)");
+    report["readme_sizing"] = report::readme_sizing();
+    eprintln!(
+        "bench: memory with {live} resources, kinds mixed, + {} pools: peak RSS {:.1} MiB",
+        plan.pools,
+        report["memory_big"]["peak_rss_mib"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    );
     report["operator_1_total"] = json!({
         "cpu_seconds": op.usage()?.cpu,
         "reconciles": op.reconciles().await?,
@@ -632,8 +636,9 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     };
     report["rest_in_progress"] = window("InProgress").await?;
 
-    // Every meeting ends: every pipeline Stopped; the operator sees it at
-    // its next refresh.
+    // Every meeting ends: every stream and capture pipeline Stopped, and
+    // every concatenation's processing ends; the operator sees it at its
+    // next refresh.
     let namespaces: Vec<String> = w.obs.read(|s| {
         let mut v: Vec<String> = s
             .status
@@ -648,6 +653,8 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     for ns in &namespaces {
         w.emulator.end_meeting(&meeting_arn(ns));
     }
+    // Concatenation pipelines feed on no meeting: their processing ends.
+    w.emulator.set_concatenation_delay(Duration::ZERO);
     w.obs
         .wait(
             "every resource Stopped",
@@ -664,6 +671,8 @@ async fn run(cli: &Cli, operator: &Path, plan: &Plan, cp: &ControlPlane) -> anyh
     let mut stopped = window("Stopped").await?;
     stopped["seen_stopped_seconds"] = json!(seen_stopped.as_secs_f64());
     report["rest_stopped"] = stopped;
+    // The scaling curve's concatenation pipelines run like the fill's.
+    w.emulator.set_concatenation_delay(mix::CONCATENATION_RUNS);
     report["operator_3_memory"] = memory(&op.usage()?, live);
     // Replayed creates are harmless only if they made no second pipeline.
     let pipelines = w.emulator.pipelines();

@@ -1,23 +1,37 @@
-//! One watch on every MediaStreamPipeline of the cluster, recording when each
+//! One watch per pipeline kind (MediaStreamPipeline, MediaCapturePipeline,
+//! MediaConcatenationPipeline) over the whole cluster, recording when each
 //! resource was first seen Ready and how often resources changed. Every
 //! figure of the benchmark that says "Ready" comes from here, for the
 //! operator and the floor alike.
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use chime_pipeline_operator::crd::MediaStreamPipeline;
+use chime_pipeline_operator::crd::{
+    MediaCapturePipeline, MediaConcatenationPipeline, MediaStreamPipeline, PipelineStatus,
+};
 use futures::StreamExt;
+use k8s_openapi::serde::de::DeserializeOwned;
+use kube::core::object::HasStatus;
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use tokio::sync::watch;
+
+/// The key of a resource in [`Seen`]: `namespace/Kind/name`, so that
+/// resources of different kinds never share one.
+pub fn key<K: Resource<DynamicType = ()>>(ns: &str, name: &str) -> String {
+    format!("{ns}/{}/{name}", K::kind(&()))
+}
 
 #[derive(Default)]
 pub struct Seen {
-    /// Latest `status.pipelineStatus` by `namespace/name`, for live resources.
+    /// Latest `status.pipelineStatus` by key, for live resources.
     pub status: HashMap<String, Option<String>>,
+    /// Latest `status.mediaPipelineArn` by key, once known.
+    pub arn: HashMap<String, String>,
     /// When each resource was first seen with Ready=True.
     pub ready_at: HashMap<String, Instant>,
     /// Resources ever seen Ready, by namespace, and the latest such moment.
@@ -40,6 +54,17 @@ impl Seen {
             .count()
     }
 
+    /// Live resources by kind.
+    pub fn live_by_kind(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for k in self.status.keys() {
+            if let Some(kind) = k.split('/').nth(1) {
+                *m.entry(kind.to_string()).or_default() += 1;
+            }
+        }
+        m
+    }
+
     pub fn with_status(&self, status: &str) -> usize {
         self.status
             .values()
@@ -51,14 +76,20 @@ impl Seen {
         self.updates.values().sum()
     }
 
-    fn apply(&mut self, obj: &MediaStreamPipeline, init: bool) {
+    fn apply<K>(&mut self, obj: &K, init: bool)
+    where
+        K: Resource<DynamicType = ()> + HasStatus<Status = PipelineStatus>,
+    {
         let ns = obj.namespace().unwrap_or_default();
-        let key = format!("{ns}/{}", obj.name_any());
-        let status = obj.status.as_ref();
+        let key = key::<K>(&ns, &obj.name_any());
+        let status = obj.status();
         let known = self
             .status
             .insert(key.clone(), status.and_then(|s| s.pipeline_status.clone()))
             .is_some();
+        if let Some(arn) = status.and_then(|s| s.media_pipeline_arn.clone()) {
+            self.arn.insert(key.clone(), arn);
+        }
         if known && !init {
             *self.updates.entry(ns.clone()).or_default() += 1;
         }
@@ -81,21 +112,39 @@ impl Seen {
 pub struct Observer {
     seen: Arc<Mutex<Seen>>,
     changed: watch::Sender<u64>,
-    task: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
+    tasks: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl Observer {
-    /// Starts watching; returns once the initial list is done.
+    /// Starts watching every pipeline kind; returns once each initial list
+    /// is done.
     pub async fn start(client: Client) -> anyhow::Result<Observer> {
         let observer = Observer {
             seen: Arc::default(),
             changed: watch::channel(0).0,
-            task: Arc::default(),
+            tasks: Arc::default(),
         };
+        let synced = [
+            observer.watch::<MediaStreamPipeline>(client.clone()),
+            observer.watch::<MediaCapturePipeline>(client.clone()),
+            observer.watch::<MediaConcatenationPipeline>(client),
+        ];
+        for rx in synced {
+            tokio::time::timeout(Duration::from_secs(60), rx).await??;
+        }
+        Ok(observer)
+    }
+
+    /// Watches one kind; the answer comes once its initial list is done.
+    fn watch<K>(&self, client: Client) -> tokio::sync::oneshot::Receiver<()>
+    where
+        K: Resource<DynamicType = ()> + HasStatus<Status = PipelineStatus>,
+        K: Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
         let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
-        let o = observer.clone();
+        let o = self.clone();
         let task = tokio::spawn(async move {
-            let api: Api<MediaStreamPipeline> = Api::all(client);
+            let api: Api<K> = Api::all(client);
             let mut stream = std::pin::pin!(watcher::watcher(api, watcher::Config::default()));
             let mut synced = Some(synced_tx);
             while let Some(ev) = stream.next().await {
@@ -105,12 +154,8 @@ impl Observer {
                         Ok(Event::Apply(obj)) => seen.apply(obj, false),
                         Ok(Event::InitApply(obj)) => seen.apply(obj, true),
                         Ok(Event::Delete(obj)) => {
-                            let key = format!(
-                                "{}/{}",
-                                obj.namespace().unwrap_or_default(),
-                                obj.name_any()
-                            );
-                            seen.status.remove(&key);
+                            let ns = obj.namespace().unwrap_or_default();
+                            seen.status.remove(&key::<K>(&ns, &obj.name_any()));
                         }
                         Ok(Event::InitDone) => {
                             if let Some(tx) = synced.take() {
@@ -124,14 +169,14 @@ impl Observer {
                 o.changed.send_modify(|v| *v += 1);
             }
         });
-        *observer.task.lock().expect("observer lock") = Some(task.abort_handle());
-        tokio::time::timeout(Duration::from_secs(60), synced_rx).await??;
-        Ok(observer)
+        let mut tasks = self.tasks.lock().expect("observer lock");
+        tasks.push(task.abort_handle());
+        synced_rx
     }
 
-    /// Ends the watch (before the control plane goes).
+    /// Ends the watches (before the control plane goes).
     pub fn stop(&self) {
-        if let Some(task) = self.task.lock().expect("observer lock").take() {
+        for task in self.tasks.lock().expect("observer lock").drain(..) {
             task.abort();
         }
     }
@@ -161,8 +206,8 @@ impl Observer {
         }
     }
 
-    /// Waits until `n` resources of `ns` have been Ready; returns when the
-    /// last of them turned Ready.
+    /// Waits until `n` resources of `ns`, of any kind, have been Ready;
+    /// returns when the last of them turned Ready.
     pub async fn all_ready(
         &self,
         ns: &str,

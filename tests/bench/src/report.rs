@@ -154,6 +154,91 @@ fn aws_target(r: &Value) -> Target {
     )
 }
 
+/// Pipelines created, of every kind, in a map of AWS calls by operation.
+fn creates_in(calls: &Value) -> u64 {
+    let Some(m) = calls.as_object() else {
+        return 0;
+    };
+    m.iter()
+        .filter(|(op, _)| op.starts_with("CreateMedia") && op.ends_with("Pipeline"))
+        .filter_map(|(_, n)| n.as_u64())
+        .sum()
+}
+
+/// "3334 MediaStreamPipeline, 3333 MediaCapturePipeline, ..." from a map of
+/// counts by kind.
+fn kinds(v: &Value) -> String {
+    let Some(m) = v.as_object() else {
+        return "stream pipelines only".into();
+    };
+    m.iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The README's sizing sentence ("About 60 MiB for 10,000 pipelines"), read
+/// from README.md when the benchmark runs: its words, MiB and pipelines.
+pub fn readme_sizing() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    parse_sizing(&text).unwrap_or(Value::Null)
+}
+
+fn parse_sizing(text: &str) -> Option<Value> {
+    const MID: &str = " MiB for ";
+    let line = text.lines().find(|l| l.contains(MID))?;
+    let at = line.find(MID)?;
+    let number = line[..at].rsplit(' ').next()?;
+    let mib: f64 = number.parse().ok()?;
+    let rest = &line[at + MID.len()..];
+    let count = rest.split(' ').next()?;
+    let pipelines: u64 = count.replace(',', "").parse().ok()?;
+    let from = line[..at].rfind("About").unwrap_or(at - number.len());
+    let to = at + MID.len() + rest.find("pipelines").map_or(count.len(), |i| i + 9);
+    Some(serde_json::json!({
+        "text": &line[from..to],
+        "mib": mib,
+        "pipelines": pipelines,
+    }))
+}
+
+/// Operator 1's peak RSS after the fill (the kinds mixed, with the pools)
+/// against the README's sizing, at the README's count of pipelines.
+fn readme_target(r: &Value) -> Option<Target> {
+    let sizing = &r["readme_sizing"];
+    let (text, stated) = (sizing["text"].as_str()?, sizing["mib"].as_f64()?);
+    let wanted = sizing["pipelines"].as_u64()?;
+    let big = &r["memory_big"];
+    let peak = f(&big["peak_rss_mib"]);
+    let resources = big["resources"].as_u64().unwrap_or(0);
+    let what = format!(
+        "within the README's sizing: \"{text}\" (operator 1's peak RSS after the fill, the kinds mixed)"
+    );
+    let seen = format!(
+        "{peak:.1} MiB with {resources} resources ({}) + {} pools: {:+.1} MiB ({:+.0}%) against {stated} MiB",
+        kinds(&big["kinds"]),
+        big["pools"],
+        peak - stated,
+        (peak / stated - 1.0) * 100.0
+    );
+    if resources < wanted {
+        // Quick mode: the scaling curve's line, carried to the README's count.
+        let fit = &r["scaling"]["peak_rss_fit"];
+        let mut small = format!("{peak:.1} MiB with {resources} resources");
+        if !fit.is_null() {
+            let at = f(&fit["intercept_mib"])
+                + f(&fit["mib_per_1000_resources"]) * wanted as f64 / 1000.0;
+            let _ = write!(
+                small,
+                "; the scaling curve's line gives {at:.1} MiB at {wanted} (an extrapolation)"
+            );
+        }
+        return Some(Target::not_measured(what, Some(small)));
+    }
+    Some(Target::new(what, seen, peak <= stated))
+}
+
 /// Peak RSS with 10,000 pipelines and 100 pools: operator 1 after the fill
 /// (with the pools), and operator 2 restarted with the pipelines (the pools
 /// are gone by then); the larger counts.
@@ -168,7 +253,8 @@ fn big_memory_target(r: &Value) -> Target {
     let resources = big["resources"].as_u64().unwrap_or(0);
     let pools = big["pools"].as_u64().unwrap_or(0);
     let measured = format!(
-        "{filled:.1} MiB (operator 1: {resources} pipelines + {pools} pools); {restarted:.1} MiB (restarted with the {resources} pipelines)"
+        "{filled:.1} MiB (operator 1: {resources} pipelines ({}) + {pools} pools); {restarted:.1} MiB (restarted with the {resources} pipelines)",
+        kinds(&big["kinds"])
     );
     if resources < 10_000 || pools < 100 {
         return Target::not_measured(what, Some(measured));
@@ -204,15 +290,13 @@ fn targets(r: &Value) -> Vec<Target> {
             ("fill".to_string(), &r["fill"]),
         ])
     {
-        let c = v["aws_calls"]["CreateMediaStreamPipeline"]
-            .as_u64()
-            .unwrap_or(0);
+        let c = creates_in(&v["aws_calls"]);
         let n = v["resources"].as_u64().unwrap_or(0);
         one_each &= c == n;
         creates.push(format!("{name}: {c} for {n}"));
     }
     t.push(Target::new(
-        "exactly one CreateMediaStreamPipeline per resource",
+        "exactly one create (CreateMediaStreamPipeline, CreateMediaCapturePipeline or CreateMediaConcatenationPipeline) per resource",
         creates.join("; "),
         one_each,
     ));
@@ -229,9 +313,7 @@ fn targets(r: &Value) -> Vec<Target> {
         ),
         stopped == 0.0,
     ));
-    let restart_creates = r["restart"]["aws_calls"]["CreateMediaStreamPipeline"]
-        .as_u64()
-        .unwrap_or(0);
+    let restart_creates = creates_in(&r["restart"]["aws_calls"]);
     t.push(Target::new(
         "a restart costs no creates",
         format!(
@@ -241,6 +323,9 @@ fn targets(r: &Value) -> Vec<Target> {
         restart_creates == 0,
     ));
     t.push(big_memory_target(r));
+    if let Some(t_readme) = readme_target(r) {
+        t.push(t_readme);
+    }
     if !r["memory_100"].is_null() {
         t.push(small_memory_target(r));
     }
@@ -384,7 +469,11 @@ pub fn markdown(r: &Value) -> String {
     );
     let fill = &r["fill"];
     row(
-        format!("fill: {} more resources", fill["created"]),
+        format!(
+            "fill: {} more resources ({})",
+            fill["created"],
+            kinds(&fill["kinds"])
+        ),
         format!(
             "created in {:.1} s, all Ready in {:.1} s; {}; {} CPU s per 1,000 reconciles",
             f(&fill["create_seconds"]),
@@ -426,10 +515,13 @@ pub fn markdown(r: &Value) -> String {
         if m.is_null() {
             continue;
         }
-        let pools = match m["pools"].as_u64() {
+        let mut pools = match m["pools"].as_u64() {
             Some(p) => format!(" + {p} pools"),
             None => String::new(),
         };
+        if !m["kinds"].is_null() {
+            pools = format!(" ({}){pools}", kinds(&m["kinds"]));
+        }
         row(
             format!(
                 "memory with {} resources{pools} ({})",
@@ -524,8 +616,14 @@ fn scaling_table(s: &mut String, sc: &Value) {
     }
     let _ = writeln!(
         s,
-        "\nScaling: one operator (`--namespace {}`) while its namespace grows; each row once all are Ready, CPU for the stretch since the row before.\n",
-        sc["namespace"].as_str().unwrap_or("?")
+        "\nScaling: one operator (`--namespace {}`) while its namespace grows ({}); each row once all are Ready, CPU for the stretch since the row before.\n",
+        sc["namespace"].as_str().unwrap_or("?"),
+        points
+            .last()
+            .map_or("stream pipelines only".into(), |p| format!(
+                "at the last row: {}",
+                kinds(&p["kinds"])
+            ))
     );
     let _ = writeln!(
         s,
@@ -795,4 +893,31 @@ pub fn write(out: &Path, r: &Value) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_sizing_is_read_from_its_sentence() {
+        let line = "- **Frugal.** About 60 MiB for 10,000 pipelines, no AWS call at rest";
+        let v = parse_sizing(line).expect("a sizing");
+        assert_eq!(v["text"], "About 60 MiB for 10,000 pipelines");
+        assert_eq!(v["mib"], 60.0);
+        assert_eq!(v["pipelines"], 10_000);
+        assert!(parse_sizing("no sizing here").is_none());
+    }
+
+    #[test]
+    fn creates_of_every_kind_count() {
+        let calls = serde_json::json!({
+            "CreateMediaStreamPipeline": 2,
+            "CreateMediaCapturePipeline": 3,
+            "CreateMediaConcatenationPipeline": 4,
+            "CreateMediaPipelineKinesisVideoStreamPool": 1,
+            "GetMediaPipeline": 9,
+        });
+        assert_eq!(creates_in(&calls), 9);
+    }
 }

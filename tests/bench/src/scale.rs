@@ -1,7 +1,8 @@
 //! How the operator's cost grows: the pools of the memory phase, the memory
 //! of an operator managing 100 resources, the scaling curve (one operator
-//! growing through 1k, 5k, 10k and 20k resources), and memory, watches and
-//! start-up with the same resources spread over 1, 10 and 50 namespaces.
+//! growing through 1k, 5k, 10k and 20k resources, the pipeline kinds mixed),
+//! and memory, watches and start-up with the same stream pipelines spread
+//! over 1, 10 and 50 namespaces.
 //!
 //! Every operator started here names its namespaces (`--namespace`), so
 //! that the resources of the earlier phases, which stay in the cluster, are
@@ -17,6 +18,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 use testworld::ensure_namespace;
 
+use crate::mix::{self, Mix};
 use crate::process::{Operator, mib};
 use crate::{World, cost, create_many, memory, snapshot};
 
@@ -144,7 +146,7 @@ async fn create_spread(
             async move {
                 api.create(
                     &PostParams::default(),
-                    &crate::resource(ns, format!("n-{j}")),
+                    &crate::mix::stream(ns, format!("n-{j}")),
                 )
                 .await
                 .map(|_| ())
@@ -181,42 +183,53 @@ pub async fn hundred(w: &mut World<'_>) -> anyhow::Result<Value> {
     Ok(m)
 }
 
-/// One operator, one namespace, growing through the plan's points. At each
-/// point, once all are Ready: RSS, peak RSS, and what the stretch since the
-/// last point cost (CPU per 1,000 reconciles, reconciles per resource).
+/// One operator, one namespace, growing through the plan's points with the
+/// kinds mixed as in the fill (crate::mix). At each point, once all are
+/// Ready: RSS, peak RSS, and what the stretch since the last point cost
+/// (CPU per 1,000 reconciles, reconciles per resource).
 pub async fn curve(w: &mut World<'_>) -> anyhow::Result<Value> {
     let ns = "scale".to_string();
     ensure_namespace(&w.client, &ns).await?;
     let (op, _) = w.scoped_operator(std::slice::from_ref(&ns)).await?;
     let flags = op.args.clone();
     let mut points = vec![];
-    let mut have = 0;
+    let mut have = Mix::default();
     let mut before = snapshot(&op, w).await?;
     let plan = w.plan;
     for &target in &plan.scale_points {
-        let add = target.saturating_sub(have);
+        let add = Mix::thirds(target).beyond(&have);
+        have = have.plus(&add);
         let t0 = Instant::now();
         let prefix = format!("s{target}");
-        create_many(&w.client, &ns, &prefix, add, w.cli.apply_concurrency).await?;
+        mix::create(
+            &w.client,
+            &w.obs,
+            &ns,
+            &prefix,
+            add,
+            w.cli.apply_concurrency,
+        )
+        .await?;
         let ready = w
             .obs
-            .all_ready(&ns, target, Duration::from_secs(1800))
+            .all_ready(&ns, have.total(), Duration::from_secs(1800))
             .await?
             - t0;
         // Calls and writes that trail the last Ready belong to the stretch.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = snapshot(&op, w).await?;
-        let stretch = cost(&before, &after, add.max(1));
+        let stretch = cost(&before, &after, add.total().max(1));
         let point = json!({
-            "resources": target,
-            "created": add,
+            "resources": have.total(),
+            "kinds": have.to_json(),
+            "created": add.total(),
             "ready_seconds": ready.as_secs_f64(),
             "rss_mib": mib(after.usage.rss),
             "peak_rss_mib": mib(after.usage.peak_rss),
             "cpu_seconds_total": after.usage.cpu,
             "reconciles_total": after.reconciles,
             "cpu_seconds_per_1000_reconciles": stretch["cpu_seconds_per_1000_reconciles"],
-            "cpu_seconds_per_1000_resources": stretch["cpu_seconds"].as_f64().unwrap_or(0.0) / add.max(1) as f64 * 1000.0,
+            "cpu_seconds_per_1000_resources": stretch["cpu_seconds"].as_f64().unwrap_or(0.0) / add.total().max(1) as f64 * 1000.0,
             "reconciles_per_resource": stretch["reconciles_per_resource"],
             "stretch": stretch,
         });
@@ -229,7 +242,6 @@ pub async fn curve(w: &mut World<'_>) -> anyhow::Result<Value> {
                 .unwrap_or(f64::NAN)
         );
         points.push(point);
-        have = target;
         before = after;
     }
     op.stop().await?;
