@@ -10,8 +10,10 @@
 
 mod common;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use chime_pipeline_operator::config::Events;
 use chime_pipeline_operator::crd::MediaStreamPipeline;
 use common::*;
@@ -208,6 +210,120 @@ async fn foreign_and_malformed_messages_are_counted_and_deleted() -> anyhow::Res
     assert_eq!(
         metric_value(&h.metrics, "chime_operator_event_queue_up", ""),
         1.0
+    );
+    Ok(())
+}
+
+/// The queue's SQS calls, in order, each with the access key that signed it.
+fn queue_callers(h: &Harness) -> Vec<(String, Option<String>)> {
+    h.emulator
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.operation.as_str(),
+                "ReceiveMessage" | "DeleteMessageBatch"
+            )
+        })
+        .map(|c| (c.operation, c.access_key_id))
+        .collect()
+}
+
+/// Two replicas with leader election, both told of the queue: only the
+/// leader reads it (the emulator tells the replicas apart by the access key
+/// each signs with). When the leader is killed, the new leader takes the
+/// queue over and the events it reads reach status.
+#[tokio::test]
+async fn only_the_leader_reads_the_queue() -> anyhow::Result<()> {
+    let env = TestEnv::new("events-leader").await?;
+    let emulator = EmulatorConfig {
+        events: true,
+        ..EmulatorConfig::default()
+    };
+    let h = Harness::on(env, emulator).await?;
+    let queue = h.emulator.queue_url();
+    let ns = h.env.namespace.clone();
+    let flags = [
+        "--leader-election",
+        "--lease-namespace",
+        &ns,
+        "--lease-duration",
+        "4s",
+        "--event-queue-url",
+        &queue,
+        "--events-refresh-interval",
+        "1h",
+    ];
+    let keys = ["AKIDREPLICA0", "AKIDREPLICA1"];
+    let mut ops = vec![];
+    for key in keys {
+        let env = [("AWS_ACCESS_KEY_ID", key)];
+        ops.push(Operator::spawn_with(
+            &h.env.kubeconfig,
+            &h.emulator.endpoint_url(),
+            &ns,
+            &flags,
+            &env,
+            Stdio::inherit(),
+        )?);
+    }
+    for op in &ops {
+        op.wait_http("/readyz", 200).await?;
+    }
+    h.create("first", spec_json("ev-first", json!({}))).await?;
+    h.wait_ready("first").await?;
+    let (leader, standby) = leader_of(&ops).await?;
+    // The pipeline's InProgress event reached the leader's reader.
+    let received = "chime_operator_events_received_total";
+    ops[leader]
+        .wait_metric(received, "an event for the leader", |n| n >= 1.0)
+        .await?;
+    // A few more messages (foreign ones), each taken before the next is
+    // sent: a standby that read the queue would take some of them.
+    for i in 0..5 {
+        let deletes = h.emulator.sqs_call_count("DeleteMessageBatch");
+        let body = json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {"n": i}});
+        h.emulator
+            .send_raw(&body.to_string())
+            .context("the queue is there")?;
+        let taken = eventually(Duration::from_secs(60), || {
+            h.emulator.sqs_call_count("DeleteMessageBatch") > deletes
+        })
+        .await;
+        assert!(taken, "message {i} was not taken");
+    }
+    let before_handover = queue_callers(&h);
+    assert!(!before_handover.is_empty());
+    let strangers: Vec<_> = before_handover
+        .iter()
+        .filter(|(_, key)| key.as_deref() != Some(keys[leader]))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "the standby read the queue: {strangers:?}"
+    );
+    assert_eq!(ops[standby].metric(received, "").await, 0.0);
+
+    ops[leader].child.start_kill()?;
+    ops[leader].child.wait().await?;
+    let leads = |n: f64| n == 1.0;
+    ops[standby]
+        .wait_metric("chime_operator_leader", "the standby's takeover", leads)
+        .await?;
+    h.create("second", spec_json("ev-second", json!({})))
+        .await?;
+    h.wait_ready("second").await?;
+    ops[standby]
+        .wait_metric(received, "an event for the new leader", |n| n >= 1.0)
+        .await?;
+    let taken_over = queue_callers(&h)[before_handover.len()..]
+        .iter()
+        .filter(|(_, key)| key.as_deref() == Some(keys[standby]))
+        .count();
+    assert!(taken_over > 0, "the new leader never read the queue");
+    println!(
+        "events: {} queue calls by the leader, none by the standby; {taken_over} by the new leader after the handover",
+        before_handover.len()
     );
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chime_pipeline_operator::aws::RateLimit;
 use common::*;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -194,16 +194,7 @@ async fn two_replicas_one_leader_and_a_handover() -> anyhow::Result<()> {
     for i in 0..3 {
         h.wait_ready(&format!("p{i}")).await?;
     }
-    let mut leaders = vec![];
-    for op in &ops {
-        leaders.push(op.metric("chime_operator_leader", "").await);
-    }
-    let leader = leaders
-        .iter()
-        .position(|l| *l == 1.0)
-        .context("no leader")?;
-    let standby = 1 - leader;
-    assert_eq!(leaders[standby], 0.0, "two leaders");
+    let (leader, standby) = leader_of(&ops).await?;
     assert_eq!(
         ops[standby]
             .metric("chime_operator_reconciles_total", "")
@@ -220,11 +211,11 @@ async fn two_replicas_one_leader_and_a_handover() -> anyhow::Result<()> {
     let killed = Instant::now();
     ops[leader].child.start_kill()?;
     ops[leader].child.wait().await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ops[standby].metric("chime_operator_leader", "").await != 1.0 {
-        assert!(Instant::now() < deadline, "the standby never took over");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ops[standby]
+        .wait_metric("chime_operator_leader", "the standby's takeover", |l| {
+            l == 1.0
+        })
+        .await?;
     let handover = killed.elapsed();
     uids.push(uid(&h
         .create("after", spec_json("m-after", json!({})))

@@ -429,6 +429,20 @@ pub struct Operator {
     pub http: String,
 }
 
+/// Which of two replicas leads, as (leader, standby); fails unless exactly
+/// one does.
+pub async fn leader_of(ops: &[Operator]) -> anyhow::Result<(usize, usize)> {
+    let mut leaders = vec![];
+    for op in ops {
+        leaders.push(op.metric("chime_operator_leader", "").await);
+    }
+    let leader = leaders.iter().position(|l| *l == 1.0);
+    let leader = leader.ok_or_else(|| anyhow::anyhow!("no leader"))?;
+    let standby = 1 - leader;
+    anyhow::ensure!(leaders[standby] == 0.0, "two leaders");
+    Ok((leader, standby))
+}
+
 impl Operator {
     pub fn spawn(
         kubeconfig: &Path,
@@ -540,6 +554,22 @@ impl Operator {
             .filter(|l| l[name.len()..].starts_with(['{', ' ']))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+
+    /// Polls a metric (summed over its label sets) until `done` holds, at
+    /// most 60 s; `what` names the wait in the failure.
+    pub async fn wait_metric(
+        &self,
+        name: &str,
+        what: &str,
+        done: impl Fn(f64) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(self.metric(name, "").await) {
+            anyhow::ensure!(Instant::now() < deadline, "{what}: not within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
     }
 
     /// The lines of `/metrics` of the metric `name` (one per label set).

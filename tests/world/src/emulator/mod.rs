@@ -161,6 +161,9 @@ pub struct CallRecord {
     pub operation: String,
     /// The signing region; `None` for unsigned requests.
     pub region: Option<String>,
+    /// The signer's access key ID (never its secret); `None` for unsigned
+    /// requests. Tells apart processes run with different keys.
+    pub access_key_id: Option<String>,
     /// The HTTP status answered; `None` when the connection was dropped.
     pub status: Option<u16>,
     /// When the request arrived, in milliseconds since the emulator started.

@@ -100,15 +100,15 @@ async fn handle(
     let request_id = Uuid::new_v4().to_string();
     let route = Route::of(req.method(), req.uri().path(), req.uri().query());
     let operation = route.operation();
-    let region = signing_region(req.headers());
+    let signer = signer(req.headers());
 
-    let (outcome, subject) = answer(&shared, req, &route, region.as_deref()).await;
+    let (outcome, subject) = answer(&shared, req, &route, signer.region.as_deref()).await;
     let status = match &outcome {
         Outcome::Dropped => None,
         Outcome::Done(Ok((status, _))) => Some(*status),
         Outcome::Done(Err(error)) => Some(error.kind.status()),
     };
-    record(&shared, arrived, operation, region, status, subject);
+    record(&shared, arrived, operation, signer, status, subject);
     match outcome {
         Outcome::Dropped => Err(DroppedConnection),
         Outcome::Done(Ok((status, body))) => Ok(success(status, body, &request_id)),
@@ -121,13 +121,13 @@ pub(crate) fn record(
     shared: &Shared,
     arrived: Instant,
     operation: &str,
-    region: Option<String>,
+    signer: Signer,
     status: Option<u16>,
     subject: Option<String>,
 ) {
     info!(
         operation,
-        region = region.as_deref().unwrap_or("-"),
+        region = signer.region.as_deref().unwrap_or("-"),
         status = status.map_or_else(|| "dropped".to_owned(), |s| s.to_string()),
         "request"
     );
@@ -135,7 +135,8 @@ pub(crate) fn record(
     let at_ms = state.elapsed_ms(arrived);
     state.record_call(CallRecord {
         operation: operation.to_owned(),
-        region,
+        region: signer.region,
+        access_key_id: signer.access_key_id,
         status,
         at_ms,
         subject,
@@ -330,10 +331,24 @@ fn execute(
     }
 }
 
-/// The region of the SigV4 credential scope
-/// (`Credential=AKID/20261125/us-east-1/chime/aws4_request`).
-/// Signatures are not verified: any credentials are accepted.
-pub(crate) fn signing_region(headers: &HeaderMap) -> Option<String> {
+/// Who signed a request, from its SigV4 credential scope
+/// (`Credential=AKID/20261125/us-east-1/chime/aws4_request`): the access
+/// key ID and the region. Signatures are not verified: any credentials are
+/// accepted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Signer {
+    pub(crate) access_key_id: Option<String>,
+    pub(crate) region: Option<String>,
+}
+
+pub(crate) fn signer(headers: &HeaderMap) -> Signer {
+    credential_scope(headers).map_or_else(Signer::default, |(key, region)| Signer {
+        access_key_id: Some(key),
+        region: Some(region),
+    })
+}
+
+fn credential_scope(headers: &HeaderMap) -> Option<(String, String)> {
     let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
     let rest = auth.strip_prefix("AWS4-HMAC-SHA256")?;
     let scope = rest.split("Credential=").nth(1)?;
@@ -343,7 +358,7 @@ pub(crate) fn signing_region(headers: &HeaderMap) -> Option<String> {
         [key, date, region, service, "aws4_request"]
             if !key.is_empty() && !date.is_empty() && !region.is_empty() && !service.is_empty() =>
         {
-            Some((*region).to_owned())
+            Some(((*key).to_owned(), (*region).to_owned()))
         }
         _ => None,
     }
@@ -539,17 +554,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_region_from_credential_scope() {
+    fn reads_the_signer_from_the_credential_scope() {
         let mut headers = HeaderMap::new();
         let auth = "AWS4-HMAC-SHA256 Credential=AKID/20261125/eu-west-2/chime/aws4_request, \
                     SignedHeaders=host;x-amz-date, Signature=abc";
         headers.insert(hyper::header::AUTHORIZATION, HeaderValue::from_static(auth));
-        assert_eq!(signing_region(&headers).as_deref(), Some("eu-west-2"));
+        let signed = signer(&headers);
+        assert_eq!(signed.region.as_deref(), Some("eu-west-2"));
+        assert_eq!(signed.access_key_id.as_deref(), Some("AKID"));
         headers.insert(
             hyper::header::AUTHORIZATION,
             HeaderValue::from_static("Bearer x"),
         );
-        assert_eq!(signing_region(&headers), None);
+        assert_eq!(signer(&headers), Signer::default());
     }
 
     #[test]

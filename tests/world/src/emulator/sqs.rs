@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::FaultKind;
 use super::queue::{DEFAULT_VISIBILITY, Received};
-use super::server::{DroppedConnection, Shared, record, signing_region, with_headers};
+use super::server::{DroppedConnection, Shared, record, signer, with_headers};
 
 const TARGET_PREFIX: &str = "AmazonSQS.";
 /// The operations served; any other target is `UnknownOperationException`.
@@ -182,13 +182,13 @@ pub(crate) async fn handle(
 ) -> Result<Response<Body>, DroppedConnection> {
     let arrived = Instant::now();
     let request_id = Uuid::new_v4().to_string();
-    let region = signing_region(req.headers());
+    let signer = signer(req.headers());
     let base = base_url(req.headers());
-    let outcome = answer(shared, req, operation, region.is_some(), &base).await;
+    let outcome = answer(shared, req, operation, signer.region.is_some(), &base).await;
     let status = outcome
         .as_ref()
         .map(|result| result.as_ref().map_or_else(|e| e.status, |_| 200));
-    record(shared, arrived, operation, region, status, None);
+    record(shared, arrived, operation, signer, status, None);
     match outcome {
         None => Err(DroppedConnection),
         Some(Ok(body)) => Ok(with_headers(json_response(&body), 200, &request_id)),
